@@ -1,0 +1,205 @@
+"""Piwik PRO: OAuth client credentials, the apps API, and bulk tracking with the bearer token.
+
+Seeds 000/001: ``POST /auth/token`` → ``{"token_type", "expires_in", "access_token"}``; ``GET
+/api/apps/v2/{id}`` with ``Content-Type: application/vnd.api+json``. Tracking: ``POST /ppms.php`` with
+``{"requests": [...]}`` answers 202. Unlike the reference importer, every tracking request carries
+``Authorization: Bearer``: without it Piwik PRO drops hits older than 24 hours and ignores ``cip``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+
+from import_logs import __version__
+from import_logs.backends.base import Batch, EncodeSpec
+from import_logs.config import Config, Secret
+from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
+from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
+
+DEFAULT_ENDPOINT = "/ppms.php"
+DEFAULT_PAYLOAD = 95
+JSON_API = "application/vnd.api+json"
+
+
+def normalise_url(url: str) -> str:
+    """``example.piwik.pro`` → ``https://example.piwik.pro`` (Piwik PRO's default scheme), no trailing slash."""
+    url = url.strip()
+    if "://" not in url:
+        url = "https://" + url
+    return url.rstrip("/")
+
+
+class PiwikProSender:
+    default_payload_size = DEFAULT_PAYLOAD
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        stop: threading.Event,
+        on_retry: Callable[[str], None] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        b = config.backend
+        if not b.url:
+            raise ConfigError("--url is required: the address of your Piwik PRO account, e.g. https://example.piwik.pro.")
+        if not b.client_id or not b.client_secret:
+            raise ConfigError(
+                "--client-id and --client-secret are required: create API credentials in Piwik PRO "
+                "(My profile → API credentials); the secret can also come from IMPORT_LOGS_CLIENT_SECRET."
+            )
+        if not b.idsite:
+            raise ConfigError(
+                "--idsite is required: the App ID of the site (a UUID, Administration → Sites & apps)."
+            )
+        self.config = config
+        self.base = normalise_url(b.url)
+        endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
+        self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
+        self._client_id = b.client_id
+        self._secret: Secret = b.client_secret
+        self.client = client or make_client(config.http, connections=max(1, b.recorders))
+        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
+        self.tokens = TokenSource(self._fetch_token)
+        self.auth = BearerAuth(self.tokens)
+
+    # --- authentication -----------------------------------------------------------------------------------
+
+    def _fetch_token(self) -> tuple[str, float]:
+        url = f"{self.base}/auth/token"
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._secret.reveal(),
+        }
+        response = self.retrier.request(self.client, "POST", url, json=body, auth=None)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"Piwik PRO refused the API credentials (HTTP {response.status_code} from {url}: "
+                f"{excerpt(response, 160)}). Check --client-id and --client-secret; credentials are created "
+                "under My profile → API credentials and stop working when revoked.",
+                url=url,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        if response.status_code != 200:
+            raise ServerError(
+                f"POST {url} answered HTTP {response.status_code} ({excerpt(response, 160)}). "
+                "Check that --url is the address of your Piwik PRO account.",
+                url=url,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        try:
+            data = response.json()
+            token = str(data["access_token"])
+            ttl = float(data.get("expires_in", 1800))
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(
+                f"POST {url} did not answer with an access token. Check that --url is the address of your "
+                "Piwik PRO account, not of a proxy or another service.",
+                url=url,
+                status=response.status_code,
+            ) from None
+        return token, ttl
+
+    # --- the site ------------------------------------------------------------------------------------------
+
+    def prepare(self) -> EncodeSpec:
+        """Get a token and check the app; its first URL gives the scheme and the host of host-less logs."""
+        idsite = str(self.config.backend.idsite)
+        url = f"{self.base}/api/apps/v2/{idsite}"
+        response = self.retrier.request(
+            self.client, "GET", url, headers={"Content-Type": JSON_API, "Accept": JSON_API}, auth=self.auth
+        )
+        status = response.status_code
+        fixes = {
+            401: "the API credentials were accepted but the token was refused: check that they belong to this "
+            "Piwik PRO account (--url).",
+            403: f"the API credentials have no access to app {idsite}: give their user at least write access "
+            "to it (Administration → Sites & apps → Permissions).",
+            404: f"there is no app {idsite}: --idsite takes the App ID, a UUID shown under Administration → "
+            "Sites & apps.",
+        }
+        if status in fixes:
+            raise AuthError(
+                f"GET {url}: HTTP {status} ({excerpt(response, 120)}). {fixes[status]}",
+                url=url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        if status != 200:
+            raise ServerError(
+                f"GET {url} answered HTTP {status} ({excerpt(response, 120)}). Check --url.",
+                url=url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        main_url = ""
+        try:
+            urls = response.json()["data"]["attributes"].get("urls") or []
+            main_url = str(urls[0]) if urls else ""
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return EncodeSpec(
+            backend="piwikpro",
+            idsite=idsite,
+            main_url=main_url or "https://no-hostname-found-in-log",
+            tracking=self.config.tracking,
+            enable_bots=self.config.filters.enable_bots,
+            client_version=__version__,
+        )
+
+    # --- tracking -----------------------------------------------------------------------------------------
+
+    def send(self, batch: Batch) -> None:
+        body = ('{"requests":[' + ",".join(batch.items) + "]}").encode("utf-8")
+        response = self.retrier.request(
+            self.client,
+            "POST",
+            self.tracker_url,
+            content=body,
+            headers={"Content-Type": "application/json"},
+            auth=self.auth,
+        )
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        path, lineno = batch.where()
+        where = f"{path}:{lineno}"
+        if status in (401, 403):
+            raise AuthError(
+                f"POST {self.tracker_url}: HTTP {status} ({excerpt(response, 120)}) for the batch starting at "
+                f"{where}. Check that the API credentials may track into app {self.config.backend.idsite}.",
+                url=self.tracker_url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        if status == 404:
+            raise ServerError(
+                f"POST {self.tracker_url}: HTTP 404, there is no tracker there. Check --url and "
+                "--tracker-endpoint-path (Piwik PRO's is /ppms.php).",
+                url=self.tracker_url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        fix = (
+            "Lower --recorder-max-payload-size."
+            if status == 413
+            else "Run again with -v to see the line, or exclude it; report it if the line looks right."
+        )
+        raise RejectedError(
+            f"POST {self.tracker_url}: the server rejected the batch starting at {where} (HTTP {status}: "
+            f"{excerpt(response, 160)}). {fix}",
+            url=self.tracker_url,
+            status=status,
+            excerpt=excerpt(response),
+            path=path,
+            lineno=lineno,
+        )
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,164 @@
+"""The one frozen configuration of an import, passed explicitly to every stage and to the workers.
+
+The command line builds a :class:`Config`; the core never reads argv, the environment or the terminal.
+Every part is immutable and picklable, so worker processes started by spawn or forkserver get the same view.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+#: What the reference Piwik PRO importer takes as downloads (its documentation's list, "Tracking downloads
+#: when using log importer"). Matomo's adds md5 and sig.
+DEFAULT_DOWNLOAD_EXTENSIONS = frozenset(
+    "7z aac apk arc arj asf asx avi azw3 bin bz2 csv deb dmg doc docx epub exe flac flv gz gzip hqx ibooks jar "
+    "json mobi mov movie mp2 mp3 mp4 mpeg mpg msi msp odb odf odg odp ods odt ogg ogv pdf phps ppt pptx qt qtm "
+    "ra ram rar rpm rtf sea sit tar tbz tgz torrent txt wav webm wma wmv wpd xls xlsx xml xsd z zip".split()
+)
+
+#: Static resources, skipped unless --enable-static.
+STATIC_EXTENSIONS = frozenset(
+    "gif jpg jpeg png bmp ico svg svgz ttf otf eot woff woff2 class swf css js xml webp".split()
+)
+
+#: Lowercased user-agent substrings that mark a bot (the reference importers' list).
+BOT_SUBSTRINGS = (
+    "adsbot-google",
+    "ask jeeves",
+    "baidubot",
+    "bot-",
+    "bot/",
+    "ccooter/",
+    "crawl",
+    "curl",
+    "echoping",
+    "exabot",
+    "feed",
+    "googlebot",
+    "ia_archiver",
+    "java/",
+    "libwww",
+    "mediapartners-google",
+    "msnbot",
+    "netcraftsurvey",
+    "panopta",
+    "pingdom.com_bot_",
+    "robot",
+    "spider",
+    "surveybot",
+    "twiceler",
+    "voilabot",
+    "yahoo",
+    "yandex",
+    "zabbix",
+    "googlestackdrivermonitoring",
+)
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How lines are read: --log-format-name, --log-format-regex, --log-date-format, --encoding."""
+
+    name: str | None = None
+    regex: str | None = None
+    date_format: str | None = None
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    """Which hits are kept. Every hit that is not kept is counted under one reason."""
+
+    enable_static: bool = False
+    enable_bots: bool = False
+    enable_http_errors: bool = False
+    enable_http_redirects: bool = False
+    download_extensions: frozenset[str] = DEFAULT_DOWNLOAD_EXTENSIONS
+    useragent_exclude: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()
+    exclude_paths: tuple[str, ...] = ()
+    include_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How a kept hit becomes a tracking request."""
+
+    strip_query_string: bool = False
+    query_string_delimiter: str = "?"
+    log_hostname: str | None = None
+    enable_reverse_dns: bool = False
+    title_category_delimiter: str = "/"
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """Timeouts and the retry policy shared by every request."""
+
+    timeout: float = 300.0
+    max_attempts: int = 3
+    retry_delay: float = 10.0
+    #: No single wait (back-off or Retry-After) is longer than this.
+    max_wait: float = 300.0
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Where the hits go and with which credentials."""
+
+    name: str = "piwikpro"
+    url: str | None = None
+    tracker_endpoint_path: str | None = None  # None: the backend's default
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    idsite: str | None = None
+    recorders: int = 1
+    payload_size: int | None = None  # None: the backend's default
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one import needs; built by the CLI, or by a test, and never changed afterwards."""
+
+    inputs: tuple[str, ...]
+    formats: FormatOptions = field(default_factory=FormatOptions)
+    filters: FilterOptions = field(default_factory=FilterOptions)
+    tracking: TrackingOptions = field(default_factory=TrackingOptions)
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    http: HttpOptions = field(default_factory=HttpOptions)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    dry_run: bool = False
+    save_requests: str | None = None  # a path, or "-" for standard output
+    verbose: int = 0
+    block_size: int = 1 << 20

@@ -1,0 +1,93 @@
+"""Every error the core raises on purpose.
+
+Each keeps its facts as attributes and ends its message with what to do about it. The command line maps the
+classes to exit codes in one place (``cli.EXIT_CODES``); nothing here exits.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process exit codes, documented in the README."""
+
+    OK = 0
+    FAILURE = 1  # an unexpected internal error (a bug: please report it)
+    USAGE = 2  # a wrong option or a missing one
+    INPUT = 3  # a log file missing or unreadable, a format unknown or not recognised
+    AUTH = 4  # credentials refused, or the site or app cannot be used with them
+    SERVER = 5  # the server is unreachable, keeps failing, or rejected a request
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM
+
+
+class ImportLogsError(Exception):
+    """Base of every error that stops an import with a message for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ImportLogsError):
+    """Options that cannot work together, found after the command line was parsed."""
+
+
+class InputError(ImportLogsError):
+    """A log file that does not exist or cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}. Check the path and its permissions.")
+
+
+class FormatError(ImportLogsError):
+    """An unknown format name, a bad user regex, or a log no known format matches."""
+
+    def __init__(self, message: str, *, path: str | None = None, tried: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.tried = tried
+        super().__init__(message)
+
+
+class AuthError(ImportLogsError):
+    """The server refused the credentials, or the site cannot be used with them."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None, excerpt: str = "") -> None:
+        self.url = url
+        self.status = status
+        self.excerpt = excerpt
+        super().__init__(message)
+
+
+class ServerError(ImportLogsError):
+    """The server cannot be reached or keeps failing after every retry."""
+
+    def __init__(
+        self, message: str, *, url: str, status: int | None = None, excerpt: str = "", attempts: int = 0
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.excerpt = excerpt
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class RejectedError(ServerError):
+    """The server answered that a request is wrong (HTTP 400 and the like): retrying cannot help."""
+
+    def __init__(
+        self, message: str, *, url: str, status: int, excerpt: str, path: str = "", lineno: int = 0
+    ) -> None:
+        self.path = path
+        self.lineno = lineno
+        super().__init__(message, url=url, status=status, excerpt=excerpt, attempts=1)
+
+
+class WorkerError(ImportLogsError):
+    """A worker process died or failed; the import stops rather than lose its lines."""

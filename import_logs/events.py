@@ -1,0 +1,47 @@
+"""What the core tells whoever draws: the CLI turns these into a progress bar and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileStarted:
+    name: str
+    format: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    lines: int
+    kept: int
+    sent: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
+class LineRejected:
+    """An invalid or skipped line (only emitted with -v)."""
+
+    name: str
+    lineno: int
+    reason: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning or a retry: worth a line on stderr, not worth stopping for."""
+
+    message: str
+
+
+Event = FileStarted | Progress | LineRejected | Notice
+EventSink = Callable[[Event], None]
+
+
+def ignore(event: Event) -> None:
+    """The default sink: the core runs silently."""

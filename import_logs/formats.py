@@ -1,0 +1,243 @@
+"""Log formats: declarative definitions loaded from ``formats/``, compiled once, and detected.
+
+A definition is a JSON object (the same schema for the bundled ones and a user's own file)::
+
+    {"name": "common",
+     "description": "one line for `import-logs formats`",
+     "aliases": ["clf"],
+     "layout": "{ip} {ident} {userid} [{clf_date}] \\"{request}\\" {status} {length}",
+     "fields": {"my_field": "(?P<my_field>\\\\S+)"},   # optional: placeholders of its own
+     "regex": "...",                                # instead of "layout": a regex with named groups
+     "date": "clf",                                 # clf | iso8601 | epoch | a strptime format
+     "detect": true,                                # take part in detection (default true)
+     "sample": "one line of the format"}
+
+In a layout, ``{name}`` stands for a field pattern (:data:`FIELD_PATTERNS` or the definition's own
+``fields``), a space stands for one or more blanks, and anything else is literal. Every field pattern
+consumes a class of characters that cannot also be the next separator, so matching a line takes linear time
+whatever the input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from import_logs.errors import FormatError
+
+#: The named groups a format may capture, and what the importer makes of them.
+KNOWN_GROUPS = {
+    "ip": "client IP address",
+    "host": "virtual host name",
+    "userid": "authenticated user (sent as uid)",
+    "date": "timestamp (read with the format's date rule)",
+    "timezone": "UTC offset of the timestamp when it stands in a field of its own",
+    "method": "HTTP method",
+    "path": "requested path, with or without the query string",
+    "query_string": "query string, when the format keeps it apart",
+    "status": "HTTP status code",
+    "length": "response size in bytes",
+    "referrer": "Referer header",
+    "user_agent": "User-Agent header",
+    "generation_time_milli": "time taken, milliseconds",
+    "generation_time_micro": "time taken, microseconds",
+    "generation_time_secs": "time taken, seconds",
+}
+
+_QUOTED = r'(?:[^"\\]|\\.)*'
+FIELD_PATTERNS = {
+    "ip": r"(?P<ip>[\w.:%*-]+)",
+    "vhost": r"(?P<host>[\w.-]*)(?::\d+)?",
+    "ident": r"\S+",
+    "userid": r"(?P<userid>\S+)",
+    "clf_date": r"(?P<date>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: [+-]\d{4})?)",
+    "request": r'(?P<method>[^\s"]+) (?P<path>' + _QUOTED + r'?) (?P<protocol>[^\s"]+)',
+    "status": r"(?P<status>\d{3})",
+    "length": r"(?P<length>\d+|-)",
+    "referrer": r"(?P<referrer>" + _QUOTED + ")",
+    "user_agent": r"(?P<user_agent>" + _QUOTED + ")",
+}
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+#: How many leading lines detection reads at most, and how many of them must be non-blank.
+DETECT_LINES = 50
+
+
+@dataclass(frozen=True)
+class FormatDef:
+    """One log format, as declared. Hashable and picklable: it travels to the workers."""
+
+    name: str
+    description: str
+    regex: str
+    date: str = "clf"
+    aliases: tuple[str, ...] = ()
+    detect: bool = True
+    sample: str = ""
+    order: int = 0
+
+    @property
+    def groups(self) -> frozenset[str]:
+        return frozenset(compile_regex(self.regex).groupindex)
+
+
+def layout_to_regex(layout: str, fields: dict[str, str] | None = None, *, where: str = "") -> str:
+    """Turn ``{ip} [{clf_date}] "{request}"`` into a regex anchored at the start of the line."""
+    patterns = {**FIELD_PATTERNS, **(fields or {})}
+    out = ["^"]
+    pos = 0
+    for m in _PLACEHOLDER.finditer(layout):
+        out.append(_literal(layout[pos : m.start()]))
+        try:
+            out.append(patterns[m.group(1)])
+        except KeyError:
+            known = ", ".join(sorted(patterns))
+            raise FormatError(
+                f"{where or 'layout'}: unknown field {{{m.group(1)}}}. Known fields: {known}; "
+                "or declare it under \"fields\"."
+            ) from None
+        pos = m.end()
+    out.append(_literal(layout[pos:]))
+    return "".join(out)
+
+
+def _literal(text: str) -> str:
+    return r"\s+".join(re.escape(part) for part in text.split(" "))
+
+
+@lru_cache(maxsize=64)
+def compile_regex(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> FormatDef:
+    """Build a :class:`FormatDef` from a parsed definition; ``where`` names it in error messages."""
+    try:
+        name = str(data["name"])
+    except KeyError:
+        raise FormatError(f'{where}: a format definition needs a "name".') from None
+    if "regex" in data:
+        regex = str(data["regex"])
+    elif "layout" in data:
+        regex = layout_to_regex(str(data["layout"]), data.get("fields"), where=where)
+    else:
+        raise FormatError(f'{where}: format {name!r} needs a "layout" or a "regex".')
+    definition = FormatDef(
+        name=name,
+        description=str(data.get("description", "")),
+        regex=regex,
+        date=str(data.get("date", "clf")),
+        aliases=tuple(data.get("aliases", ())),
+        detect=bool(data.get("detect", True)),
+        sample=str(data.get("sample", "")),
+        order=order,
+    )
+    check_regex(definition.regex, where=where)
+    return definition
+
+
+def check_regex(regex: str, *, where: str) -> None:
+    """A regex must compile and capture at least a date and a path (or a status) to make a hit of."""
+    try:
+        pattern = compile_regex(regex)
+    except re.error as exc:
+        raise FormatError(f"{where}: the regex does not compile ({exc}). Fix the pattern.") from None
+    missing = [g for g in ("date", "path") if g not in pattern.groupindex]
+    if missing:
+        raise FormatError(
+            f"{where}: the regex has no named group {', '.join(repr(g) for g in missing)}. "
+            "Name the groups (?P<date>...) and (?P<path>...); see `import-logs formats --groups`."
+        )
+
+
+def _formats_dir() -> Path:
+    packaged = resources.files("import_logs").joinpath("formats")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "formats"  # a source checkout
+
+
+@lru_cache(maxsize=1)
+def builtin_formats() -> dict[str, FormatDef]:
+    """The bundled formats by name, in detection order (the reference importers' order)."""
+    order = ["common", "common_vhost", "ncsa_extended", "common_complete"]
+    found: dict[str, FormatDef] = {}
+    for path in sorted(_formats_dir().glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        name = data.get("name", path.stem)
+        rank = order.index(name) if name in order else len(order)
+        found[name] = from_definition(data, where=path.name, order=rank)
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def get_format(name: str) -> FormatDef:
+    """A bundled format by name or alias; an unknown name says which exist."""
+    formats = builtin_formats()
+    if name in formats:
+        return formats[name]
+    for definition in formats.values():
+        if name in definition.aliases:
+            return definition
+    raise FormatError(
+        f"unknown log format {name!r}. Known formats: {', '.join(formats)}. "
+        "Run `import-logs formats` to see them, or give --log-format-regex."
+    )
+
+
+def user_regex_format(regex: str, date_format: str | None) -> FormatDef:
+    """``--log-format-regex`` with ``--log-date-format`` (default: the Apache/nginx time format)."""
+    definition = FormatDef(
+        name="custom",
+        description="--log-format-regex",
+        regex=regex,
+        date=date_format or "clf",
+        detect=False,
+    )
+    check_regex(regex, where="--log-format-regex")
+    return definition
+
+
+def load_format_file(path: str) -> FormatDef:
+    """A user's own definition file, in the schema of the bundled ones."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read the format file ({exc.strerror}).", path=path) from None
+    except ValueError as exc:
+        raise FormatError(f"{path}: the format file is not valid JSON ({exc}).", path=path) from None
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: a format file holds one JSON object.", path=path)
+    return from_definition(data, where=path)
+
+
+def detect(lines: list[str], *, path: str) -> FormatDef:
+    """The most specific bundled format for the first lines of a file.
+
+    Each candidate scores the number of named groups it captures, summed over the sample lines it matches,
+    so a format with more fields wins only where it really matches; a tie keeps the earlier format.
+    """
+    sample = [line for line in lines if line.strip()][:DETECT_LINES]
+    candidates = [f for f in builtin_formats().values() if f.detect]
+    best: FormatDef | None = None
+    best_score = 0
+    for candidate in candidates:
+        pattern = compile_regex(candidate.regex)
+        width = len(pattern.groupindex)
+        score = sum(width for line in sample if pattern.match(line))
+        if score > best_score:
+            best, best_score = candidate, score
+    if best is None:
+        tried = tuple(c.name for c in candidates)
+        first = sample[0][:120] if sample else ""
+        raise FormatError(
+            f"{path}: no known format matches the first lines (tried: {', '.join(tried)}). "
+            f"First line: {first!r}. Name the format with --log-format-name or give --log-format-regex.",
+            path=path,
+            tried=tried,
+        )
+    return best

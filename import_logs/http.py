@@ -1,0 +1,175 @@
+"""HTTP for every backend: one client factory, one retry policy, and OAuth tokens shared by all lanes.
+
+Retried: timeouts, dropped or refused connections, 5xx, and 429 (after its ``Retry-After``). Not retried: other
+answers, which the caller judges. Every wait is bounded by ``HttpOptions.max_wait`` and can be cut short by the
+import's stop event.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from import_logs import __version__
+from import_logs.config import HttpOptions
+from import_logs.errors import ServerError
+
+USER_AGENT = f"import-logs/{__version__} (+https://pypi.org/project/import-logs/)"
+
+
+def make_client(options: HttpOptions, *, connections: int = 4) -> httpx.Client:
+    """The one pooled client of an import, shared by the lanes (httpx clients are thread-safe)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(options.timeout),
+        verify=options.verify_tls,
+        limits=httpx.Limits(max_connections=connections + 2, max_keepalive_connections=connections + 2),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+def excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The start of a response body, on one line, for an error message."""
+    try:
+        text = response.text
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Retrier:
+    """Runs one request until it gets an answer worth judging, within ``max_attempts`` attempts.
+
+    ``sleep(seconds)`` returns True when the wait was cut short by a stop; then the last error is raised.
+    """
+
+    options: HttpOptions
+    sleep: Callable[[float], bool]
+    #: Called with a one-line description of each retry, for the user to see.
+    on_retry: Callable[[str], None] | None = None
+    jitter: Callable[[], float] = random.random
+
+    def backoff(self, attempt: int) -> float:
+        base = self.options.retry_delay * (2 ** (attempt - 1))
+        return min(self.options.max_wait, base * (0.5 + self.jitter()))
+
+    def request(self, client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        attempts = max(1, self.options.max_attempts)
+        problem = ""
+        last: httpx.Response | None = None
+        for attempt in range(1, attempts + 1):
+            wait: float | None = None
+            try:
+                response = client.request(method, url, **kwargs)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.options.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__}: {exc})" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code == 429:
+                    last = response
+                    problem = "HTTP 429 Too Many Requests"
+                    wait = retry_after(response)
+                elif response.status_code >= 500:
+                    last = response
+                    problem = f"HTTP {response.status_code} {excerpt(response, 120)}".rstrip()
+                else:
+                    return response
+            if attempt == attempts:
+                break
+            delay = min(self.options.max_wait, wait) if wait is not None else self.backoff(attempt)
+            if self.on_retry is not None:
+                self.on_retry(f"{method} {url}: {problem}; attempt {attempt + 1} of {attempts} in {delay:.1f} s")
+            if self.sleep(delay):
+                break
+        raise ServerError(
+            f"{method} {url} failed after {attempt} attempt(s): {problem}. Check that the server is up and "
+            "reachable from here; raise --retry-max-attempts, --retry-delay or --request-timeout to wait longer.",
+            url=url,
+            status=last.status_code if last is not None else None,
+            excerpt=excerpt(last) if last is not None else "",
+            attempts=attempt,
+        )
+
+
+class TokenSource:
+    """An OAuth access token, fetched on first use, renewed shortly before it expires and after a 401.
+
+    One instance is shared by all lanes; a lock makes sure that one renewal serves them all.
+    """
+
+    def __init__(
+        self, fetch: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self.fetches = 0
+
+    def _refresh(self) -> str:
+        token, ttl = self._fetch()
+        self.fetches += 1
+        # Renew when 90 % of the lifetime has passed, and at least a minute early for long-lived tokens.
+        margin = min(60.0, ttl * 0.1)
+        self._token, self._renew_at = token, self._clock() + max(0.0, ttl - margin)
+        return token
+
+    def get(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                return self._refresh()
+            return self._token
+
+    def renew(self, rejected: str) -> str:
+        """After a 401 with ``rejected``: fetch a new token, unless another lane already did."""
+        with self._lock:
+            if self._token == rejected or self._token is None:
+                return self._refresh()
+            return self._token
+
+    def __repr__(self) -> str:
+        return f"TokenSource(fetches={self.fetches})"
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer`` from a :class:`TokenSource`; on a 401 the request is sent once more."""
+
+    def __init__(self, tokens: TokenSource) -> None:
+        self.tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.tokens.get()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Authorization"] = f"Bearer {self.tokens.renew(token)}"
+            yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(********)"

@@ -1,0 +1,161 @@
+"""Where lines come from: files, shell globs, ``-`` (standard input), compressed or not.
+
+A source is cut into blocks of whole lines. A plain file is cut into byte ranges that the workers read
+themselves; a compressed file or standard input is read here and its blocks carry their bytes.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import lzma
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from import_logs.errors import InputError
+
+STDIN = "-"
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+#: A line longer than this is cut, so that one missing newline cannot exhaust memory.
+MAX_LINE = 16 << 20
+
+
+@dataclass(frozen=True)
+class Source:
+    index: int
+    name: str
+    path: str | None  # None: standard input
+    compression: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of whole lines: bytes of its own, or a byte range of a plain file for a worker to read."""
+
+    source: int
+    seq: int
+    start: int
+    end: int
+    path: str | None = None
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            return f.read(self.end - self.start)
+
+
+def _compression(path: str) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None if head else _SUFFIX.get(os.path.splitext(path)[1].lower())
+
+
+def _check(path: str) -> str | None:
+    """Open the file once, so that a missing or unreadable one stops the import before anything is sent."""
+    try:
+        if os.path.isdir(path):
+            raise InputError(path, "is a directory, not a log file")
+        return _compression(path)
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
+    """Expand globs (each pattern's matches sorted), check every file, and number the sources."""
+    sources: list[Source] = []
+    for pattern in patterns:
+        if pattern == STDIN:
+            sources.append(Source(len(sources), "<stdin>", None, None, None))
+            continue
+        if os.path.exists(pattern) or not glob.has_magic(pattern):
+            paths = [pattern]
+        else:
+            paths = sorted(glob.glob(pattern))
+            if not paths:
+                raise InputError(pattern, "no file matches this pattern")
+        for path in paths:
+            compression = _check(path)
+            size = os.path.getsize(path)
+            sources.append(Source(len(sources), path, path, compression, size))
+    return sources
+
+
+def open_stream(source: Source, stdin: BinaryIO | None) -> BinaryIO:
+    """The decompressed bytes of a source."""
+    if source.path is None:
+        if stdin is None:
+            raise InputError("<stdin>", "standard input is not available")
+        return stdin
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(source.compression or "")
+    if opener is None:
+        return open(source.path, "rb")
+    return opener(source.path, "rb")  # type: ignore[no-any-return]
+
+
+def stream_blocks(stream: BinaryIO, block_size: int) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` blocks of whole lines from a stream; the last one may lack its newline."""
+    offset = 0
+    carry = b""
+    while True:
+        chunk = stream.read(block_size)
+        if not chunk:
+            if carry:
+                yield offset, carry
+            return
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < MAX_LINE:
+            carry = data
+            continue
+        if cut == 0:
+            cut = len(data)
+        yield offset, data[:cut]
+        offset += cut
+        carry = data[cut:]
+
+
+def byte_ranges(path: str, size: int, block_size: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` ranges of whole lines of a plain file of ``size`` bytes, ``block_size`` or a bit more."""
+    with open(path, "rb") as f:
+        start = 0
+        while start < size:
+            end = start + block_size
+            if end >= size:
+                yield start, size
+                return
+            f.seek(end)
+            rest = f.readline(MAX_LINE)
+            end = min(size, end + len(rest))
+            yield start, end
+            start = end
+
+
+def head_lines(
+    source: Source, stdin_head: bytes | None, *, encoding: str = "utf-8", limit: int = 64 << 10
+) -> list[str]:
+    """The first lines of a source (at most ``limit`` bytes), for format detection."""
+    if source.path is None:
+        data = stdin_head or b""
+    else:
+        with open_stream(source, None) as f:
+            data = f.read(limit)
+    cut = data.rfind(b"\n")
+    if cut >= 0 and len(data) >= limit:
+        data = data[:cut]
+    return data.decode(encoding, "backslashreplace").split("\n")

@@ -1,0 +1,111 @@
+"""Counters of an import, and the summary as a pure function of them (text or JSON).
+
+Every line read ends in exactly one bucket: sent (accepted by the server), skipped for a reason, invalid for a
+reason, or not done because the import stopped early. The JSON keys are stable and documented in the README.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from import_logs.filters import SKIP_REASONS
+from import_logs.hit import INVALID_REASONS
+
+
+@dataclass
+class Stats:
+    """Mutable counters, merged from the workers by the main thread and updated by the lanes."""
+
+    files: list[str] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+    lines: int = 0
+    #: Hits that passed the filters and were encoded.
+    kept: int = 0
+    downloads: int = 0
+    sent: int = 0
+    batches: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    dry_run: bool = False
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_sent(self, hits: int) -> None:
+        with self._lock:
+            self.sent += hits
+            self.batches += 1
+
+    def elapsed(self) -> float:
+        end = self.finished if self.finished is not None else time.monotonic()
+        return max(end - self.started, 1e-9)
+
+    def finish(self) -> None:
+        if self.finished is None:
+            self.finished = time.monotonic()
+
+
+def summary_dict(stats: Stats) -> dict[str, Any]:
+    """The figures of ``--summary-json``."""
+    elapsed = stats.elapsed()
+    skipped = sum(stats.skipped.values())
+    invalid = sum(stats.invalid.values())
+    return {
+        "files": list(stats.files),
+        "formats": dict(stats.formats),
+        "lines_parsed": stats.lines,
+        "hits_kept": stats.kept,
+        "hits_sent": stats.sent,
+        "hits_not_sent": stats.kept - stats.sent if not stats.dry_run else 0,
+        "downloads": stats.downloads,
+        "requests": stats.batches,
+        "skipped": {key: stats.skipped.get(key, 0) for key in SKIP_REASONS},
+        "skipped_total": skipped,
+        "invalid": {key: stats.invalid.get(key, 0) for key in INVALID_REASONS},
+        "invalid_total": invalid,
+        "dry_run": stats.dry_run,
+        "elapsed_seconds": round(elapsed, 3),
+        "lines_per_second": round(stats.lines / elapsed, 1),
+        "hits_per_second": round((stats.kept if stats.dry_run else stats.sent) / elapsed, 1),
+    }
+
+
+def summary_text(stats: Stats) -> str:
+    """The summary printed at the end, in the spirit of the reference importers'."""
+    d = summary_dict(stats)
+    width = max(6, len(f"{max(d['lines_parsed'], 1):,}"))
+
+    def row(n: int, text: str, indent: int = 4) -> str:
+        return f"{' ' * indent}{n:>{width},} {text}"
+
+    lines = ["", "Logs import summary", "-------------------"]
+    files = len(d["files"])
+    lines.append(row(d["lines_parsed"], f"lines parsed in {files} file{'s' if files != 1 else ''}"))
+    if stats.dry_run:
+        lines.append(row(d["hits_kept"], "requests would have been imported (dry run: nothing sent)"))
+    else:
+        lines.append(row(d["hits_sent"], "requests imported successfully"))
+        if d["hits_not_sent"]:
+            lines.append(row(d["hits_not_sent"], "requests kept but not imported (the import stopped early)"))
+    lines.append(row(d["downloads"], "requests were downloads"))
+    ignored = d["skipped_total"] + d["invalid_total"]
+    lines.append(row(ignored, "requests ignored:"))
+    for key, text in SKIP_REASONS.items():
+        if d["skipped"][key]:
+            lines.append(row(d["skipped"][key], text, 8))
+    for key, text in INVALID_REASONS.items():
+        if d["invalid"][key]:
+            lines.append(row(d["invalid"][key], f"invalid log lines: {text}", 8))
+    lines += [
+        "",
+        "Performance summary",
+        "-------------------",
+        f"    Total time: {d['elapsed_seconds']:.1f} seconds",
+        f"    Lines parsed per second: {d['lines_per_second']:,.0f}",
+        f"    Requests imported per second: {d['hits_per_second']:,.2f}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Timestamps, parsed without the locale and once per distinct string.
+
+A log writes the same timestamp for every line of one second, so each parser keeps a bounded cache from the
+raw string to the aware UTC datetime. A parser returns ``None`` for a string it cannot read; the caller counts
+the line as invalid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+}
+
+_CLF = re.compile(
+    r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\Z"
+)
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?\Z"
+)
+
+_CACHE_LIMIT = 100_000
+
+
+def _offset(text: str | None, default: timezone) -> timezone | None:
+    """``+0200``, ``-07:00``, ``+05``, ``Z`` → a fixed offset; None when the text is not an offset."""
+    if not text:
+        return default
+    if text in ("Z", "z"):
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    if not digits.isdigit() or len(digits) not in (2, 4):
+        return None
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        return None
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _micro(fraction: str | None) -> int:
+    return int((fraction + "000000")[:6]) if fraction else 0
+
+
+def _build(
+    y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezone | None
+) -> datetime | None:
+    if tz is None:
+        return None
+    try:
+        return datetime(y, mo, d, h, mi, s, us, tzinfo=tz).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+def parse_clf(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+    """``10/Oct/2000:13:55:36 -0700`` (Apache, nginx), with optional fraction; C month names only."""
+    m = _CLF.match(text)
+    if not m:
+        return None
+    month = MONTHS.get(m.group(2).lower())
+    if month is None:
+        return None
+    return _build(
+        int(m.group(3)),
+        month,
+        int(m.group(1)),
+        int(m.group(4)),
+        int(m.group(5)),
+        int(m.group(6)),
+        _micro(m.group(7)),
+        _offset(m.group(8), default_tz),
+    )
+
+
+def parse_iso(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+    """ISO 8601 / RFC 3339: ``2024-02-10T16:42:07.123+01:00``, ``…Z``, or with a space instead of ``T``."""
+    m = _ISO.match(text)
+    if not m:
+        return None
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    return _build(y, mo, d, h, mi, s, _micro(m.group(7)), _offset(m.group(8), default_tz))
+
+
+def parse_epoch(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+    """Seconds since 1970, with a fraction or not; 13 digits and more are taken as milliseconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if abs(value) >= 1e11:
+        value /= 1000.0
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def strptime_parser(fmt: str) -> Callable[[str, timezone], datetime | None]:
+    """A parser for a user's strptime format (``--log-date-format``); ``%z`` is honoured when present."""
+
+    def parse(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+        try:
+            value = datetime.strptime(text, fmt)
+        except ValueError:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=default_tz)
+        return value.astimezone(timezone.utc)
+
+    return parse
+
+
+NAMED_PARSERS: dict[str, Callable[[str, timezone], datetime | None]] = {
+    "clf": parse_clf,
+    "iso8601": parse_iso,
+    "epoch": parse_epoch,
+}
+
+
+class DateParser:
+    """Parses one format's timestamps, remembering up to 100,000 distinct strings.
+
+    ``spec`` is a name from :data:`NAMED_PARSERS` or a strptime format. A separate time zone field
+    (``timezone`` group) is appended to the text before parsing, as ``+HHMM``.
+    """
+
+    __slots__ = ("_cache", "_default_tz", "_parse")
+
+    def __init__(self, spec: str, default_tz: timezone = timezone.utc) -> None:
+        self._parse = NAMED_PARSERS.get(spec) or strptime_parser(spec)
+        self._default_tz = default_tz
+        self._cache: dict[str, datetime | None] = {}
+
+    def __call__(self, text: str) -> datetime | None:
+        cache = self._cache
+        try:
+            return cache[text]
+        except KeyError:
+            pass
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        value = cache[text] = self._parse(text.strip(), self._default_tz)
+        return value
+
+    def with_zone(self, text: str, zone: str | None) -> datetime | None:
+        """A timestamp whose offset stands in a field of its own (``-0500``, ``+01:00``, ``Z``)."""
+        if not zone or zone == "-":
+            return self(text)
+        key = f"{text}\x00{zone}"
+        cache = self._cache
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        tz = _offset(zone.strip(), self._default_tz)
+        value = cache[key] = None if tz is None else self._parse(text.strip(), tz)
+        return value
+
+
+def format_cdt(value: datetime) -> str:
+    """The tracking API's ``cdt``: UTC ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` when there is a fraction."""
+    value = value.astimezone(timezone.utc)
+    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    return f"{text}.{value.microsecond:06d}" if value.microsecond else text

@@ -1,0 +1,117 @@
+"""The work of a worker process: a block of lines in, encoded requests and counters out.
+
+``process_block`` is a plain function of a :class:`WorkContext` and a :class:`~import_logs.sources.Block`; it
+runs the same in the main process (``--workers 1``) and in worker processes started by fork, spawn or
+forkserver, since it gets everything it needs as arguments. Hits are sorted into lanes here, by a stable hash
+of the visitor's IP, so the main process only appends lists.
+"""
+
+from __future__ import annotations
+
+import signal
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from import_logs.backends import EncodeSpec, Encoder, make_encoder
+from import_logs.config import FilterOptions
+from import_logs.filters import DOWNLOAD, HitFilter
+from import_logs.formats import FormatDef
+from import_logs.hit import Hit, LineParser
+from import_logs.sources import Block
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """What a worker needs for the blocks of one source. Hashable: workers build their parts once per context."""
+
+    fmt: FormatDef
+    filters: FilterOptions
+    encode: EncodeSpec
+    lanes: int
+    encoding: str = "utf-8"
+    #: Keep the text of every invalid or skipped line (for -v).
+    keep_rejected: bool = False
+
+
+@dataclass
+class BlockResult:
+    source: int
+    seq: int
+    start: int
+    end: int
+    lines: int = 0
+    kept: int = 0
+    downloads: int = 0
+    #: Per lane: the block-relative (0-based) line index of each hit, and its encoded request.
+    lanes: list[tuple[list[int], list[str]]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    #: (block-relative line index, reason, line) when ``keep_rejected``.
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+@lru_cache(maxsize=16)
+def _stages(ctx: WorkContext) -> tuple[LineParser, HitFilter, Encoder]:
+    return LineParser(ctx.fmt, ctx.encode.tracking), HitFilter(ctx.filters), make_encoder(ctx.encode)
+
+
+def lane_of(visitor: str | None, lanes: int) -> int:
+    """A stable lane for a visitor (the same in every process and every run)."""
+    if lanes == 1 or not visitor:
+        return 0
+    return zlib.crc32(visitor.encode("utf-8", "surrogatepass")) % lanes
+
+
+def split_lines(data: bytes, encoding: str) -> list[str]:
+    """Decode a block (undecodable bytes kept as ``\\xNN``) and split it at ``\\n`` only."""
+    text = data.decode(encoding, "backslashreplace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def process_block(ctx: WorkContext, block: Block) -> BlockResult:
+    parser, hit_filter, encode = _stages(ctx)
+    lines = split_lines(block.read(), ctx.encoding)
+    n_lanes = ctx.lanes
+    result = BlockResult(block.source, block.seq, block.start, block.end, lines=len(lines))
+    result.lanes = [([], []) for _ in range(n_lanes)]
+    lane_lists = result.lanes
+    skipped = result.skipped
+    invalid = result.invalid
+    keep = ctx.keep_rejected
+    parse = parser.parse
+    check = hit_filter.check
+    kept = downloads = 0
+    for index, line in enumerate(lines):
+        if line.endswith("\r"):
+            line = line[:-1]
+        hit = parse(line)
+        if not isinstance(hit, Hit):
+            invalid[hit] += 1
+            if keep:
+                result.rejected.append((index, f"invalid: {hit}", line))
+            continue
+        reason, flags = check(hit)
+        if reason is not None:
+            skipped[reason] += 1
+            if keep:
+                result.rejected.append((index, f"skipped: {reason}", line))
+            continue
+        kept += 1
+        if flags & DOWNLOAD:
+            downloads += 1
+        indexes, items = lane_lists[lane_of(hit.ip, n_lanes) if n_lanes > 1 else 0]
+        indexes.append(index)
+        items.append(encode(hit, flags))
+    result.kept = kept
+    result.downloads = downloads
+    return result
+
+
+def init_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
