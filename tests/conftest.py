@@ -1,0 +1,56 @@
+"""Shared fixtures. TZ is pinned far from UTC, so that any local time leaking into a timestamp shows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["TZ"] = "Pacific/Auckland"
+time.tzset()
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_server import FakePiwikPro  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePiwikPro]:
+    with FakePiwikPro() as server:
+        yield server
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The real command, in a process of its own, with its real worker processes."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "import_logs", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def piwik_args(server: FakePiwikPro, *extra: str) -> list[str]:
+    return [
+        f"--url={server.url}",
+        "--client-id=client-id",
+        "--idsite=app-uuid-1",
+        "--retry-delay=0.01",
+        "--no-progress",
+        *extra,
+    ]
+
+
+SECRET_ENV = {"IMPORT_LOGS_CLIENT_SECRET": "client-secret"}

@@ -1,0 +1,222 @@
+"""The real CLI, with its real worker processes, against the fake Piwik PRO on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from conftest import SAMPLES, SECRET_ENV, piwik_args, run_cli
+from fake_server import Fault, FakePiwikPro
+
+LOG = str(SAMPLES / "common_complete.log")
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.2 Safari/605.1.15")
+CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/121.0.0.0 Safari/537.36")
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.2 Mobile/15E148 Safari/604.1")
+
+# What the reference Piwik PRO importer sends for sample_logs/common_complete.log (reference §4-§6): url,
+# urlref (absent when empty), cip, cdt (UTC), ua, download, action_name. Worked out by hand from its rules.
+EXPECTED = [
+    ("https://www.example.com/", None, "203.0.113.7", "2024-02-10 21:42:07", FIREFOX, None),
+    ("https://www.example.com/products/index.html?category=books&sort=price", "https://www.search.example/?q=books",
+     "198.51.100.23", "2024-02-10 21:43:15", SAFARI, None),
+    ("https://www.example.com/downloads/catalogue-2024.pdf",
+     "https://www.example.com/products/index.html?category=books&sort=price", "198.51.100.23",
+     "2024-02-10 21:43:40", SAFARI, "download"),
+    ("https://shop.example.com/login?next=/cart", "https://shop.example.com/item/42", "192.0.2.45",
+     "2024-02-10 21:45:12", CHROME, None),
+    ("https://shop.example.com/item/%C3%A9t%C3%A9-2024", None, "2001:db8::1f", "2024-02-10 21:47:05", IPHONE, None),
+    ("https://shop.example.com/suche/grüße", "https://shop.example.com/item/%C3%A9t%C3%A9-2024", "2001:db8::1f",
+     "2024-02-10 21:47:09", IPHONE, None),
+    ("https://www.example.com/new-page", None, "203.0.113.99", "2024-02-10 21:48:01", FIREFOX, None),
+    ("https://www.example.com/files/setup.exe", "https://www.example.com/new-page", "203.0.113.99",
+     "2024-02-10 21:49:02", FIREFOX, "download"),
+    ("https://www.example.com/blog/2024/02/hello-world", "https://social.example.net/post/9", "203.0.113.7",
+     "2024-02-10 21:51:44", FIREFOX, None),
+]
+# With --enable-http-errors --enable-http-redirects, four more, titled (the reference forgets redirects).
+ERRORS_AND_REDIRECTS = [
+    ("https://shop.example.com/cart", "https://shop.example.com/item/42", "192.0.2.45", "2024-02-10 21:45:11",
+     CHROME, "302/URL = https%3A%2F%2Fshop.example.com%2Fcart/From = https%3A%2F%2Fshop.example.com%2Fitem%2F42"),
+    ("https://shop.example.com/checkout", "https://shop.example.com/cart", "192.0.2.45", "2024-02-10 21:46:30",
+     CHROME, "500/URL = https%3A%2F%2Fshop.example.com%2Fcheckout/From = https%3A%2F%2Fshop.example.com%2Fcart"),
+    ("https://www.example.com/old-page", None, "203.0.113.99", "2024-02-10 21:48:00", FIREFOX,
+     "301/URL = https%3A%2F%2Fwww.example.com%2Fold-page"),
+    ("https://www.example.com/missing", "https://www.example.com/new-page", "203.0.113.99", "2024-02-10 21:48:30",
+     FIREFOX, "404/URL = https%3A%2F%2Fwww.example.com%2Fmissing/From = https%3A%2F%2Fwww.example.com%2Fnew-page"),
+]
+
+
+def _view(hit: dict[str, str]) -> tuple[object, ...]:
+    extra = "download" if hit.get("download") == hit["url"] else hit.get("action_name")
+    return (hit["url"], hit.get("urlref"), hit.get("cip"), hit["cdt"], hit["ua"], extra)
+
+
+def _per_visitor(hits: list[dict[str, str]]) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = {}
+    for hit in hits:
+        order.setdefault(hit["cip"], []).append(hit["cdt"])
+    return order
+
+
+def test_import_sends_what_the_reference_sends_with_the_bearer_token(fake: FakePiwikPro, tmp_path: Path) -> None:
+    result = run_cli(*piwik_args(fake, "--recorders=2", "--workers=2"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert sorted(map(_view, fake.hits), key=str) == sorted(EXPECTED, key=str)
+    # Every tracking request carries the token, so Piwik PRO keeps the backdated hits.
+    assert fake.dropped == []
+    assert all(r.headers["authorization"].startswith("Bearer token-") for r in fake.tracking_requests())
+    for hit in fake.hits:
+        assert hit["idsite"] == "app-uuid-1"
+        assert (hit["rec"], hit["apiv"], hit["queuedtracking"], hit["dp"]) == ("1", "1", "0", "1")
+        assert hit["ts_n"] == "import-logs"
+        assert json.loads(hit["cvar"])["1"][0] == "HTTP-code"
+    # Each visitor's hits arrive in the order of the log.
+    for times in _per_visitor(fake.hits).values():
+        assert times == sorted(times)
+    assert "9 requests imported successfully" in result.stdout
+    assert "client-secret" not in result.stdout + result.stderr
+
+
+def test_errors_and_redirects_get_titles(fake: FakePiwikPro, tmp_path: Path) -> None:
+    args = piwik_args(fake, "--enable-http-errors", "--enable-http-redirects", "--workers=1")
+    result = run_cli(*args, LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert sorted(map(_view, fake.hits), key=str) == sorted(EXPECTED + ERRORS_AND_REDIRECTS, key=str)
+
+
+def _all_kinds(server: FakePiwikPro, *extra: str) -> list[str]:
+    return piwik_args(server, "--enable-static", "--enable-bots", "--enable-http-errors",
+                      "--enable-http-redirects", "--recorder-max-payload-size=1", *extra)
+
+
+def _exactly_once(fake: FakePiwikPro, expected: int = 19) -> None:
+    keys = Counter((h["cip"], h["cdt"], h["url"]) for h in fake.hits)
+    assert len(keys) == expected
+    assert set(keys.values()) == {1}, [k for k, n in keys.items() if n > 1]
+
+
+def test_token_renewed_before_it_expires(tmp_path: Path) -> None:
+    with FakePiwikPro(token_ttl=0.4, track_delay=0.05) as fake:
+        result = run_cli(*_all_kinds(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    _exactly_once(fake)
+    assert fake.token_fetches >= 2
+    assert 401 not in fake.track_statuses
+
+
+def test_token_that_expires_early_is_renewed_on_401_and_the_batch_resent(tmp_path: Path) -> None:
+    with FakePiwikPro(real_ttl=0.2, track_delay=0.05) as fake:
+        result = run_cli(*_all_kinds(fake, "--recorders=3"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert 401 in fake.track_statuses
+    _exactly_once(fake)
+
+
+def test_server_failing_twice_then_answering_loses_and_duplicates_nothing(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(status=503), Fault(drop=True))
+    result = run_cli(*_all_kinds(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    _exactly_once(fake)
+    assert "HTTP 503; attempt 2 of 3" in result.stderr
+    assert "Server disconnected without sending a response.); attempt 3 of 3" in result.stderr
+
+
+def test_429_waits_as_long_as_retry_after_says(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(status=429, headers={"Retry-After": "1"}))
+    started = time.monotonic()
+    result = run_cli(*_all_kinds(fake, "--retry-delay=0"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1.0
+    assert "HTTP 429 Too Many Requests; attempt 2 of 3 in 1.0 s" in result.stderr
+    _exactly_once(fake)
+
+
+def test_slow_answer_times_out_and_is_retried(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(delay=1.5, status=503))
+    result = run_cli(*_all_kinds(fake, "--request-timeout=0.5"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no answer within 0.5 s" in result.stderr
+    _exactly_once(fake)
+
+
+def test_server_that_never_answers_ends_within_the_retry_budget(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", *[Fault(drop=True)] * 50)
+    started = time.monotonic()
+    result = run_cli(*piwik_args(fake, "--retry-max-attempts=3"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert time.monotonic() - started < 30
+    assert "failed after 3 attempt(s)" in result.stderr
+    assert "Check that the server is up" in result.stderr
+    assert "Logs import summary" in result.stdout
+
+
+def test_unreachable_server_is_a_server_error(tmp_path: Path) -> None:
+    with FakePiwikPro() as fake:
+        url = fake.url
+    result = run_cli(f"--url={url}", "--client-id=client-id", "--idsite=app-uuid-1", "--retry-delay=0.01",
+                     "--retry-max-attempts=2", LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "connection failed" in result.stderr
+
+
+def test_rejected_batch_names_the_file_and_line(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(status=400, body="invalid idsite"))
+    result = run_cli(*piwik_args(fake, "--workers=1"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "common_complete.log:1 " in result.stderr
+    assert "HTTP 400: invalid idsite" in result.stderr
+
+
+def test_refused_credentials(fake: FakePiwikPro, tmp_path: Path) -> None:
+    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env={"IMPORT_LOGS_CLIENT_SECRET": "wrong"})
+    assert result.returncode == 4
+    assert "refused the API credentials (HTTP 401" in result.stderr
+    assert "Check --client-id and --client-secret" in result.stderr
+    assert "wrong" not in result.stderr
+    assert fake.hits == []
+
+
+def test_unknown_app(fake: FakePiwikPro, tmp_path: Path) -> None:
+    args = [a if not a.startswith("--idsite") else "--idsite=nope" for a in piwik_args(fake)]
+    result = run_cli(*args, LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 4
+    assert "there is no app nope: --idsite takes the App ID" in result.stderr
+
+
+def test_forbidden_app(tmp_path: Path) -> None:
+    with FakePiwikPro(forbidden_apps=("app-uuid-1",)) as fake:
+        result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 4
+    assert "have no access to app app-uuid-1" in result.stderr
+
+
+def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
+    big = tmp_path / "big.log"
+    line = (SAMPLES / "common_complete.log").read_text().splitlines()[0]
+    big.write_text((line + "\n") * 3000)
+    with FakePiwikPro(track_delay=0.2) as fake:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "import_logs", *piwik_args(fake, "--recorder-max-payload-size=1"), str(big)],
+            cwd=tmp_path, env={**__import__("os").environ, **SECRET_ENV},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while not fake.hits and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        out, err = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - stopped
+    assert proc.returncode == 130, err
+    assert elapsed < 5
+    assert "stopped by Ctrl-C" in err
+    assert "Logs import summary" in out
