@@ -102,8 +102,8 @@ def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 
 def build_config(o: dict[str, Any]) -> Config:
     """Options as click parsed them → the frozen configuration of the import."""
-    downloads = set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(
-        DEFAULT_DOWNLOAD_EXTENSIONS
+    downloads = (
+        set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
     )
     downloads |= set(_split_list(o["add_download_extensions"]))
     attempts = o["retry_max_attempts"]
@@ -187,19 +187,29 @@ Example:
   import-logs --url=https://example.piwik.pro --client-id=ID --client-secret=SECRET \\
       --idsite=APP-UUID --recorders=2 --show-progress /var/log/nginx/access.log
 
-Try it without a server: import-logs --save-requests=- sample_logs/combined_vhost.log
+Try it without a server: import-logs --save-requests=- sample_logs/common_complete.log
 """
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.argument("files", nargs=-1, required=True)
 # input and formats
-@click.option("--log-format-name", metavar="NAME", help="Force a log format (see --list-formats), or a format file (.json).")
+@click.option(
+    "--log-format-name",
+    metavar="NAME",
+    help="Force a log format (see --list-formats), or a format file (.json).",
+)
 @click.option("--log-format-regex", metavar="REGEX", help="A regex with named groups (date, path, ip, status...).")
 @click.option("--log-date-format", metavar="FMT", help="strptime format of the date group of --log-format-regex.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the log files.")
-@click.option("--list-formats", is_flag=True, expose_value=False, is_eager=True, callback=_list_formats,
-              help="List the known log formats and exit.")
+@click.option(
+    "--list-formats",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_formats,
+    help="List the known log formats and exit.",
+)
 # filters
 @click.option("--enable-static", is_flag=True, help="Track static files (images, css, js...) as downloads.")
 @click.option("--enable-bots", is_flag=True, help="Track bots too, with a Bot/Not-Bot custom variable.")
@@ -210,35 +220,82 @@ Try it without a server: import-logs --save-requests=- sample_logs/combined_vhos
 @click.option("--add-download-extensions", multiple=True, metavar="EXT,...", help="Add download extensions.")
 @click.option("--hostname", multiple=True, metavar="GLOB", help="Only hits whose host matches (repeatable).")
 @click.option("--exclude-path", multiple=True, metavar="GLOB", help="Skip paths matching this glob (repeatable).")
-@click.option("--exclude-path-from", type=click.Path(exists=True, dir_okay=False), help="--exclude-path globs from a file, one a line.")
+@click.option(
+    "--exclude-path-from",
+    type=click.Path(exists=True, dir_okay=False),
+    help="--exclude-path globs from a file, one a line.",
+)
 @click.option("--include-path", multiple=True, metavar="GLOB", help="Only paths matching one of these globs.")
-@click.option("--include-path-from", type=click.Path(exists=True, dir_okay=False), help="--include-path globs from a file.")
+@click.option(
+    "--include-path-from",
+    type=click.Path(exists=True, dir_okay=False),
+    help="--include-path globs from a file.",
+)
 @click.option("--strip-query-string", is_flag=True, help="Drop the query string from tracked URLs.")
 @click.option("--query-string-delimiter", default="?", show_default=True, help="Separates path and query.")
 @click.option("--log-hostname", metavar="HOST", help="The host of every hit, whatever the log says.")
 # destination
 @click.option("--url", metavar="URL", help="Your Piwik PRO account, e.g. https://example.piwik.pro.")
-@click.option("--client-id", envvar="IMPORT_LOGS_CLIENT_ID", metavar="ID", help="API client id [env IMPORT_LOGS_CLIENT_ID].")
-@click.option("--client-secret", envvar="IMPORT_LOGS_CLIENT_SECRET", metavar="SECRET",
-              help="API client secret; better from the environment [env IMPORT_LOGS_CLIENT_SECRET].")
+@click.option(
+    "--client-id",
+    envvar="IMPORT_LOGS_CLIENT_ID",
+    metavar="ID",
+    help="API client id [env IMPORT_LOGS_CLIENT_ID].",
+)
+@click.option(
+    "--client-secret",
+    envvar="IMPORT_LOGS_CLIENT_SECRET",
+    metavar="SECRET",
+    help="API client secret; better from the environment [env IMPORT_LOGS_CLIENT_SECRET].",
+)
 @click.option("--idsite", metavar="APP-ID", help="The App ID (UUID) that receives the hits.")
 @click.option("--tracker-endpoint-path", metavar="PATH", help="Tracker path  [default: /ppms.php].")
 @click.option("--enable-reverse-dns", is_flag=True, help="Let the server resolve visitor IPs (dp=0).")
 @click.option("--title-category-delimiter", default="/", show_default=True, help="Separator in error titles.")
 # performance
 @click.option("--recorders", type=int, default=1, show_default=True, help="Concurrent sending lanes.")
-@click.option("--recorder-max-payload-size", type=click.IntRange(min=1), metavar="N", help="Hits per request  [default: 95].")
-@click.option("--workers", type=click.IntRange(1, 256), default=lambda: _cpu_count(), show_default="cores",
-              help="Parsing processes.")
-@click.option("--enable-bulk-tracking", is_flag=True, hidden=True, help="Accepted for compatibility: bulk is the default.")
-@click.option("--request-timeout", type=click.FloatRange(min=0.1), default=300.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--recorder-max-payload-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Hits per request  [default: 95].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=lambda: _cpu_count(),
+    show_default="cores",
+    help="Parsing processes.",
+)
+@click.option(
+    "--enable-bulk-tracking",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for compatibility: bulk is the default.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0.1),
+    default=300.0,
+    show_default=True,
+    help="Seconds per request.",
+)
 @click.option("--retry-max-attempts", type=int, default=3, show_default=True, help="Attempts per request.")
-@click.option("--retry-delay", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Seconds before the first retry; doubled each time, with jitter.")
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds before the first retry; doubled each time, with jitter.",
+)
 @click.option("--accept-invalid-ssl-certificate", is_flag=True, help="Do not verify TLS certificates.")
 # output
 @click.option("--dry-run", is_flag=True, help="Parse, filter and encode, but send nothing.")
-@click.option("--save-requests", metavar="FILE", help="Write each request as a JSON line to FILE ('-': stdout); no server.")
+@click.option(
+    "--save-requests",
+    metavar="FILE",
+    help="Write each request as a JSON line to FILE ('-': stdout); no server.",
+)
 @click.option("--show-progress/--no-progress", default=None, help="Progress bar on stderr  [default: when a terminal].")
 @click.option("--summary-json", metavar="FILE", help="Write the summary figures as JSON to FILE ('-': stdout).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Append all output to FILE.")
@@ -285,22 +342,30 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     if show:
         from tqdm import tqdm
 
-        output.bar = tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024, file=output.err,
-                          dynamic_ncols=True, mininterval=0.5)
-    importer = Importer(config, on_event=_draw(output, show, verbose), stdin=sys.stdin.buffer,
-                        stdout=output.out)
+        output.bar = tqdm(
+            total=None,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=output.err,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
+    importer = Importer(config, on_event=_draw(output, show, verbose), stdin=sys.stdin.buffer, stdout=output.out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     code = ExitCode.OK
-    started = False
     try:
-        started = True
         importer.run()
     except ImportLogsError as exc:
         code = exit_code_for(exc)
-        _close_bar(output)
-        if verbose > 1 or options["show_traceback"]:
-            output.message(traceback.format_exc().rstrip())
-        output.message(f"import-logs: error: {exc}")
+        _report(output, verbose > 1 or options["show_traceback"], f"import-logs: error: {exc}")
+    except Exception as exc:  # a bug: say so in one line, and show the traceback on request
+        code = ExitCode.FAILURE
+        _report(
+            output,
+            verbose > 1 or options["show_traceback"],
+            f"import-logs: internal error: {exc!r}. Run again with --traceback and report it.",
+        )
     except KeyboardInterrupt as exc:
         code = ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
         _close_bar(output)
@@ -308,13 +373,21 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     finally:
         signal.signal(signal.SIGTERM, previous)
         _close_bar(output)
-    if started and importer.sources:
+    if importer.sources:
         _summaries(importer.stats, options["summary_json"], summary_out, output)
     return code
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
     raise Terminated()
+
+
+def _report(output: Output, with_traceback: bool, text: str) -> None:
+    """An error message (after the traceback, when asked for); called inside the ``except`` block."""
+    _close_bar(output)
+    if with_traceback:
+        output.message(traceback.format_exc().rstrip())
+    output.message(text)
 
 
 def _close_bar(output: Output) -> None:

@@ -12,14 +12,36 @@ from dataclasses import dataclass, field
 #: What the reference Piwik PRO importer takes as downloads (its documentation's list, "Tracking downloads
 #: when using log importer"). Matomo's adds md5 and sig.
 DEFAULT_DOWNLOAD_EXTENSIONS = frozenset(
-    "7z aac apk arc arj asf asx avi azw3 bin bz2 csv deb dmg doc docx epub exe flac flv gz gzip hqx ibooks jar "
-    "json mobi mov movie mp2 mp3 mp4 mpeg mpg msi msp odb odf odg odp ods odt ogg ogv pdf phps ppt pptx qt qtm "
-    "ra ram rar rpm rtf sea sit tar tbz tgz torrent txt wav webm wma wmv wpd xls xlsx xml xsd z zip".split()
+    (
+        "7z aac apk arc arj asf asx avi azw3 bin bz2 csv deb dmg doc docx epub exe flac flv gz gzip hqx ibooks jar "
+        "json mobi mov movie mp2 mp3 mp4 mpeg mpg msi msp odb odf odg odp ods odt ogg ogv pdf phps ppt pptx qt qtm "
+        "ra ram rar rpm rtf sea sit tar tbz tgz torrent txt wav webm wma wmv wpd xls xlsx xml xsd z zip"
+    ).split()
 )
 
 #: Static resources, skipped unless --enable-static.
 STATIC_EXTENSIONS = frozenset(
-    "gif jpg jpeg png bmp ico svg svgz ttf otf eot woff woff2 class swf css js xml webp".split()
+    [
+        "gif",
+        "jpg",
+        "jpeg",
+        "png",
+        "bmp",
+        "ico",
+        "svg",
+        "svgz",
+        "ttf",
+        "otf",
+        "eot",
+        "woff",
+        "woff2",
+        "class",
+        "swf",
+        "css",
+        "js",
+        "xml",
+        "webp",
+    ]
 )
 
 #: Lowercased user-agent substrings that mark a bot (the reference importers' list).

@@ -40,10 +40,10 @@ class ConfigError(ImportLogsError):
 class InputError(ImportLogsError):
     """A log file that does not exist or cannot be read."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, fix: str = "Check the path and its permissions.") -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"{path}: {reason}. Check the path and its permissions.")
+        super().__init__(f"{path}: {reason}. {fix}")
 
 
 class FormatError(ImportLogsError):
@@ -81,9 +81,7 @@ class ServerError(ImportLogsError):
 class RejectedError(ServerError):
     """The server answered that a request is wrong (HTTP 400 and the like): retrying cannot help."""
 
-    def __init__(
-        self, message: str, *, url: str, status: int, excerpt: str, path: str = "", lineno: int = 0
-    ) -> None:
+    def __init__(self, message: str, *, url: str, status: int, excerpt: str, path: str = "", lineno: int = 0) -> None:
         self.path = path
         self.lineno = lineno
         super().__init__(message, url=url, status=status, excerpt=excerpt, attempts=1)

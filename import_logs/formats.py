@@ -99,7 +99,7 @@ def layout_to_regex(layout: str, fields: dict[str, str] | None = None, *, where:
             known = ", ".join(sorted(patterns))
             raise FormatError(
                 f"{where or 'layout'}: unknown field {{{m.group(1)}}}. Known fields: {known}; "
-                "or declare it under \"fields\"."
+                'or declare it under "fields".'
             ) from None
         pos = m.end()
     out.append(_literal(layout[pos:]))

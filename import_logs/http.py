@@ -74,7 +74,7 @@ class Retrier:
     jitter: Callable[[], float] = random.random
 
     def backoff(self, attempt: int) -> float:
-        base = self.options.retry_delay * (2 ** (attempt - 1))
+        base = self.options.retry_delay * 2.0 ** (attempt - 1)
         return min(self.options.max_wait, base * (0.5 + self.jitter()))
 
     def request(self, client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -122,9 +122,7 @@ class TokenSource:
     One instance is shared by all lanes; a lock makes sure that one renewal serves them all.
     """
 
-    def __init__(
-        self, fetch: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, fetch: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic) -> None:
         self._fetch = fetch
         self._clock = clock
         self._lock = threading.Lock()

@@ -9,20 +9,27 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, EncodeSpec, Sender
 from import_logs.backends.file import FileSender
-from import_logs.backends.piwikpro import PiwikProSender
 from import_logs.config import Config
 from import_logs.errors import ConfigError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
-from import_logs.sources import Block, Source, byte_ranges, head_lines, open_stream, resolve_inputs, stream_blocks
+from import_logs.sources import (
+    Block,
+    Source,
+    byte_ranges,
+    head_lines,
+    open_stream,
+    resolve_inputs,
+    stream_blocks,
+)
 from import_logs.stats import Stats
 from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
@@ -86,6 +93,10 @@ class Importer:
             return FileSender(c, None)
         if c.backend.name != "piwikpro":
             raise ConfigError(f"unknown backend {c.backend.name!r}. Known backends: piwikpro.")
+        from import_logs.backends.piwikpro import (
+            PiwikProSender,
+        )  # httpx only when there is a server to talk to
+
         return PiwikProSender(c, stop=self.stop, on_retry=lambda text: self.on_event(Notice(text)))
 
     # --- the run ------------------------------------------------------------------------------------------
@@ -130,7 +141,7 @@ class Importer:
     def _sent(self, batch: Batch) -> None:
         self.stats.add_sent(len(batch.items))
 
-    def _jobs(self, forced: FormatDef | None, spec: EncodeSpec) -> Iterator[Job]:
+    def _jobs(self, forced: FormatDef | None, spec: EncodeSpec) -> Generator[Job, None, None]:
         c = self.config
         seq = 0
         for source in self.sources:

@@ -13,7 +13,7 @@ import lzma
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from import_logs.errors import InputError
 
@@ -22,6 +22,14 @@ _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
 _SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
 MAX_LINE = 16 << 20
+
+
+class ByteStream(Protocol):
+    """What a source is read through: a file, a decompressor, or standard input."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,7 @@ def _check(path: str) -> str | None:
     """Open the file once, so that a missing or unreadable one stops the import before anything is sent."""
     try:
         if os.path.isdir(path):
-            raise InputError(path, "is a directory, not a log file")
+            raise InputError(path, "is a directory, not a log file", "Name the files, e.g. DIR/*.log.")
         return _compression(path)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
@@ -88,7 +96,7 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
         else:
             paths = sorted(glob.glob(pattern))
             if not paths:
-                raise InputError(pattern, "no file matches this pattern")
+                raise InputError(pattern, "no file matches this pattern", "Check the directory and the pattern.")
         for path in paths:
             compression = _check(path)
             size = os.path.getsize(path)
@@ -96,19 +104,22 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
     return sources
 
 
-def open_stream(source: Source, stdin: BinaryIO | None) -> BinaryIO:
+def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
     """The decompressed bytes of a source."""
     if source.path is None:
         if stdin is None:
             raise InputError("<stdin>", "standard input is not available")
         return stdin
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(source.compression or "")
-    if opener is None:
-        return open(source.path, "rb")
-    return opener(source.path, "rb")  # type: ignore[no-any-return]
+    if source.compression == "gzip":
+        return gzip.open(source.path, "rb")
+    if source.compression == "bz2":
+        return bz2.open(source.path, "rb")
+    if source.compression == "xz":
+        return lzma.open(source.path, "rb")
+    return open(source.path, "rb")
 
 
-def stream_blocks(stream: BinaryIO, block_size: int) -> Iterator[tuple[int, bytes]]:
+def stream_blocks(stream: ByteStream, block_size: int) -> Iterator[tuple[int, bytes]]:
     """``(offset, bytes)`` blocks of whole lines from a stream; the last one may lack its newline."""
     offset = 0
     carry = b""
@@ -153,8 +164,11 @@ def head_lines(
     if source.path is None:
         data = stdin_head or b""
     else:
-        with open_stream(source, None) as f:
-            data = f.read(limit)
+        stream = open_stream(source, None)
+        try:
+            data = stream.read(limit)
+        finally:
+            stream.close()
     cut = data.rfind(b"\n")
     if cut >= 0 and len(data) >= limit:
         data = data[:cut]

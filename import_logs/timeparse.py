@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 MONTHS = {
-    m: i
-    for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
+    m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
 }
 
 _CLF = re.compile(
@@ -46,9 +45,7 @@ def _micro(fraction: str | None) -> int:
     return int((fraction + "000000")[:6]) if fraction else 0
 
 
-def _build(
-    y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezone | None
-) -> datetime | None:
+def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezone | None) -> datetime | None:
     if tz is None:
         return None
     try:

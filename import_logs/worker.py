@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from import_logs.backends import EncodeSpec, Encoder, make_encoder
+from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.config import FilterOptions
 from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.formats import FormatDef

@@ -116,7 +116,10 @@ class FakePiwikPro:
         except ValueError:
             return 400, {"error": "invalid_request", "message": "body is not JSON"}
         if data.get("grant_type") != "client_credentials":
-            return 400, {"error": "unsupported_grant_type", "message": "grant_type must be client_credentials"}
+            return 400, {
+                "error": "unsupported_grant_type",
+                "message": "grant_type must be client_credentials",
+            }
         if self.clients.get(data.get("client_id")) != data.get("client_secret"):
             return 401, {"error": "invalid_client", "message": "Client authentication failed"}
         with self.lock:
@@ -126,7 +129,11 @@ class FakePiwikPro:
         return 200, {"token_type": "Bearer", "expires_in": self.token_ttl, "access_token": token}
 
 
-_UNAUTHORIZED = {"missing": "JWT not found", "expired": "Expired JWT Token", "unknown": "access token not authorized"}
+_UNAUTHORIZED = {
+    "missing": "JWT not found",
+    "expired": "Expired JWT Token",
+    "unknown": "access token not authorized",
+}
 
 
 def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
@@ -140,8 +147,13 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
-        def _answer(self, status: int, payload: Any = None, headers: dict[str, str] | None = None,
-                    content_type: str = "application/json") -> None:
+        def _answer(
+            self,
+            status: int,
+            payload: Any = None,
+            headers: dict[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
             self.send_response(status)
             for key, value in (headers or {}).items():
@@ -191,7 +203,7 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             headers = self._record(b"")
             if self.path.startswith("/api/apps/v2/"):
                 if not self._fault("apps"):
-                    self._app(headers, self.path[len("/api/apps/v2/"):])
+                    self._app(headers, self.path[len("/api/apps/v2/") :])
             else:
                 self._answer(404, {"message": "no route"})
 
@@ -200,15 +212,29 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             if state != "ok":
                 self._answer(401, {"code": 401, "message": _UNAUTHORIZED[state]})
             elif headers.get("content-type", JSON_API) != JSON_API:
-                self._answer(415, {"errors": [{"title": f'"{headers.get("content-type")}" is not a valid JSON '
-                                               f'API Content-Type header, use "{JSON_API}" instead'}]})
+                self._answer(
+                    415,
+                    {
+                        "errors": [
+                            {
+                                "title": f'"{headers.get("content-type")}" is not a valid JSON '
+                                f'API Content-Type header, use "{JSON_API}" instead'
+                            }
+                        ]
+                    },
+                )
             elif app_id in fake.forbidden_apps:
                 self._answer(403, {"errors": [{"status": "403", "title": "Access denied"}]}, content_type=JSON_API)
             elif app_id not in fake.apps:
                 self._answer(404, {"errors": [{"status": "404", "title": "Not found"}]}, content_type=JSON_API)
             else:
-                doc = {"data": {"type": "ppms/app", "id": app_id,
-                                "attributes": {"name": app_id, "urls": fake.apps[app_id], "timezone": "UTC"}}}
+                doc = {
+                    "data": {
+                        "type": "ppms/app",
+                        "id": app_id,
+                        "attributes": {"name": app_id, "urls": fake.apps[app_id], "timezone": "UTC"},
+                    }
+                }
                 self._answer(200, doc, content_type=JSON_API)
 
         def _track(self, headers: dict[str, str], body: bytes) -> None:

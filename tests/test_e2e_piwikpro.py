@@ -10,48 +10,119 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import SAMPLES, SECRET_ENV, piwik_args, run_cli
-from fake_server import Fault, FakePiwikPro
+from fake_server import FakePiwikPro, Fault
 
 LOG = str(SAMPLES / "common_complete.log")
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
-SAFARI = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.2 Safari/605.1.15")
-CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/121.0.0.0 Safari/537.36")
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.2 Mobile/15E148 Safari/604.1")
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"
+)
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.2 Mobile/15E148 Safari/604.1"
+)
 
 # What the reference Piwik PRO importer sends for sample_logs/common_complete.log (reference §4-§6): url,
 # urlref (absent when empty), cip, cdt (UTC), ua, download, action_name. Worked out by hand from its rules.
 EXPECTED = [
     ("https://www.example.com/", None, "203.0.113.7", "2024-02-10 21:42:07", FIREFOX, None),
-    ("https://www.example.com/products/index.html?category=books&sort=price", "https://www.search.example/?q=books",
-     "198.51.100.23", "2024-02-10 21:43:15", SAFARI, None),
-    ("https://www.example.com/downloads/catalogue-2024.pdf",
-     "https://www.example.com/products/index.html?category=books&sort=price", "198.51.100.23",
-     "2024-02-10 21:43:40", SAFARI, "download"),
-    ("https://shop.example.com/login?next=/cart", "https://shop.example.com/item/42", "192.0.2.45",
-     "2024-02-10 21:45:12", CHROME, None),
-    ("https://shop.example.com/item/%C3%A9t%C3%A9-2024", None, "2001:db8::1f", "2024-02-10 21:47:05", IPHONE, None),
-    ("https://shop.example.com/suche/grüße", "https://shop.example.com/item/%C3%A9t%C3%A9-2024", "2001:db8::1f",
-     "2024-02-10 21:47:09", IPHONE, None),
+    (
+        "https://www.example.com/products/index.html?category=books&sort=price",
+        "https://www.search.example/?q=books",
+        "198.51.100.23",
+        "2024-02-10 21:43:15",
+        SAFARI,
+        None,
+    ),
+    (
+        "https://www.example.com/downloads/catalogue-2024.pdf",
+        "https://www.example.com/products/index.html?category=books&sort=price",
+        "198.51.100.23",
+        "2024-02-10 21:43:40",
+        SAFARI,
+        "download",
+    ),
+    (
+        "https://shop.example.com/login?next=/cart",
+        "https://shop.example.com/item/42",
+        "192.0.2.45",
+        "2024-02-10 21:45:12",
+        CHROME,
+        None,
+    ),
+    (
+        "https://shop.example.com/item/%C3%A9t%C3%A9-2024",
+        None,
+        "2001:db8::1f",
+        "2024-02-10 21:47:05",
+        IPHONE,
+        None,
+    ),
+    (
+        "https://shop.example.com/suche/grüße",
+        "https://shop.example.com/item/%C3%A9t%C3%A9-2024",
+        "2001:db8::1f",
+        "2024-02-10 21:47:09",
+        IPHONE,
+        None,
+    ),
     ("https://www.example.com/new-page", None, "203.0.113.99", "2024-02-10 21:48:01", FIREFOX, None),
-    ("https://www.example.com/files/setup.exe", "https://www.example.com/new-page", "203.0.113.99",
-     "2024-02-10 21:49:02", FIREFOX, "download"),
-    ("https://www.example.com/blog/2024/02/hello-world", "https://social.example.net/post/9", "203.0.113.7",
-     "2024-02-10 21:51:44", FIREFOX, None),
+    (
+        "https://www.example.com/files/setup.exe",
+        "https://www.example.com/new-page",
+        "203.0.113.99",
+        "2024-02-10 21:49:02",
+        FIREFOX,
+        "download",
+    ),
+    (
+        "https://www.example.com/blog/2024/02/hello-world",
+        "https://social.example.net/post/9",
+        "203.0.113.7",
+        "2024-02-10 21:51:44",
+        FIREFOX,
+        None,
+    ),
 ]
 # With --enable-http-errors --enable-http-redirects, four more, titled (the reference forgets redirects).
 ERRORS_AND_REDIRECTS = [
-    ("https://shop.example.com/cart", "https://shop.example.com/item/42", "192.0.2.45", "2024-02-10 21:45:11",
-     CHROME, "302/URL = https%3A%2F%2Fshop.example.com%2Fcart/From = https%3A%2F%2Fshop.example.com%2Fitem%2F42"),
-    ("https://shop.example.com/checkout", "https://shop.example.com/cart", "192.0.2.45", "2024-02-10 21:46:30",
-     CHROME, "500/URL = https%3A%2F%2Fshop.example.com%2Fcheckout/From = https%3A%2F%2Fshop.example.com%2Fcart"),
-    ("https://www.example.com/old-page", None, "203.0.113.99", "2024-02-10 21:48:00", FIREFOX,
-     "301/URL = https%3A%2F%2Fwww.example.com%2Fold-page"),
-    ("https://www.example.com/missing", "https://www.example.com/new-page", "203.0.113.99", "2024-02-10 21:48:30",
-     FIREFOX, "404/URL = https%3A%2F%2Fwww.example.com%2Fmissing/From = https%3A%2F%2Fwww.example.com%2Fnew-page"),
+    (
+        "https://shop.example.com/cart",
+        "https://shop.example.com/item/42",
+        "192.0.2.45",
+        "2024-02-10 21:45:11",
+        CHROME,
+        "302/URL = https%3A%2F%2Fshop.example.com%2Fcart/From = https%3A%2F%2Fshop.example.com%2Fitem%2F42",
+    ),
+    (
+        "https://shop.example.com/checkout",
+        "https://shop.example.com/cart",
+        "192.0.2.45",
+        "2024-02-10 21:46:30",
+        CHROME,
+        "500/URL = https%3A%2F%2Fshop.example.com%2Fcheckout/From = https%3A%2F%2Fshop.example.com%2Fcart",
+    ),
+    (
+        "https://www.example.com/old-page",
+        None,
+        "203.0.113.99",
+        "2024-02-10 21:48:00",
+        FIREFOX,
+        "301/URL = https%3A%2F%2Fwww.example.com%2Fold-page",
+    ),
+    (
+        "https://www.example.com/missing",
+        "https://www.example.com/new-page",
+        "203.0.113.99",
+        "2024-02-10 21:48:30",
+        FIREFOX,
+        "404/URL = https%3A%2F%2Fwww.example.com%2Fmissing/From = https%3A%2F%2Fwww.example.com%2Fnew-page",
+    ),
 ]
 
 
@@ -94,8 +165,15 @@ def test_errors_and_redirects_get_titles(fake: FakePiwikPro, tmp_path: Path) -> 
 
 
 def _all_kinds(server: FakePiwikPro, *extra: str) -> list[str]:
-    return piwik_args(server, "--enable-static", "--enable-bots", "--enable-http-errors",
-                      "--enable-http-redirects", "--recorder-max-payload-size=1", *extra)
+    return piwik_args(
+        server,
+        "--enable-static",
+        "--enable-bots",
+        "--enable-http-errors",
+        "--enable-http-redirects",
+        "--recorder-max-payload-size=1",
+        *extra,
+    )
 
 
 def _exactly_once(fake: FakePiwikPro, expected: int = 19) -> None:
@@ -162,8 +240,16 @@ def test_server_that_never_answers_ends_within_the_retry_budget(fake: FakePiwikP
 def test_unreachable_server_is_a_server_error(tmp_path: Path) -> None:
     with FakePiwikPro() as fake:
         url = fake.url
-    result = run_cli(f"--url={url}", "--client-id=client-id", "--idsite=app-uuid-1", "--retry-delay=0.01",
-                     "--retry-max-attempts=2", LOG, cwd=tmp_path, env=SECRET_ENV)
+    result = run_cli(
+        f"--url={url}",
+        "--client-id=client-id",
+        "--idsite=app-uuid-1",
+        "--retry-delay=0.01",
+        "--retry-max-attempts=2",
+        LOG,
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
     assert result.returncode == 5
     assert "connection failed" in result.stderr
 
@@ -199,24 +285,34 @@ def test_forbidden_app(tmp_path: Path) -> None:
     assert "have no access to app app-uuid-1" in result.stderr
 
 
-def test_ctrl_c_stops_cleanly_with_a_summary(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code", "said"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_stop_signal_ends_cleanly_with_a_summary(tmp_path: Path, signum: int, code: int, said: str) -> None:
     big = tmp_path / "big.log"
     line = (SAMPLES / "common_complete.log").read_text().splitlines()[0]
     big.write_text((line + "\n") * 3000)
     with FakePiwikPro(track_delay=0.2) as fake:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "import_logs", *piwik_args(fake, "--recorder-max-payload-size=1"), str(big)],
-            cwd=tmp_path, env={**__import__("os").environ, **SECRET_ENV},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "import_logs",
+                *piwik_args(fake, "--recorder-max-payload-size=1"),
+                str(big),
+            ],
+            cwd=tmp_path,
+            env={**__import__("os").environ, **SECRET_ENV},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 20
         while not fake.hits and time.monotonic() < deadline:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stopped = time.monotonic()
         out, err = proc.communicate(timeout=10)
         elapsed = time.monotonic() - stopped
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert elapsed < 5
-    assert "stopped by Ctrl-C" in err
+    assert f"stopped by {said}" in err
     assert "Logs import summary" in out

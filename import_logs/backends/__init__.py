@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from import_logs.backends.base import Batch, EncodeSpec, Encoder, Sender
+from import_logs.backends.base import Batch, Encoder, EncodeSpec, Sender
 from import_logs.errors import ConfigError
 
 BACKENDS = ("piwikpro",)

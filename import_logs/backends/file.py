@@ -8,7 +8,7 @@ from typing import TextIO
 
 from import_logs import __version__
 from import_logs.backends.base import Batch, EncodeSpec
-from import_logs.backends.piwikpro import DEFAULT_PAYLOAD
+from import_logs.backends.piwikpro_encode import DEFAULT_PAYLOAD
 from import_logs.config import Config
 
 NO_HOST_URL = "https://no-hostname-found-in-log"

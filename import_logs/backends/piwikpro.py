@@ -15,12 +15,11 @@ import httpx
 
 from import_logs import __version__
 from import_logs.backends.base import Batch, EncodeSpec
+from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
 
-DEFAULT_ENDPOINT = "/ppms.php"
-DEFAULT_PAYLOAD = 95
 JSON_API = "application/vnd.api+json"
 
 
@@ -45,16 +44,16 @@ class PiwikProSender:
     ) -> None:
         b = config.backend
         if not b.url:
-            raise ConfigError("--url is required: the address of your Piwik PRO account, e.g. https://example.piwik.pro.")
+            raise ConfigError(
+                "--url is required: the address of your Piwik PRO account, e.g. https://example.piwik.pro."
+            )
         if not b.client_id or not b.client_secret:
             raise ConfigError(
                 "--client-id and --client-secret are required: create API credentials in Piwik PRO "
                 "(My profile → API credentials); the secret can also come from IMPORT_LOGS_CLIENT_SECRET."
             )
         if not b.idsite:
-            raise ConfigError(
-                "--idsite is required: the App ID of the site (a UUID, Administration → Sites & apps)."
-            )
+            raise ConfigError("--idsite is required: the App ID of the site (a UUID, Administration → Sites & apps).")
         self.config = config
         self.base = normalise_url(b.url)
         endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT

@@ -19,6 +19,8 @@ from import_logs.hit import Hit
 from import_logs.timeparse import format_cdt
 
 MAX_URL = 1024
+DEFAULT_ENDPOINT = "/ppms.php"
+DEFAULT_PAYLOAD = 95
 _CACHE_LIMIT = 100_000
 
 
@@ -76,7 +78,7 @@ class PiwikProEncoder:
             p["urlref"] = referrer
         if hit.userid:
             p["uid"] = hit.userid
-        p["cvar"] = '{"1": ["HTTP-code", "%d"]}' % hit.status
+        p["cvar"] = f'{{"1": ["HTTP-code", "{hit.status}"]}}'
         if self._bots:
             p["_cvar"] = json.dumps({"1": ["Bot" if flags & BOT else "Not-Bot", hit.user_agent]})
             p["bots"] = "1"

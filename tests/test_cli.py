@@ -1,0 +1,202 @@
+"""The command line through click's CliRunner: exact messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from conftest import SAMPLES
+
+from import_logs import __version__
+from import_logs.cli import exit_code_for, main
+from import_logs.errors import (
+    AuthError,
+    ConfigError,
+    ExitCode,
+    FormatError,
+    InputError,
+    RejectedError,
+    ServerError,
+    WorkerError,
+)
+
+LOG = str(SAMPLES / "common_complete.log")
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, ["--workers=1", *args], env=env, catch_exceptions=False)
+
+
+def test_version_and_help() -> None:
+    assert invoke("--version").stdout == f"import-logs, version {__version__}\n"
+    help_text = invoke("--help").stdout
+    assert "Example:" in help_text and "--client-secret" in help_text and "IMPORT_LOGS_CLIENT_SECRET" in help_text
+
+
+def test_list_formats() -> None:
+    lines = invoke("--list-formats").stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "common",
+        "common_vhost",
+        "ncsa_extended",
+        "common_complete",
+    ]
+
+
+def test_no_file_is_a_usage_error() -> None:
+    result = invoke()
+    assert result.exit_code == ExitCode.USAGE
+    assert "Missing argument 'FILES...'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [],
+            "import-logs: error: --url is required: the address of your Piwik PRO account, e.g. "
+            "https://example.piwik.pro.\n",
+        ),
+        (
+            ["--url=https://x.piwik.pro"],
+            "import-logs: error: --client-id and --client-secret are required: create "
+            "API credentials in Piwik PRO (My profile → API credentials); the secret can also come from "
+            "IMPORT_LOGS_CLIENT_SECRET.\n",
+        ),
+        (
+            ["--url=https://x.piwik.pro", "--client-id=a", "--client-secret=b"],
+            "import-logs: error: --idsite is required: the App ID of the site "
+            "(a UUID, Administration → Sites & apps).\n",
+        ),
+    ],
+)
+def test_missing_destination_options(args: list[str], message: str) -> None:
+    result = invoke(*args, LOG)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.endswith(message)
+
+
+def test_missing_file() -> None:
+    result = invoke("--dry-run", "/nonexistent/access.log")
+    assert result.exit_code == ExitCode.INPUT
+    assert result.stderr == (
+        "import-logs: error: /nonexistent/access.log: no such file. Check the path and its permissions.\n"
+    )
+    assert result.stdout == ""
+
+
+def test_unknown_format() -> None:
+    result = invoke("--dry-run", "--log-format-name=apache", LOG)
+    assert result.exit_code == ExitCode.INPUT
+    assert result.stderr.startswith("import-logs: error: unknown log format 'apache'. Known formats: common, ")
+
+
+def test_undetectable_log(tmp_path: Path) -> None:
+    log = tmp_path / "odd.log"
+    log.write_text("hello\n")
+    result = invoke("--dry-run", str(log))
+    assert result.exit_code == ExitCode.INPUT
+    assert "odd.log: no known format matches the first lines (tried: common, " in result.stderr
+
+
+def test_bad_regex() -> None:
+    result = invoke("--dry-run", "--log-format-regex=(?P<path>", LOG)
+    assert result.exit_code == ExitCode.INPUT
+    assert "--log-format-regex: the regex does not compile" in result.stderr
+
+
+def test_save_requests_to_stdout_keeps_the_summary_on_stderr() -> None:
+    result = invoke("--save-requests=-", "--idsite=app", LOG)
+    assert result.exit_code == ExitCode.OK
+    requests = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(requests) == 9 and requests[0]["url"] == "https://www.example.com/"
+    assert "9 requests imported successfully" in result.stderr
+
+
+def test_dry_run_summary() -> None:
+    result = invoke("--dry-run", LOG)
+    assert result.exit_code == ExitCode.OK
+    assert "9 requests would have been imported (dry run: nothing sent)" in result.stdout
+    assert "1 invalid log lines: lines that match no part of the log format" in result.stdout
+
+
+def test_summary_json(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    result = invoke("--dry-run", f"--summary-json={target}", LOG)
+    assert result.exit_code == ExitCode.OK
+    figures = json.loads(target.read_text())
+    assert figures["lines_parsed"] == 20 and figures["hits_kept"] == 9
+    assert figures["skipped"]["static"] == 4 and figures["invalid"]["no_match"] == 1
+    assert figures["skipped_total"] + figures["invalid_total"] + figures["hits_kept"] == 20
+    out = invoke("--dry-run", "--summary-json=-", LOG).stdout
+    assert json.loads(out[out.index("\n{") :])["lines_parsed"] == 20
+
+
+def test_verbose_lists_invalid_and_skipped_lines_with_file_and_line() -> None:
+    result = invoke("--dry-run", "-v", LOG)
+    assert f"{LOG}:18: invalid: no_match: this line was written by a broken logger" in result.stderr
+    assert f"{LOG}:2: skipped: static: www.example.com 203.0.113.7" in result.stderr
+    assert f"Parsing log {LOG} (format common_complete)..." in result.stderr
+
+
+def test_output_file_receives_everything(tmp_path: Path) -> None:
+    target = tmp_path / "import.log"
+    result = invoke("--dry-run", "-v", f"--output={target}", LOG)
+    assert result.exit_code == ExitCode.OK
+    assert result.stdout == result.stderr == ""
+    text = target.read_text()
+    assert "Logs import summary" in text and ":18: invalid: no_match" in text
+
+
+def test_unbounded_retries_are_bounded() -> None:
+    result = invoke("--dry-run", "--retry-max-attempts=0", LOG)
+    assert "--retry-max-attempts 0 would retry forever; using 100 attempts." in result.stderr
+
+
+def test_option_validation() -> None:
+    assert invoke("--workers=0", LOG).exit_code == ExitCode.USAGE
+    result = invoke("--dry-run", "--exclude-path-from=/nonexistent", LOG)
+    assert result.exit_code == ExitCode.USAGE and "'/nonexistent' does not exist" in result.stderr
+
+
+def test_compatibility_flags_are_accepted() -> None:
+    result = invoke("--dry-run", "--enable-bulk-tracking", "--recorders=0", LOG)
+    assert result.exit_code == ExitCode.OK
+
+
+def test_filters_from_the_command_line(tmp_path: Path) -> None:
+    patterns = tmp_path / "exclude.txt"
+    patterns.write_text("/blog/*\n\n  /products/*  \n")
+    result = invoke(
+        "--save-requests=-",
+        "--idsite=app",
+        f"--exclude-path-from={patterns}",
+        "--hostname=www.*",
+        "--download-extensions=pdf",
+        "--strip-query-string",
+        LOG,
+    )
+    urls = [json.loads(line)["url"] for line in result.stdout.splitlines()]
+    assert urls == [
+        "https://www.example.com/",
+        "https://www.example.com/downloads/catalogue-2024.pdf",
+        "https://www.example.com/new-page",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ConfigError("x"), ExitCode.USAGE),
+        (InputError("p", "r"), ExitCode.INPUT),
+        (FormatError("x"), ExitCode.INPUT),
+        (AuthError("x", url="u"), ExitCode.AUTH),
+        (ServerError("x", url="u"), ExitCode.SERVER),
+        (RejectedError("x", url="u", status=400, excerpt=""), ExitCode.SERVER),
+        (WorkerError("x"), ExitCode.FAILURE),
+    ],
+)
+def test_exit_codes(error: Exception, code: ExitCode) -> None:
+    assert exit_code_for(error) == code  # type: ignore[arg-type]

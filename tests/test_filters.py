@@ -1,0 +1,99 @@
+"""Every filter, its option, and the one reason a skipped hit is counted under."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from import_logs.config import FilterOptions
+from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT, HitFilter, extension
+from import_logs.hit import Hit
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def hit(path: str = "/", status: int = 200, ua: str = BROWSER, host: str | None = "www.example.com") -> Hit:
+    return Hit(
+        datetime(2024, 2, 10, tzinfo=timezone.utc),
+        "1.2.3.4",
+        host,
+        "GET",
+        path,
+        "",
+        status,
+        10,
+        "",
+        ua,
+        None,
+        None,
+    )
+
+
+CASES: list[tuple[dict[str, Any], Hit, tuple[str | None, int]]] = [
+    ({}, hit("/"), (None, 0)),
+    ({}, hit("/doc.PDF"), (None, DOWNLOAD)),
+    ({}, hit("/v1.2/api"), (None, 0)),
+    # static files
+    ({}, hit("/a/site.css"), ("static", 0)),
+    ({}, hit("/robots.txt"), ("static", 0)),
+    ({}, hit("/feed.xml"), ("static", 0)),
+    ({"enable_static": True}, hit("/logo.png"), (None, DOWNLOAD)),
+    # bots
+    ({}, hit(ua=GOOGLEBOT), ("bot", 0)),
+    ({}, hit(ua="curl/8.5.0"), ("bot", 0)),
+    ({"enable_bots": True}, hit(ua=GOOGLEBOT), (None, BOT)),
+    ({"useragent_exclude": ("MyMonitor",)}, hit(ua="mymonitor/1.0"), ("bot", 0)),
+    # errors and redirects
+    ({}, hit(status=404), ("http_error", 0)),
+    ({}, hit(status=503), ("http_error", 0)),
+    ({"enable_http_errors": True}, hit(status=500), (None, ERROR)),
+    ({}, hit(status=301), ("http_redirect", 0)),
+    ({}, hit(status=304), (None, 0)),
+    ({"enable_http_redirects": True}, hit(status=302), (None, REDIRECT)),
+    # downloads
+    ({"download_extensions": frozenset({"pdf"})}, hit("/a.zip"), ("download_extension", 0)),
+    ({"download_extensions": frozenset({"pdf"})}, hit("/a.pdf"), (None, DOWNLOAD)),
+    ({"download_extensions": frozenset({"PDF", ".iso"})}, hit("/a.iso"), (None, DOWNLOAD)),
+    # hosts and paths
+    ({"hostnames": ("*.example.com",)}, hit(host="www.example.com"), (None, 0)),
+    ({"hostnames": ("*.example.com",)}, hit(host="www.example.org"), ("hostname", 0)),
+    ({"hostnames": ("*.example.com",)}, hit(host=None), (None, 0)),
+    ({"exclude_paths": ("/admin/*",)}, hit("/admin/users"), ("excluded_path", 0)),
+    ({"exclude_paths": ("/admin/*",)}, hit("/public"), (None, 0)),
+    ({"include_paths": ("/blog/*",)}, hit("/shop"), ("not_included_path", 0)),
+    ({"include_paths": ("/blog/*",)}, hit("/blog/2024/a"), (None, 0)),
+    (
+        {"include_paths": ("/blog/*",), "exclude_paths": ("/blog/draft*",)},
+        hit("/blog/draft-1"),
+        ("excluded_path", 0),
+    ),
+    # the first check that rejects names the reason (the reference importers' order)
+    ({}, hit("/x.css", status=404, ua=GOOGLEBOT), ("http_error", 0)),
+    ({}, hit("/x.css", ua=GOOGLEBOT), ("static", 0)),
+    (
+        {"enable_http_errors": True, "enable_bots": True},
+        hit("/a.pdf", 404, GOOGLEBOT),
+        (None, DOWNLOAD | ERROR | BOT),
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "the_hit", "expected"), CASES)
+def test_filter(options: dict[str, Any], the_hit: Hit, expected: tuple[str | None, int]) -> None:
+    assert HitFilter(FilterOptions(**options)).check(the_hit) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "ext"), [("/", ""), ("/a.PDF", "pdf"), ("/v1.2/api", ""), ("/a.tar.gz", "gz"), ("a", "")]
+)
+def test_extension_of_the_last_segment(path: str, ext: str) -> None:
+    assert extension(path) == ext
+
+
+def test_bot_answer_is_cached_per_user_agent() -> None:
+    f = HitFilter(FilterOptions())
+    assert f.is_bot(GOOGLEBOT) and not f.is_bot(BROWSER)
+    assert f._bots == {GOOGLEBOT: True, BROWSER: False}

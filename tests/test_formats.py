@@ -1,0 +1,266 @@
+"""Formats: (format, raw line) → expected record, detection on every sample, user formats."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SAMPLES
+
+from import_logs.config import TrackingOptions
+from import_logs.errors import FormatError
+from import_logs.formats import builtin_formats, detect, get_format, load_format_file, user_regex_format
+from import_logs.hit import BAD_DATE, EMPTY, NO_MATCH, Hit, LineParser
+
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
+
+
+def parse(fmt: str, line: str, **tracking: Any) -> Hit | str:
+    return LineParser(get_format(fmt), TrackingOptions(**tracking)).parse(line)
+
+
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "common",
+        '203.0.113.7 - alice [10/Feb/2024:16:42:07 -0500] "GET /index.html HTTP/1.1" 200 5120',
+        dict(
+            ip="203.0.113.7",
+            userid="alice",
+            time=utc(2024, 2, 10, 21, 42, 7),
+            method="GET",
+            path="/index.html",
+            query="",
+            status=200,
+            size=5120,
+            host=None,
+            referrer="",
+            user_agent="",
+        ),
+    ),
+    (
+        "common",
+        '2001:db8::1 - - [01/Jan/2024:00:30:00 +0100] "GET /a?b=c&d=e HTTP/2.0" 404 -',
+        dict(
+            ip="2001:db8::1",
+            userid=None,
+            time=utc(2023, 12, 31, 23, 30, 0),
+            path="/a",
+            query="b=c&d=e",
+            status=404,
+            size=0,
+        ),
+    ),
+    (
+        "common",
+        '192.0.2.1 - - [29/Feb/2024:23:59:59 +0545] "POST /form with spaces HTTP/1.1" 302 12',
+        dict(time=utc(2024, 2, 29, 18, 14, 59), method="POST", path="/form with spaces", status=302, size=12),
+    ),
+    (
+        "common_vhost",
+        'Shop.Example.COM. 192.0.2.45 - bob [10/Feb/2024:16:46:30 -0500] "GET / HTTP/1.1" 200 1',
+        dict(host="shop.example.com", ip="192.0.2.45", userid="bob", path="/"),
+    ),
+    (
+        "common_vhost",
+        'www.example.com:8443 192.0.2.45 - - [10/Feb/2024:16:46:30 +0000] "GET /x HTTP/1.1" 200 1',
+        dict(host="www.example.com", time=utc(2024, 2, 10, 16, 46, 30)),
+    ),
+    (
+        "ncsa_extended",
+        f'203.0.113.7 - - [10/Feb/2024:16:42:07 -0500] "GET / HTTP/1.1" 200 5120 "-" "{UA}"',
+        dict(referrer="", user_agent=UA, host=None),
+    ),
+    (
+        "ncsa_extended",
+        '203.0.113.7 - - [10/Feb/2024:16:42:07 -0500] "GET / HTTP/1.1" 200 5 '
+        '"https://r.example/?q=\\"x\\"" "Agent \\"quoted\\" 1.0" 0.004 extra',
+        dict(referrer='https://r.example/?q=\\"x\\"', user_agent='Agent \\"quoted\\" 1.0'),
+    ),
+    (
+        "common_complete",
+        f'www.example.com 203.0.113.7 - - [10/Feb/2024:16:42:07 -0500] "GET /p?q=1 HTTP/1.1" 200 '
+        f'5120 "https://www.example.org/" "{UA}"',
+        dict(
+            host="www.example.com",
+            ip="203.0.113.7",
+            path="/p",
+            query="q=1",
+            referrer="https://www.example.org/",
+            user_agent=UA,
+            status=200,
+            size=5120,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("fmt", "line", "expected"), CASES)
+def test_line_to_record(fmt: str, line: str, expected: dict[str, Any]) -> None:
+    hit = parse(fmt, line)
+    assert isinstance(hit, Hit), hit
+    for key, value in expected.items():
+        assert getattr(hit, key) == value, key
+    assert hit.time.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "reason"),
+    [
+        ("common", "garbage", NO_MATCH),
+        ("common", "", EMPTY),
+        ("common", "   ", EMPTY),
+        ("common", '1.2.3.4 - - [31/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1', BAD_DATE),
+        ("common", '1.2.3.4 - - [10/Foo/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1', BAD_DATE),
+        ("common", '1.2.3.4 - - [10/Feb/2024:10:00:00 +0000] "-" 400 1', NO_MATCH),
+    ],
+)
+def test_invalid_lines_give_their_reason(fmt: str, line: str, reason: str) -> None:
+    assert parse(fmt, line) == reason
+
+
+def test_log_hostname_overrides_the_host() -> None:
+    line = 'www.example.com 1.2.3.4 - - [10/Feb/2024:16:42:07 -0500] "GET / HTTP/1.1" 200 1'
+    hit = parse("common_vhost", line, log_hostname="forced.example")
+    assert isinstance(hit, Hit) and hit.host == "forced.example"
+
+
+# --- the samples ------------------------------------------------------------------------------------------
+
+SAMPLE_FORMATS = {
+    "common.log": "common",
+    "common_vhost.log": "common_vhost",
+    "ncsa_extended.log": "ncsa_extended",
+    "common_complete.log": "common_complete",
+}
+BROKEN_LINE = 18  # every sample has one line that no format matches, at the same place
+
+
+@pytest.mark.parametrize(("sample", "fmt"), SAMPLE_FORMATS.items())
+def test_every_sample_is_detected_and_every_line_parses(sample: str, fmt: str) -> None:
+    lines = (SAMPLES / sample).read_text(encoding="utf-8").splitlines()
+    assert detect(lines, path=sample).name == fmt
+    parser = LineParser(get_format(fmt), TrackingOptions())
+    for number, line in enumerate(lines, 1):
+        result = parser.parse(line)
+        if number == BROKEN_LINE:
+            assert result == NO_MATCH
+        else:
+            assert isinstance(result, Hit), f"{sample}:{number}: {result}"
+
+
+@pytest.mark.parametrize(("sample", "fmt"), SAMPLE_FORMATS.items())
+def test_detection_on_shuffled_subsets(sample: str, fmt: str) -> None:
+    lines = (SAMPLES / sample).read_text(encoding="utf-8").splitlines()
+    rng = random.Random(sample)
+    for _ in range(20):
+        subset = rng.sample(lines, rng.randint(1, len(lines)))
+        if all(line == lines[BROKEN_LINE - 1] for line in subset):
+            continue
+        assert detect(subset, path=sample).name == fmt
+
+
+def test_the_sample_views_agree_with_each_other() -> None:
+    """The four samples are views of the same traffic: the same requests, with fewer fields."""
+    parsed = {}
+    for sample, fmt in SAMPLE_FORMATS.items():
+        parser = LineParser(get_format(fmt), TrackingOptions())
+        parsed[fmt] = [parser.parse(line) for line in (SAMPLES / sample).read_text().splitlines()]
+    for full, common in zip(parsed["common_complete"], parsed["common"], strict=True):
+        if isinstance(full, Hit):
+            assert isinstance(common, Hit)
+            assert (full.time, full.ip, full.path, full.query, full.status, full.size) == (
+                common.time,
+                common.ip,
+                common.path,
+                common.query,
+                common.status,
+                common.size,
+            )
+
+
+def test_nothing_matches_lists_what_was_tried() -> None:
+    with pytest.raises(FormatError) as info:
+        detect(["just words", "more words"], path="x.log")
+    message = str(info.value)
+    assert message.startswith("x.log: no known format matches the first lines (tried: common, common_vhost, ")
+    assert "Name the format with --log-format-name or give --log-format-regex." in message
+
+
+def test_unknown_format_name() -> None:
+    with pytest.raises(FormatError, match=r"unknown log format 'apache2'\. Known formats: common, "):
+        get_format("apache2")
+
+
+def test_aliases() -> None:
+    assert get_format("combined").name == "ncsa_extended"
+    assert get_format("vhost_combined").name == "common_complete"
+
+
+def test_every_bundled_definition_has_a_sample_that_it_reads() -> None:
+    for fmt in builtin_formats().values():
+        assert fmt.description and fmt.sample
+        assert isinstance(LineParser(fmt, TrackingOptions()).parse(fmt.sample), Hit), fmt.name
+        assert detect([fmt.sample], path="sample").name == fmt.name
+
+
+def test_user_regex_with_date_format() -> None:
+    fmt = user_regex_format(
+        r"(?P<ip>\S+) \[(?P<date>[^\]]+)\] (?P<tz>\S+) (?P<path>\S+) (?P<status>\d+)", "%Y-%m-%d %H:%M:%S"
+    )
+    hit = LineParser(fmt, TrackingOptions()).parse("1.2.3.4 [2024-02-10 16:42:07] x /a?b=1 200")
+    assert isinstance(hit, Hit)
+    assert (hit.time, hit.path, hit.query) == (utc(2024, 2, 10, 16, 42, 7), "/a", "b=1")
+
+
+def test_user_regex_with_a_timezone_group() -> None:
+    fmt = user_regex_format(r"(?P<date>\S+ \S+) (?P<timezone>\S+) (?P<path>\S+)", "%Y-%m-%d %H:%M:%S")
+    hit = LineParser(fmt, TrackingOptions()).parse("2024-02-10 16:42:07 +0200 /a")
+    assert isinstance(hit, Hit) and hit.time == utc(2024, 2, 10, 14, 42, 7)
+
+
+@pytest.mark.parametrize(
+    ("regex", "message"),
+    [
+        ("(?P<date>", "the regex does not compile"),
+        (r"(?P<path>\S+)", "the regex has no named group 'date'"),
+    ],
+)
+def test_bad_user_regex(regex: str, message: str) -> None:
+    with pytest.raises(FormatError, match=message):
+        user_regex_format(regex, None)
+
+
+def test_user_format_file(tmp_path: Path) -> None:
+    path = tmp_path / "mine.json"
+    path.write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "layout": '{ip} <{clf_date}> {status} "{request}" {custom}',
+                "fields": {"custom": r"(?P<custom>\w+)"},
+            }
+        )
+    )
+    fmt = load_format_file(str(path))
+    hit = LineParser(fmt, TrackingOptions()).parse('1.2.3.4 <10/Feb/2024:16:42:07 +0000> 200 "GET /x HTTP/1.1" z')
+    assert isinstance(hit, Hit) and hit.path == "/x"
+
+
+def test_user_format_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="cannot read the format file"):
+        load_format_file(str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(FormatError, match="not valid JSON"):
+        load_format_file(str(bad))
+    bad.write_text(json.dumps({"name": "x", "layout": "{nonesuch}"}))
+    with pytest.raises(FormatError, match=r"unknown field \{nonesuch\}"):
+        load_format_file(str(bad))

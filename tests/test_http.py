@@ -1,0 +1,155 @@
+"""The retry policy and the shared OAuth token, against httpx.MockTransport."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from import_logs.config import HttpOptions
+from import_logs.errors import ServerError
+from import_logs.http import BearerAuth, Retrier, TokenSource, retry_after
+
+
+def scripted(*answers: int | type[Exception] | httpx.Response) -> tuple[httpx.Client, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = queue.pop(0) if queue else 200
+        if isinstance(answer, httpx.Response):
+            return answer
+        if isinstance(answer, type):
+            raise answer("scripted", request=request)  # type: ignore[call-arg]
+        return httpx.Response(answer, text=f"answer {answer}")
+
+    return httpx.Client(transport=httpx.MockTransport(handler)), seen
+
+
+def retrier(waits: list[float], attempts: int = 3, stop_after: int | None = None, **kw: float) -> Retrier:
+    def sleep(seconds: float) -> bool:
+        waits.append(seconds)
+        return stop_after is not None and len(waits) >= stop_after
+
+    options = HttpOptions(max_attempts=attempts, retry_delay=kw.get("delay", 1.0), max_wait=kw.get("max_wait", 300))
+    return Retrier(options, sleep=sleep, jitter=lambda: 0.5)
+
+
+def test_5xx_and_dropped_connections_are_retried_with_exponential_back_off() -> None:
+    client, seen = scripted(500, httpx.RemoteProtocolError, 200)
+    waits: list[float] = []
+    response = retrier(waits).request(client, "POST", "http://t/ppms.php")
+    assert response.status_code == 200 and len(seen) == 3
+    assert waits == [1.0, 2.0]
+
+
+def test_timeouts_are_retried() -> None:
+    client, seen = scripted(httpx.ReadTimeout, 202)
+    waits: list[float] = []
+    assert retrier(waits).request(client, "GET", "http://t/").status_code == 202
+    assert len(seen) == 2
+
+
+def test_429_waits_for_retry_after_within_the_bound() -> None:
+    client, _ = scripted(
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(429, headers={"Retry-After": "9999"}),
+        200,
+    )
+    waits: list[float] = []
+    retrier(waits, max_wait=60).request(client, "GET", "http://t/")
+    assert waits == [7.0, 60.0]
+
+
+def test_other_answers_are_returned_for_the_caller_to_judge() -> None:
+    client, seen = scripted(400)
+    assert retrier([]).request(client, "GET", "http://t/").status_code == 400
+    assert len(seen) == 1
+
+
+def test_the_budget_ends_with_a_clear_error() -> None:
+    client, seen = scripted(503, 503, 503, 200)
+    with pytest.raises(ServerError) as info:
+        retrier([]).request(client, "POST", "http://t/ppms.php")
+    assert len(seen) == 3
+    assert info.value.status == 503 and info.value.attempts == 3
+    assert str(info.value).startswith("POST http://t/ppms.php failed after 3 attempt(s): HTTP 503 answer 503.")
+
+
+def test_a_stop_cuts_the_wait_short() -> None:
+    client, seen = scripted(503, 503, 503)
+    with pytest.raises(ServerError):
+        retrier([], attempts=10, stop_after=1).request(client, "GET", "http://t/")
+    assert len(seen) == 1
+
+
+def test_retry_after_as_a_date() -> None:
+    response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    assert retry_after(response) == 0.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_fetch(ttl: float = 100.0) -> tuple[Callable[[], tuple[str, float]], list[str]]:
+    issued: list[str] = []
+
+    def fetch() -> tuple[str, float]:
+        issued.append(f"t{len(issued) + 1}")
+        return issued[-1], ttl
+
+    return fetch, issued
+
+
+def test_token_is_reused_then_renewed_before_expiry() -> None:
+    clock = Clock()
+    fetch, issued = counting_fetch(100.0)
+    tokens = TokenSource(fetch, clock=clock)
+    assert tokens.get() == tokens.get() == "t1"
+    clock.now = 89.0
+    assert tokens.get() == "t1"
+    clock.now = 91.0  # within the last 10 % of its life
+    assert tokens.get() == "t2"
+    assert issued == ["t1", "t2"]
+
+
+def test_one_renewal_serves_every_lane_after_a_401() -> None:
+    fetch, issued = counting_fetch()
+    tokens = TokenSource(fetch)
+    stale = tokens.get()
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(tokens.renew(stale))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert issued == ["t1", "t2"] and set(results) == {"t2"}
+
+
+def test_bearer_auth_resends_once_after_a_401() -> None:
+    fetch, _ = counting_fetch()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(401 if len(seen) == 1 else 202)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    response = client.post("http://t/ppms.php", content=b"{}", auth=BearerAuth(TokenSource(fetch)))
+    assert response.status_code == 202
+    assert seen == ["Bearer t1", "Bearer t2"]
+
+
+def test_secrets_do_not_show_in_reprs() -> None:
+    fetch, _ = counting_fetch()
+    tokens = TokenSource(fetch)
+    tokens.get()
+    assert "t1" not in repr(tokens) and "t1" not in repr(BearerAuth(tokens))

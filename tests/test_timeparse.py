@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from import_logs.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10/Oct/2000:13:55:36 -0700", utc(2000, 10, 10, 20, 55, 36)),
+        ("10/oct/2000:13:55:36 +0000", utc(2000, 10, 10, 13, 55, 36)),
+        ("01/Jan/2024:00:10:00 +0130", utc(2023, 12, 31, 22, 40, 0)),
+        ("01/Jan/2024:00:10:00 -0040", utc(2024, 1, 1, 0, 50, 0)),
+        ("25/Sep/2018:06:05:27.584 +0000", utc(2018, 9, 25, 6, 5, 27, 584000)),
+        ("10/Oct/2000:13:55:36", utc(2000, 10, 10, 13, 55, 36)),
+        ("31/Feb/2000:13:55:36 +0000", None),
+        ("10/Okt/2000:13:55:36 +0000", None),
+        ("10/Oct/2000:13:55:36 +2500", None),
+    ],
+)
+def test_clf(text: str, expected: datetime | None) -> None:
+    assert parse_clf(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-02-10T16:42:07+01:00", utc(2024, 2, 10, 15, 42, 7)),
+        ("2024-02-10T16:42:07Z", utc(2024, 2, 10, 16, 42, 7)),
+        ("2024-02-10T16:42:07.123456789Z", utc(2024, 2, 10, 16, 42, 7, 123456)),
+        ("2024-02-10 16:42:07", utc(2024, 2, 10, 16, 42, 7)),
+        ("2024-02-10T16:42:07-0330", utc(2024, 2, 10, 20, 12, 7)),
+        ("2024-13-10T16:42:07Z", None),
+    ],
+)
+def test_iso(text: str, expected: datetime | None) -> None:
+    assert parse_iso(text) == expected
+
+
+def test_epoch_seconds_and_milliseconds() -> None:
+    assert parse_epoch("1707583327") == utc(2024, 2, 10, 16, 42, 7)
+    assert parse_epoch("1707583327.5") == utc(2024, 2, 10, 16, 42, 7, 500000)
+    assert parse_epoch("1707583327500") == utc(2024, 2, 10, 16, 42, 7, 500000)
+    assert parse_epoch("soon") is None
+
+
+def test_a_default_zone_applies_only_without_an_offset() -> None:
+    plus2 = timezone(timedelta(hours=2))
+    assert parse_clf("10/Oct/2000:13:55:36", plus2) == utc(2000, 10, 10, 11, 55, 36)
+    assert parse_clf("10/Oct/2000:13:55:36 +0000", plus2) == utc(2000, 10, 10, 13, 55, 36)
+
+
+def test_parser_caches_per_distinct_string() -> None:
+    parser = DateParser("clf")
+    first = parser("10/Oct/2000:13:55:36 -0700")
+    assert parser("10/Oct/2000:13:55:36 -0700") is first
+    assert parser.with_zone("10/Oct/2000:13:55:36", "-0700") == first
+    assert parser.with_zone("10/Oct/2000:13:55:36", "bogus") is None
+
+
+def test_strptime_format() -> None:
+    parser = DateParser("%B - %d, %Y:%H:%M:%S")
+    assert parser("February - 10, 2012:16:42:07") == utc(2012, 2, 10, 16, 42, 7)
+    assert parser("nonsense") is None
+
+
+def test_cdt_is_utc_with_fraction_only_when_there_is_one() -> None:
+    assert format_cdt(utc(2024, 2, 10, 21, 42, 7)) == "2024-02-10 21:42:07"
+    assert format_cdt(utc(2024, 2, 10, 21, 42, 7, 5)) == "2024-02-10 21:42:07.000005"
+    local = datetime(2024, 2, 10, 23, 42, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert format_cdt(local) == "2024-02-10 21:42:07"
