@@ -200,3 +200,44 @@ def test_filters_from_the_command_line(tmp_path: Path) -> None:
 )
 def test_exit_codes(error: Exception, code: ExitCode) -> None:
     assert exit_code_for(error) == code  # type: ignore[arg-type]
+
+
+def test_unwritable_outputs(tmp_path: Path) -> None:
+    result = invoke(f"--save-requests={tmp_path}/no/such/dir/out.jsonl", LOG)
+    assert result.exit_code == ExitCode.USAGE
+    assert "cannot write there (No such file or directory). Choose another path." in result.stderr
+    result = invoke("--dry-run", f"--summary-json={tmp_path}/no/such/dir/s.json", LOG)
+    assert result.exit_code == ExitCode.OK
+    assert "--summary-json" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_format_file_that_is_not_an_object(tmp_path: Path) -> None:
+    definition = tmp_path / "list.json"
+    definition.write_text("[1, 2]")
+    result = invoke("--dry-run", f"--log-format-name={definition}", LOG)
+    assert result.exit_code == ExitCode.INPUT
+    assert "a format file holds one JSON object." in result.stderr
+
+
+def test_internal_errors_are_one_line_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("import_logs.cli.Importer.run", broken)
+    result = invoke("--dry-run", LOG)
+    assert result.exit_code == ExitCode.FAILURE
+    assert (
+        result.stderr
+        == "import-logs: internal error: RuntimeError('boom'). Run again with --traceback and report it.\n"
+    )
+    assert "Traceback (most recent call last)" in invoke("--dry-run", "--traceback", LOG).stderr
+
+
+def test_permission_denied_names_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(path: str) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("import_logs.sources._compression", denied)
+    result = invoke("--dry-run", LOG)
+    assert result.exit_code == ExitCode.INPUT
+    assert result.stderr == f"import-logs: error: {LOG}: permission denied. Check the path and its permissions.\n"

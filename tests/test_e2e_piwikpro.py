@@ -316,3 +316,57 @@ def test_a_stop_signal_ends_cleanly_with_a_summary(tmp_path: Path, signum: int, 
     assert elapsed < 5
     assert f"stopped by {said}" in err
     assert "Logs import summary" in out
+
+
+def test_token_refused_by_the_api_after_a_renewal(tmp_path: Path) -> None:
+    with FakePiwikPro(real_ttl=0.0) as fake:
+        result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 4
+    assert "HTTP 401" in result.stderr and "the token was refused" in result.stderr
+    assert fake.token_fetches == 2  # the first, and the one renewal after the 401
+
+
+def test_wrong_url_for_the_token(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("token", Fault(status=404, body="Not Found"))
+    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "/auth/token answered HTTP 404 (Not Found). Check that --url is the address of your Piwik PRO" in (
+        result.stderr
+    )
+
+
+def test_token_endpoint_that_answers_no_token(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("token", Fault(status=200, body="<html>proxy login</html>"))
+    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "did not answer with an access token" in result.stderr
+
+
+def test_app_check_answering_something_else(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("apps", Fault(status=302, headers={"Location": "/login"}))
+    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "/api/apps/v2/app-uuid-1 answered HTTP 302" in result.stderr
+
+
+def test_tracking_forbidden(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(status=403, body="Access denied"))
+    result = run_cli(*piwik_args(fake, "--workers=1"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 4
+    assert "HTTP 403 (Access denied) for the batch starting at" in result.stderr
+    assert "may track into app app-uuid-1" in result.stderr
+
+
+def test_no_tracker_at_that_path(fake: FakePiwikPro, tmp_path: Path) -> None:
+    result = run_cli(*piwik_args(fake, "--tracker-endpoint-path=tracker.php"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "tracker.php: HTTP 404, there is no tracker there. Check --url and --tracker-endpoint-path" in (
+        result.stderr
+    )
+
+
+def test_payload_too_large(fake: FakePiwikPro, tmp_path: Path) -> None:
+    fake.fail_next("track", Fault(status=413, body="Request Entity Too Large"))
+    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5
+    assert "Lower --recorder-max-payload-size." in result.stderr
