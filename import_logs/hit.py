@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -43,109 +44,132 @@ class Hit(NamedTuple):
     generation_time_ms: int | None
 
 
-def _index(groupindex: dict[str, int], name: str) -> int:
-    """Position of a group in ``Match.groups()``, or -1 when the format does not capture it."""
-    return groupindex.get(name, 0) - 1
+def _normal_host(raw: str) -> str | None:
+    return raw.lower().strip(".").strip('"') or None
 
 
 class LineParser:
-    """Parses the lines of one format; built once per worker and format."""
+    """Parses the lines of one format; built once per worker and format.
+
+    ``parse`` is generated for the format from its groups, so that a line costs one regex match, one tuple of
+    groups and straight-line code: no attribute lookups, no tests for groups the format does not have. The
+    source is kept in ``self.source`` for reading.
+    """
 
     def __init__(self, fmt: FormatDef, tracking: TrackingOptions) -> None:
-        pattern = compile_regex(fmt.regex)
-        gi = dict(pattern.groupindex)
         self.format = fmt
-        self._match = pattern.match
-        self._date = DateParser(fmt.date)
-        self._i_date = _index(gi, "date")
-        self._i_tz = _index(gi, "timezone")
-        self._i_ip = _index(gi, "ip")
-        self._i_host = _index(gi, "host")
-        self._i_method = _index(gi, "method")
-        self._i_path = _index(gi, "path")
-        self._i_query = _index(gi, "query_string")
-        self._i_status = _index(gi, "status")
-        self._i_length = _index(gi, "length")
-        self._i_referrer = _index(gi, "referrer")
-        self._i_ua = _index(gi, "user_agent")
-        self._i_userid = _index(gi, "userid")
-        self._i_gt = [
-            (_index(gi, name), factor)
-            for name, factor in (
-                ("generation_time_milli", 1.0),
-                ("generation_time_micro", 0.001),
-                ("generation_time_secs", 1000.0),
-            )
-            if name in gi
-        ]
-        self._delimiter = tracking.query_string_delimiter
-        self._log_hostname = tracking.log_hostname
+        pattern = compile_regex(fmt.regex)
+        self.source = _parser_source(dict(pattern.groupindex), tracking)
+        hosts: dict[str, str | None] = {}
+        date = DateParser(fmt.date)
+        namespace = {
+            "match": pattern.match,
+            "date": date,
+            "date_with_zone": date.with_zone,
+            "new": tuple.__new__,
+            "Hit": Hit,
+            "NO_MATCH": NO_MATCH,
+            "EMPTY": EMPTY,
+            "BAD_DATE": BAD_DATE,
+            "BAD_STATUS": BAD_STATUS,
+            "DELIMITER": tracking.query_string_delimiter,
+            "LOG_HOSTNAME": tracking.log_hostname,
+            "hosts": hosts,
+            "normal_host": _normal_host,
+        }
+        exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
+        self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
 
-    def parse(self, line: str) -> Hit | str:
-        m = self._match(line)
-        if m is None:
-            return NO_MATCH if line.strip() else EMPTY
-        g = m.groups()
 
-        if self._i_tz >= 0:
-            time = self._date.with_zone(g[self._i_date], g[self._i_tz])
-        else:
-            time = self._date(g[self._i_date])
-        if time is None:
-            return BAD_DATE
+def _parser_source(gi: dict[str, int], tracking: TrackingOptions) -> str:
+    """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes)."""
 
-        status_text = g[self._i_status] if self._i_status >= 0 else None
-        if status_text is None:
-            status = 200
-        else:
-            try:
-                status = int(status_text.strip('"'))
-            except ValueError:
-                return BAD_STATUS
+    def at(name: str) -> str | None:
+        return f"g[{gi[name] - 1}]" if name in gi else None
 
-        path = g[self._i_path] or ""
-        if self._i_query >= 0:
-            query = g[self._i_query] or ""
-            if query == "-":
-                query = ""
-        else:
-            path, _, query = path.partition(self._delimiter)
-
-        length = g[self._i_length] if self._i_length >= 0 else None
-        size = int(length) if length and length.isdigit() else 0
-
-        referrer = g[self._i_referrer] if self._i_referrer >= 0 else None
-        if not referrer or referrer == "-":
-            referrer = ""
-
-        ua = g[self._i_ua] if self._i_ua >= 0 else None
-
-        ip = g[self._i_ip] if self._i_ip >= 0 else None
-        if ip == "-" or ip == "":
-            ip = None
-
-        host: str | None
-        if self._log_hostname:
-            host = self._log_hostname
-        elif self._i_host >= 0:
-            host = (g[self._i_host] or "").lower().strip(".").strip('"') or None
-        else:
-            host = None
-
-        userid = g[self._i_userid] if self._i_userid >= 0 else None
-        if userid == "-" or userid == "":
-            userid = None
-
-        method = g[self._i_method] if self._i_method >= 0 else None
-
-        gt_ms = None
-        for index, factor in self._i_gt:
-            raw = g[index]
-            if raw and raw != "-":
-                try:
-                    gt_ms = int(float(raw) * factor)
-                except ValueError:
-                    continue
-                break
-
-        return Hit(time, ip, host, method, path, query, status, size, referrer, ua or "", userid, gt_ms)
+    lines = [
+        "def parse(line):",
+        "    m = match(line)",
+        "    if m is None:",
+        "        return NO_MATCH if line.strip() else EMPTY",
+        "    g = m.groups()",
+    ]
+    add = lines.append
+    if "timezone" in gi:
+        add(f"    time = date_with_zone({at('date')}, {at('timezone')})")
+    else:
+        add(f"    time = date({at('date')})")
+    add("    if time is None:")
+    add("        return BAD_DATE")
+    if "status" in gi:
+        add(f"    status = {at('status')}")
+        add("    if status is None:")
+        add("        status = 200")
+        add("    else:")
+        add("        try:")
+        add("            status = int(status.strip('\"'))")
+        add("        except ValueError:")
+        add("            return BAD_STATUS")
+    else:
+        add("    status = 200")
+    add(f"    path = {at('path')} or ''")
+    if "query_string" in gi:
+        add(f"    query = {at('query_string')} or ''")
+        add("    if query == '-':")
+        add("        query = ''")
+    else:
+        add("    path, _, query = path.partition(DELIMITER)")
+    if "length" in gi:
+        add(f"    size = {at('length')}")
+        add("    size = int(size) if size and size.isdigit() else 0")
+    else:
+        add("    size = 0")
+    if "referrer" in gi:
+        add(f"    referrer = {at('referrer')}")
+        add("    if not referrer or referrer == '-':")
+        add("        referrer = ''")
+    else:
+        add("    referrer = ''")
+    add(f"    ua = {at('user_agent') or 'None'} or ''")
+    if "ip" in gi:
+        add(f"    ip = {at('ip')}")
+        add("    if not ip or ip == '-':")
+        add("        ip = None")
+    else:
+        add("    ip = None")
+    if tracking.log_hostname:
+        add("    host = LOG_HOSTNAME")
+    elif "host" in gi:
+        add(f"    raw = {at('host')}")
+        add("    if raw:")
+        add("        host = hosts.get(raw, hosts)")
+        add("        if host is hosts:")
+        add("            if len(hosts) > 10000:")
+        add("                hosts.clear()")
+        add("            host = hosts[raw] = normal_host(raw)")
+        add("    else:")
+        add("        host = None")
+    else:
+        add("    host = None")
+    if "userid" in gi:
+        add(f"    userid = {at('userid')}")
+        add("    if not userid or userid == '-':")
+        add("        userid = None")
+    else:
+        add("    userid = None")
+    add(f"    method = {at('method') or 'None'}")
+    add("    gt = None")
+    for name, factor in (
+        ("generation_time_milli", 1.0),
+        ("generation_time_micro", 0.001),
+        ("generation_time_secs", 1000.0),
+    ):
+        if name in gi:
+            add(f"    raw = {at(name)}")
+            add("    if gt is None and raw and raw != '-':")
+            add("        try:")
+            add(f"            gt = int(float(raw) * {factor!r})")
+            add("        except ValueError:")
+            add("            pass")
+    add("    return new(Hit, (time, ip, host, method, path, query, status, size, referrer, ua, userid, gt))")
+    return "\n".join(lines) + "\n"

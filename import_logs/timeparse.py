@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 MONTHS = {
     m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)
@@ -25,6 +26,7 @@ _ISO = re.compile(
 _CACHE_LIMIT = 100_000
 
 
+@lru_cache(maxsize=512)
 def _offset(text: str | None, default: timezone) -> timezone | None:
     """``+0200``, ``-07:00``, ``+05``, ``Z`` → a fixed offset; None when the text is not an offset."""
     if not text:
@@ -56,6 +58,20 @@ def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezo
 
 def parse_clf(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
     """``10/Oct/2000:13:55:36 -0700`` (Apache, nginx), with optional fraction; C month names only."""
+    if len(text) == 26 and text[2] == "/" and text[6] == "/" and text[11] == ":" and text[20] == " ":
+        month = MONTHS.get(text[3:6].lower())
+        digits = text[0:2] + text[7:11] + text[12:14] + text[15:17] + text[18:20]
+        if month is not None and digits.isdigit() and text[14] == text[17] == ":":
+            return _build(
+                int(text[7:11]),
+                month,
+                int(text[0:2]),
+                int(text[12:14]),
+                int(text[15:17]),
+                int(text[18:20]),
+                0,
+                _offset(text[21:], default_tz),
+            )
     m = _CLF.match(text)
     if not m:
         return None

@@ -18,7 +18,7 @@ from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.config import FilterOptions
 from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.formats import FormatDef
-from import_logs.hit import Hit, LineParser
+from import_logs.hit import LineParser
 from import_logs.sources import Block
 
 
@@ -65,8 +65,10 @@ def lane_of(visitor: str | None, lanes: int) -> int:
 
 
 def split_lines(data: bytes, encoding: str) -> list[str]:
-    """Decode a block (undecodable bytes kept as ``\\xNN``) and split it at ``\\n`` only."""
+    """Decode a block (undecodable bytes kept as ``\\xNN``) and split it at ``\\n`` only (CRLF too)."""
     text = data.decode(encoding, "backslashreplace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -78,33 +80,35 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     lines = split_lines(block.read(), ctx.encoding)
     n_lanes = ctx.lanes
     result = BlockResult(block.source, block.seq, block.start, block.end, lines=len(lines))
-    result.lanes = [([], []) for _ in range(n_lanes)]
-    lane_lists = result.lanes
+    lanes = result.lanes = [([], []) for _ in range(n_lanes)]
     skipped = result.skipped
     invalid = result.invalid
-    keep = ctx.keep_rejected
+    rejected = result.rejected if ctx.keep_rejected else None
     parse = parser.parse
     check = hit_filter.check
+    lane_cache: dict[str | None, tuple[list[int], list[str]]] = {}
     kept = downloads = 0
     for index, line in enumerate(lines):
-        if line.endswith("\r"):
-            line = line[:-1]
         hit = parse(line)
-        if not isinstance(hit, Hit):
+        if isinstance(hit, str):
             invalid[hit] += 1
-            if keep:
-                result.rejected.append((index, f"invalid: {hit}", line))
+            if rejected is not None:
+                rejected.append((index, f"invalid: {hit}", line))
             continue
         reason, flags = check(hit)
         if reason is not None:
             skipped[reason] += 1
-            if keep:
-                result.rejected.append((index, f"skipped: {reason}", line))
+            if rejected is not None:
+                rejected.append((index, f"skipped: {reason}", line))
             continue
         kept += 1
         if flags & DOWNLOAD:
             downloads += 1
-        indexes, items = lane_lists[lane_of(hit.ip, n_lanes) if n_lanes > 1 else 0]
+        ip = hit.ip
+        try:
+            indexes, items = lane_cache[ip]
+        except KeyError:
+            indexes, items = lane_cache[ip] = lanes[lane_of(ip, n_lanes)]
         indexes.append(index)
         items.append(encode(hit, flags))
     result.kept = kept

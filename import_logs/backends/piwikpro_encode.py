@@ -24,18 +24,39 @@ DEFAULT_PAYLOAD = 95
 _CACHE_LIMIT = 100_000
 
 
+def _json(text: str) -> str:
+    return str(ujson.dumps(text, ensure_ascii=False, escape_forward_slashes=False))
+
+
+class _Escaped(dict[str, str]):
+    """JSON string literals of values that repeat (user agents, referrers, IPs), made once each."""
+
+    def __missing__(self, key: str) -> str:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        value = self[key] = _json(key)
+        return value
+
+
 class PiwikProEncoder:
-    """``encoder(hit, flags)`` → the JSON text of one tracking request."""
+    """``encoder(hit, flags)`` → the JSON text of one tracking request, built in one pass.
+
+    The keys and fixed values are written once into a prefix; each string value is JSON-escaped once, and
+    values that repeat across lines (user agent, referrer, IP, the UTC time of each second) come from caches.
+    """
 
     def __init__(self, spec: EncodeSpec) -> None:
         self.spec = spec
-        self._t = spec.tracking
-        self._idsite = spec.idsite
+        t = self._t = spec.tracking
         self._scheme = urlsplit(spec.main_url).scheme or "https"
         self._main = spec.main_url.rstrip("/")
-        self._dp = "0" if self._t.enable_reverse_dns else "1"
         self._bots = spec.enable_bots
-        self._ts = (spec.client_name, spec.client_version)
+        self._prefix = (
+            f'{{"rec":"1","apiv":"1","idsite":{_json(spec.idsite)},"queuedtracking":"0",'
+            f'"dp":"{"0" if t.enable_reverse_dns else "1"}"'
+        )
+        self._suffix = f',"ts_n":{_json(spec.client_name)},"ts_v":{_json(spec.client_version)}}}'
+        self._esc = _Escaped()
         self._cdt: dict[datetime, str] = {}
 
     def cdt(self, time: datetime) -> str:
@@ -59,43 +80,39 @@ class PiwikProEncoder:
             return f"{self._scheme}://{hit.host}{path}"
         return self._main + path
 
-    def params(self, hit: Hit, flags: int) -> dict[str, str]:
+    def __call__(self, hit: Hit, flags: int) -> str:
+        esc = self._esc
         url = self.url(hit)
-        p = {
-            "rec": "1",
-            "apiv": "1",
-            "idsite": self._idsite,
-            "cdt": self.cdt(hit.time),
-            "queuedtracking": "0",
-            "dp": self._dp,
-            "ua": hit.user_agent,
-            "url": url,
-        }
+        url_json = _json(url)
+        parts = [self._prefix, ',"cdt":"', self.cdt(hit.time), '","ua":', esc[hit.user_agent], ',"url":', url_json]
+        add = parts.append
         if hit.ip:
-            p["cip"] = hit.ip
+            add(',"cip":')
+            add(esc[hit.ip])
         referrer = hit.referrer[:MAX_URL]
         if referrer:
-            p["urlref"] = referrer
+            add(',"urlref":')
+            add(esc[referrer])
         if hit.userid:
-            p["uid"] = hit.userid
-        p["cvar"] = f'{{"1": ["HTTP-code", "{hit.status}"]}}'
+            add(',"uid":')
+            add(_json(hit.userid))
+        add(f',"cvar":"{{\\"1\\": [\\"HTTP-code\\", \\"{hit.status}\\"]}}"')
         if self._bots:
-            p["_cvar"] = json.dumps({"1": ["Bot" if flags & BOT else "Not-Bot", hit.user_agent]})
-            p["bots"] = "1"
+            cvar = json.dumps({"1": ["Bot" if flags & BOT else "Not-Bot", hit.user_agent]})
+            add(f',"_cvar":{_json(cvar)},"bots":"1"')
         if flags & DOWNLOAD:
-            p["download"] = url
+            add(',"download":')
+            add(url_json)
         if flags & (ERROR | REDIRECT):
             d = self._t.title_category_delimiter
             title = f"{hit.status}{d}URL = {quote(url, safe='')}"
             if referrer:
                 title += f"{d}From = {quote(referrer, safe='')}"
-            p["action_name"] = title
+            add(',"action_name":')
+            add(_json(title))
         if hit.generation_time_ms:
-            p["gt_ms"] = str(hit.generation_time_ms)
+            add(f',"gt_ms":"{hit.generation_time_ms}"')
         if hit.size > 0:
-            p["bw_bytes"] = str(hit.size)
-        p["ts_n"], p["ts_v"] = self._ts
-        return p
-
-    def __call__(self, hit: Hit, flags: int) -> str:
-        return ujson.dumps(self.params(hit, flags), ensure_ascii=False, escape_forward_slashes=False)
+            add(f',"bw_bytes":"{hit.size}"')
+        add(self._suffix)
+        return "".join(parts)
