@@ -6,6 +6,7 @@ The only module that imports click and tqdm, reads the environment and the termi
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import traceback
@@ -24,6 +25,7 @@ from import_logs.config import (
     FormatOptions,
     HttpOptions,
     Secret,
+    StateOptions,
     TrackingOptions,
 )
 from import_logs.errors import (
@@ -34,11 +36,12 @@ from import_logs.errors import (
     ImportLogsError,
     InputError,
     ServerError,
+    StateLockedError,
     WorkerError,
 )
 from import_logs.events import Event, FileStarted, LineRejected, Notice, Progress
 from import_logs.formats import builtin_formats
-from import_logs.pipeline import Importer
+from import_logs.pipeline import Importer, reset_state, show_state
 from import_logs.stats import Stats, summary_dict, summary_text
 
 #: The one place where errors become exit codes (subclasses first).
@@ -49,6 +52,7 @@ EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
     (AuthError, ExitCode.AUTH),
     (ServerError, ExitCode.SERVER),
     (WorkerError, ExitCode.FAILURE),
+    (StateLockedError, ExitCode.BUSY),
 )
 
 UNBOUNDED_ATTEMPTS = 100
@@ -149,11 +153,27 @@ def build_config(o: dict[str, Any]) -> Config:
             retry_delay=o["retry_delay"],
             verify_tls=not o["accept_invalid_ssl_certificate"],
         ),
+        state=StateOptions(
+            path=o["state_file"],
+            directory=None if o["no_state"] else default_state_dir(),
+            force_reimport=o["force_reimport"],
+            lock_timeout=o["lock_timeout"],
+            skip=o["skip"],
+        ),
         workers=o["workers"],
         dry_run=o["dry_run"],
         save_requests=o["save_requests"],
         verbose=o["verbose"],
     )
+
+
+def default_state_dir() -> str:
+    """``$IMPORT_LOGS_STATE_DIR``, else ``$XDG_STATE_HOME/import-logs``, else ``~/.local/state/import-logs``."""
+    explicit = os.environ.get("IMPORT_LOGS_STATE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "import-logs")
 
 
 def _draw(output: Output, show_progress: bool, verbose: int) -> Any:
@@ -289,6 +309,28 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="Seconds before the first retry; doubled each time, with jitter.",
 )
 @click.option("--accept-invalid-ssl-certificate", is_flag=True, help="Do not verify TLS certificates.")
+# state
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False),
+    help="Where this destination's progress is kept  [default: ~/.local/state/import-logs/<destination>.json].",
+)
+@click.option("--no-state", is_flag=True, help="Keep no state: every run imports every line it is given.")
+@click.option(
+    "--force-reimport",
+    is_flag=True,
+    help="Import the files again from their start, whatever the state says.",
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another run that uses the same state file.",
+)
+@click.option("--skip", type=click.IntRange(min=0), default=0, metavar="N", help="Skip the first N lines of each file.")
+@click.option("--show-state", is_flag=True, help="Show what the state file holds for this destination, and exit.")
+@click.option("--reset-state", is_flag=True, help="Forget the given files in the state file, and exit.")
 # output
 @click.option("--dry-run", is_flag=True, help="Parse, filter and encode, but send nothing.")
 @click.option(
@@ -317,8 +359,6 @@ def main(**options: Any) -> None:
 
 
 def _cpu_count() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 
@@ -330,6 +370,14 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     except OSError as exc:
         output.message(f"import-logs: error: {exc.filename}: {exc.strerror}. Check the path.")
         return ExitCode.USAGE
+    if options["show_state"] or options["reset_state"]:
+        try:
+            said = show_state(config) if options["show_state"] else reset_state(config)
+        except ImportLogsError as exc:
+            output.message(f"import-logs: error: {exc}")
+            return exit_code_for(exc)
+        click.echo("\n".join(said), file=output.out)
+        return ExitCode.OK
     if options["retry_max_attempts"] <= 0:
         output.message(
             f"import-logs: --retry-max-attempts {options['retry_max_attempts']} would retry forever; "

@@ -170,6 +170,21 @@ class BackendOptions:
 
 
 @dataclass(frozen=True)
+class StateOptions:
+    """Where the state of each destination is kept, and how a run uses it."""
+
+    #: --state-file; None: a file named after the destination in ``directory``.
+    path: str | None = None
+    #: The default directory (the CLI passes the user's state directory); None with no path: no state.
+    directory: str | None = None
+    force_reimport: bool = False
+    #: Seconds to wait for another run that holds the state file.
+    lock_timeout: float = 10.0
+    #: --skip N: the first N lines of every file are not imported.
+    skip: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything one import needs; built by the CLI, or by a test, and never changed afterwards."""
 
@@ -179,6 +194,7 @@ class Config:
     tracking: TrackingOptions = field(default_factory=TrackingOptions)
     backend: BackendOptions = field(default_factory=BackendOptions)
     http: HttpOptions = field(default_factory=HttpOptions)
+    state: StateOptions = field(default_factory=StateOptions)
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     dry_run: bool = False
     save_requests: str | None = None  # a path, or "-" for standard output

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     INPUT = 3  # a log file missing or unreadable, a format unknown or not recognised
     AUTH = 4  # credentials refused, or the site or app cannot be used with them
     SERVER = 5  # the server is unreachable, keeps failing, or rejected a request
+    BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM
 
@@ -89,3 +90,7 @@ class RejectedError(ServerError):
 
 class WorkerError(ImportLogsError):
     """A worker process died or failed; the import stops rather than lose its lines."""
+
+
+class StateLockedError(ImportLogsError):
+    """Another import holds the state file of this destination."""

@@ -28,6 +28,7 @@ SKIP_REASONS = {
     "hostname": "requests that did not match any --hostname",
     "excluded_path": "requests whose path matched an --exclude-path",
     "not_included_path": "requests whose path matched no --include-path",
+    "skip_option": "requests within the first --skip lines of their file",
 }
 
 _CACHE_LIMIT = 50_000

@@ -89,6 +89,10 @@ class Lanes:
         self._stop.set()
         self._finish(timeout=wait)
 
+    def idle(self) -> bool:
+        """No lane is sending any more."""
+        return not any(thread.is_alive() for thread in self._threads)
+
     def _finish(self, timeout: float | None = None) -> None:
         """Put the end mark on every queue (dropping what waits there once the import is failing) and join."""
         for lane, q in enumerate(self._queues):

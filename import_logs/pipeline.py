@@ -1,12 +1,15 @@
 """The spine of an import: sources → workers → ordered merge → lanes → backend, counted in :class:`Stats`.
 
 ``Importer(config).run()`` is the one entry point of the core. It raises :mod:`import_logs.errors` for what
-stops an import and ``KeyboardInterrupt`` for Ctrl-C; either way ``importer.stats`` holds the figures so far.
+stops an import and ``KeyboardInterrupt`` for Ctrl-C; either way ``importer.stats`` holds the figures so far
+and the state file holds every line the server accepted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import threading
 from collections import deque
 from collections.abc import Generator, Iterator
@@ -14,13 +17,14 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import BinaryIO, TextIO
 
-from import_logs.backends import Batch, EncodeSpec, Sender
-from import_logs.backends.file import FileSender
+from import_logs.backends import Batch, EncodeSpec, destination, open_sender
 from import_logs.config import Config
 from import_logs.errors import ConfigError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
+from import_logs.ledger import Ledger
+from import_logs.resume import Resume, plan, read_head
 from import_logs.sources import (
     Block,
     Source,
@@ -28,8 +32,10 @@ from import_logs.sources import (
     head_lines,
     open_stream,
     resolve_inputs,
+    skip_bytes,
     stream_blocks,
 )
+from import_logs.state import StateFile, default_state_path
 from import_logs.stats import Stats
 from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
@@ -54,6 +60,52 @@ def mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def state_file_for(config: Config, *, read_only: bool) -> StateFile | None:
+    """The state file of the configured destination (None when there is none to keep)."""
+    dest = destination(config)
+    if dest is None:
+        return None
+    path = config.state.path
+    if path is None:
+        if config.save_requests is not None or config.state.directory is None:
+            return None
+        path = default_state_path(config.state.directory, dest)
+    if read_only and not os.path.exists(path):
+        return None
+    return StateFile(path, dest, lock_timeout=config.state.lock_timeout, read_only=read_only)
+
+
+def show_state(config: Config) -> list[str]:
+    """--show-state: what the state file of this destination holds."""
+    state = state_file_for(config, read_only=True)
+    if state is None:
+        return ["no state kept yet for this destination (give --url and --idsite, or --state-file)"]
+    with state:
+        return list(state.describe())
+
+
+def reset_state(config: Config) -> list[str]:
+    """--reset-state: forget the given files, so that the next run imports them again from the start."""
+    state = state_file_for(config, read_only=False)
+    if state is None:
+        raise ConfigError(
+            "--reset-state: no state file for this destination; give --url and --idsite, or --state-file."
+        )
+    said = []
+    with state:
+        for source in resolve_inputs(config.inputs):
+            if source.path is None:
+                continue
+            entry = state.match(read_head(source), source.path, 0, 0)
+            if entry is None:
+                said.append(f"{source.name}: not in the state")
+                continue
+            state.forget([entry])
+            said.append(f"{source.name}: forgotten (was at line {entry.line + 1}); the next run imports it again")
+        state.save(clean=True, sync=True)
+    return said
+
+
 class Importer:
     def __init__(
         self,
@@ -70,34 +122,14 @@ class Importer:
         self.stats = Stats(dry_run=config.dry_run and not config.save_requests)
         self.stop = threading.Event()
         self.sources: list[Source] = []
+        self.state: StateFile | None = None
+        self.ledger: Ledger | None = None
+        self._resume: dict[int, Resume] = {}
         self._line_base: dict[int, int] = {}
+        self._current: int | None = None
         self._bytes_total = 0
         self._bytes_done = 0
         self._lanes: Lanes | None = None
-
-    # --- set-up -------------------------------------------------------------------------------------------
-
-    def _sender(self) -> Sender:
-        c = self.config
-        if c.save_requests is not None:
-            if c.save_requests == "-":
-                return FileSender(c, self.stdout)
-            try:
-                stream = open(c.save_requests, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
-            except OSError as exc:
-                raise ConfigError(
-                    f"--save-requests {c.save_requests}: cannot write there ({exc.strerror}). Choose another path."
-                ) from None
-            return _OwnedFileSender(c, stream)
-        if c.dry_run:
-            return FileSender(c, None)
-        if c.backend.name != "piwikpro":
-            raise ConfigError(f"unknown backend {c.backend.name!r}. Known backends: piwikpro.")
-        from import_logs.backends.piwikpro import (
-            PiwikProSender,
-        )  # httpx only when there is a server to talk to
-
-        return PiwikProSender(c, stop=self.stop, on_retry=lambda text: self.on_event(Notice(text)))
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -107,18 +139,30 @@ class Importer:
         self.stats.files = [s.name for s in self.sources]
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
-        sender = self._sender()
+        self.state = state_file_for(c, read_only=self.stats.dry_run)
+        with self.state or contextlib.nullcontext():
+            if self.state is not None:
+                self.stats.state_file = self.state.path
+                if not self.state.previous_clean and self.state.previous_in_flight:
+                    self.on_event(
+                        Notice(
+                            f"the previous run stopped while sending: up to {self.state.previous_in_flight} of its "
+                            "hits may have been accepted without it knowing, and are sent again now."
+                        )
+                    )
+            self._run(forced)
+        return self.stats
+
+    def _run(self, forced: FormatDef | None) -> None:
+        c = self.config
+        sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
         try:
             spec = sender.prepare()
+            payload = c.backend.payload_size or sender.default_payload_size
+            if self.state is not None and not self.state.read_only:
+                self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
             if not self.stats.dry_run:
-                self._lanes = Lanes(
-                    c.backend.recorders,
-                    c.backend.payload_size or sender.default_payload_size,
-                    sender.send,
-                    self._sent,
-                    self.stop,
-                    self.stats.files,
-                )
+                self._lanes = Lanes(c.backend.recorders, payload, sender.send, self._sent, self.stop, self.stats.files)
             jobs = self._jobs(forced, spec)
             try:
                 for result in self._results(jobs):
@@ -128,31 +172,61 @@ class Importer:
                 jobs.close()
             if self._lanes is not None:
                 self._lanes.close()
+            self._finish_source()
+            if self.ledger is not None:
+                self.ledger.save(clean=True)
         except BaseException:
             self.stop.set()
             if self._lanes is not None:
                 self._lanes.abort()
+            if self.ledger is not None:
+                self.ledger.save(clean=self._lanes is None or self._lanes.idle())
+                self.ledger.close()
             raise
         finally:
             sender.close()
             self.stats.finish()
-        return self.stats
 
     def _sent(self, batch: Batch) -> None:
         self.stats.add_sent(len(batch.items))
+        if self.ledger is not None:
+            self.ledger.accept(batch.refs)
+
+    def _plan(self, source: Source, claimed: set[int]) -> Resume:
+        if self.state is None or source.path is None:
+            return Resume()
+        resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed)
+        for note in resume.notes:
+            self.on_event(Notice(note))
+        self.stats.already_imported += resume.line
+        return resume
 
     def _jobs(self, forced: FormatDef | None, spec: EncodeSpec) -> Generator[Job, None, None]:
         c = self.config
         seq = 0
+        claimed: set[int] = set()
         for source in self.sources:
-            self._line_base[source.index] = 0
+            resume = self._plan(source, claimed)
+            if resume.nothing:
+                self.on_event(Notice(f"{source.name}: {resume.nothing}, nothing to import"))
+                self.stats.formats[source.name] = ""
+                continue
+            self._resume[source.index] = resume
+            self._line_base[source.index] = resume.line
             stream = None
             first: tuple[int, bytes] | None = None
             blocks: Iterator[tuple[int, bytes]] | None = None
             if source.path is None or source.compression:
                 stream = open_stream(source, self.stdin)
-                blocks = stream_blocks(stream, c.block_size)
+                skip_bytes(stream, resume.offset)
+                blocks = stream_blocks(stream, c.block_size, start=resume.offset)
                 first = next(blocks, None)
+                if first is None and resume.entry is not None and resume.offset:
+                    stream.close()
+                    resume.entry.done = bool(source.compression)
+                    self.on_event(Notice(f"{source.name}: no new lines, nothing to import"))
+                    self.stats.formats[source.name] = ""
+                    continue
             try:
                 lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
                 if not any(line.strip() for line in lines):
@@ -161,6 +235,8 @@ class Importer:
                     continue
                 fmt = forced or detect(lines, path=source.name)
                 self.stats.formats[source.name] = fmt.name
+                if self.ledger is not None and resume.entry is not None:
+                    self.ledger.track(source.index, resume.entry)
                 self.on_event(FileStarted(source.name, fmt.name, source.size))
                 ctx = WorkContext(
                     fmt=fmt,
@@ -172,12 +248,12 @@ class Importer:
                 )
                 if blocks is None:
                     assert source.path is not None and source.size is not None
-                    for start, end in byte_ranges(source.path, source.size, c.block_size):
-                        yield ctx, Block(source.index, seq, start, end, path=source.path)
+                    end = resume.end if resume.end is not None else source.size
+                    for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
+                        yield ctx, Block(source.index, seq, start, stop, path=source.path)
                         seq += 1
                 else:
-                    pending = [first] if first else []
-                    for offset, data in _chain(pending, blocks):
+                    for offset, data in _chain([first] if first else [], blocks):
                         yield ctx, Block(source.index, seq, offset, offset + len(data), data=data)
                         seq += 1
             finally:
@@ -212,25 +288,58 @@ class Importer:
                 "accepted batch was lost: run the import again."
             ) from None
 
+    def _finish_source(self) -> None:
+        if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
+            self.ledger.finish_source(self._current)
+
     def _merge(self, r: BlockResult) -> bool:
         stats = self.stats
-        base = self._line_base[r.source]
-        self._line_base[r.source] = base + r.lines
+        src = r.source
+        if src != self._current:
+            self._finish_source()
+            self._current = src
+        base = self._line_base[src]
+        self._line_base[src] = base + r.lines
         stats.lines += r.lines
         stats.kept += r.kept
         stats.downloads += r.downloads
         stats.skipped.update(r.skipped)
         stats.invalid.update(r.invalid)
-        name = self.sources[r.source].name
+        name = self.sources[src].name
         for index, reason, line in r.rejected:
             self.on_event(LineRejected(name, base + index + 1, reason, line))
+        acked = self._resume[src].acked
+        skip = self.config.state.skip
+        batches: list[tuple[int, list[tuple[int, int]], list[str]]] = []
+        hit_lines: list[int] = []
+        done_before: list[int] = []
+        for lane, (indexes, items) in enumerate(r.lanes):
+            if not items:
+                continue
+            numbers = [base + i + 1 for i in indexes]
+            if acked or skip > base:  # a previous run sent some of these, or --skip covers them
+                keep: list[tuple[int, str]] = []
+                for number, item in zip(numbers, items, strict=True):
+                    if number in acked:
+                        done_before.append(number)
+                    elif number <= skip:
+                        stats.skipped["skip_option"] += 1
+                    else:
+                        keep.append((number, item))
+                stats.kept -= len(numbers) - len(keep)
+                numbers, items = [n for n, _ in keep], [item for _, item in keep]
+            hit_lines += numbers
+            batches.append((lane, [(src, n) for n in numbers], items))
+        stats.already_imported += len(done_before)
+        if self.ledger is not None and self.ledger.tracks(src):
+            # Recorded before any of its hits can be accepted.
+            self.ledger.add_block(src, r.start, r.end, base, r.lines, hit_lines, done_before)
         lanes = self._lanes
         if lanes is not None:
-            src = r.source
-            for lane, (indexes, items) in enumerate(r.lanes):
-                if items and not lanes.add(lane, [(src, base + i + 1) for i in indexes], items):
+            for lane, refs, items in batches:
+                if items and not lanes.add(lane, refs, items):
                     return False
-        if self.sources[r.source].compression is None:
+        if self.sources[src].compression is None:
             self._bytes_done += r.end - r.start
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, self._bytes_done, self._bytes_total))
         return True
@@ -249,11 +358,3 @@ def _shutdown(executor: Executor, window: deque[Future[BlockResult]]) -> None:
     if window:
         for child in multiprocessing.active_children():
             child.terminate()
-
-
-class _OwnedFileSender(FileSender):
-    """A file sender that closes its file at the end."""
-
-    def close(self) -> None:
-        if self.stream is not None:
-            self.stream.close()

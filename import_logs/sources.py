@@ -119,9 +119,18 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
     return open(source.path, "rb")
 
 
-def stream_blocks(stream: ByteStream, block_size: int) -> Iterator[tuple[int, bytes]]:
+def skip_bytes(stream: ByteStream, count: int) -> None:
+    """Read past the first ``count`` bytes (a compressed file or stdin cannot seek)."""
+    while count > 0:
+        chunk = stream.read(min(count, 1 << 20))
+        if not chunk:
+            return
+        count -= len(chunk)
+
+
+def stream_blocks(stream: ByteStream, block_size: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
     """``(offset, bytes)`` blocks of whole lines from a stream; the last one may lack its newline."""
-    offset = 0
+    offset = start
     carry = b""
     while True:
         chunk = stream.read(block_size)
@@ -141,10 +150,9 @@ def stream_blocks(stream: ByteStream, block_size: int) -> Iterator[tuple[int, by
         carry = data[cut:]
 
 
-def byte_ranges(path: str, size: int, block_size: int) -> Iterator[tuple[int, int]]:
-    """``(start, end)`` ranges of whole lines of a plain file of ``size`` bytes, ``block_size`` or a bit more."""
+def byte_ranges(path: str, size: int, block_size: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` ranges of whole lines of a plain file up to ``size``, ``block_size`` or a bit more."""
     with open(path, "rb") as f:
-        start = 0
         while start < size:
             end = start + block_size
             if end >= size:

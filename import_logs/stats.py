@@ -30,6 +30,9 @@ class Stats:
     batches: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
+    #: Lines not read again because the state says they were imported before.
+    already_imported: int = 0
+    state_file: str = ""
     dry_run: bool = False
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -58,6 +61,8 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "files": list(stats.files),
         "formats": dict(stats.formats),
         "lines_parsed": stats.lines,
+        "already_imported": stats.already_imported,
+        "state_file": stats.state_file,
         "hits_kept": stats.kept,
         "hits_sent": stats.sent,
         "hits_not_sent": stats.kept - stats.sent if not stats.dry_run else 0,
@@ -85,6 +90,8 @@ def summary_text(stats: Stats) -> str:
     lines = ["", "Logs import summary", "-------------------"]
     files = len(d["files"])
     lines.append(row(d["lines_parsed"], f"lines parsed in {files} file{'s' if files != 1 else ''}"))
+    if d["state_file"]:
+        lines.append(row(d["already_imported"], f"lines skipped as already imported (state: {d['state_file']})"))
     if stats.dry_run:
         lines.append(row(d["hits_kept"], "requests would have been imported (dry run: nothing sent)"))
     else:

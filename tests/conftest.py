@@ -21,6 +21,14 @@ from fake_server import FakePiwikPro  # noqa: E402
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every CLI it runs) keeps its state in a directory of its own, never in $HOME."""
+    directory = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("IMPORT_LOGS_STATE_DIR", str(directory))
+    return directory
+
+
 @pytest.fixture
 def fake() -> Iterator[FakePiwikPro]:
     with FakePiwikPro() as server:

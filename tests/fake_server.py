@@ -74,7 +74,7 @@ class FakePiwikPro:
         self.track_statuses: list[int] = []
         self.faults: dict[str, deque[Fault]] = {"token": deque(), "apps": deque(), "track": deque()}
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -129,6 +129,15 @@ class FakePiwikPro:
         return 200, {"token_type": "Bearer", "expires_in": self.token_ttl, "access_token": token}
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (kill -9 tests) resets its connection: not the server's error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 _UNAUTHORIZED = {
     "missing": "JWT not found",
     "expired": "Expired JWT Token",
@@ -155,13 +164,16 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             content_type: str = "application/json",
         ) -> None:
             body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (a timeout): nothing to answer
 
         def _record(self, body: bytes) -> dict[str, str]:
             headers = {k.lower(): v for k, v in self.headers.items()}

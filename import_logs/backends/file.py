@@ -45,3 +45,11 @@ class FileSender:
 
     def close(self) -> None:
         return None
+
+
+class OwnedFileSender(FileSender):
+    """A file sender that closes its file at the end."""
+
+    def close(self) -> None:
+        if self.stream is not None:
+            self.stream.close()

@@ -15,20 +15,12 @@ import httpx
 
 from import_logs import __version__
 from import_logs.backends.base import Batch, EncodeSpec
-from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD
+from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD, normalise_url
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
 
 JSON_API = "application/vnd.api+json"
-
-
-def normalise_url(url: str) -> str:
-    """``example.piwik.pro`` → ``https://example.piwik.pro`` (Piwik PRO's default scheme), no trailing slash."""
-    url = url.strip()
-    if "://" not in url:
-        url = "https://" + url
-    return url.rstrip("/")
 
 
 class PiwikProSender:

@@ -19,6 +19,16 @@ from import_logs.hit import Hit
 from import_logs.timeparse import format_cdt
 
 MAX_URL = 1024
+
+
+def normalise_url(url: str) -> str:
+    """``example.piwik.pro`` → ``https://example.piwik.pro`` (Piwik PRO's default scheme), no trailing slash."""
+    url = url.strip()
+    if "://" not in url:
+        url = "https://" + url
+    return url.rstrip("/")
+
+
 DEFAULT_ENDPOINT = "/ppms.php"
 DEFAULT_PAYLOAD = 95
 _CACHE_LIMIT = 100_000

@@ -1,0 +1,225 @@
+"""The state file: where each log stands for one destination, so that a re-run sends only what is new.
+
+A source is recognised by its content, not its name: the SHA-256 of its first bytes once decompressed
+(``FINGERPRINT_BYTES``, or fewer for a shorter file), so a log that was renamed, copied by copytruncate, or
+compressed after rotation is still the same source. For each source the state keeps the offset and the line
+number of the first line not yet done, the lines after it that were already accepted, and hints (path, size,
+device, inode). The file is replaced atomically (temporary file, rename); a lock keeps two runs apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from import_logs.errors import ConfigError, StateLockedError
+
+FINGERPRINT_BYTES = 1024
+VERSION = 1
+#: Sources not seen for this long are forgotten, so that the file does not grow for ever.
+FORGET_AFTER_DAYS = 60
+
+
+@dataclass
+class Entry:
+    fingerprint: str
+    fp_len: int
+    path: str
+    offset: int = 0
+    line: int = 0
+    #: Line numbers after ``line`` whose hits were already accepted.
+    acked: list[int] = field(default_factory=list)
+    size: int = 0
+    dev: int = 0
+    inode: int = 0
+    compressed: bool = False
+    done: bool = False
+    seen: str = ""
+
+
+def fingerprint(head: bytes, length: int) -> str:
+    return hashlib.sha256(head[:length]).hexdigest()
+
+
+def now_text() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def default_state_path(directory: str, destination: str) -> str:
+    """``<dir>/<readable slug>-<hash>.json`` for a destination."""
+    slug = "".join(c if c.isalnum() else "-" for c in destination.split("://")[-1])[:60].strip("-")
+    digest = hashlib.sha256(destination.encode()).hexdigest()[:12]
+    return str(Path(directory) / f"{slug}-{digest}.json")
+
+
+class StateFile:
+    """The state of one destination. Use as a context manager: it takes the lock, and releases it."""
+
+    def __init__(self, path: str, destination: str, *, lock_timeout: float = 10.0, read_only: bool = False) -> None:
+        self.path = path
+        self.destination = destination
+        self.lock_timeout = lock_timeout
+        self.read_only = read_only
+        self.entries: list[Entry] = []
+        #: What the previous run left: did it end cleanly, and how many hits were being sent.
+        self.previous_clean = True
+        self.previous_in_flight = 0
+        self._lock_fd: int | None = None
+        self._last_sync = 0.0
+
+    # --- lock and load ------------------------------------------------------------------------------------
+
+    def __enter__(self) -> StateFile:
+        if not self.read_only:
+            self._lock()
+        try:
+            self._load()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._unlock()
+
+    def _lock(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                f"state file {self.path}: cannot be created ({exc.strerror}). Choose another with --state-file."
+            ) from None
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise StateLockedError(
+                        f"another import (pid {holder}) is using the state file {self.path}; waited "
+                        f"{self.lock_timeout:g} s. Let it finish, or raise --lock-timeout to wait longer."
+                    ) from None
+                sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(Path(self.path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"state file {self.path}: cannot be read ({exc}). Move it away to start afresh (every line "
+                "would be imported again), or restore it from a backup."
+            ) from None
+        if data.get("destination") not in (None, self.destination):
+            raise ConfigError(
+                f"state file {self.path} belongs to {data.get('destination')}, not {self.destination}. "
+                "Give each destination its own --state-file."
+            )
+        self.previous_clean = bool(data.get("clean", True))
+        self.previous_in_flight = int(data.get("in_flight", 0))
+        known = set(Entry.__dataclass_fields__)
+        self.entries = [Entry(**{k: v for k, v in e.items() if k in known}) for e in data.get("sources", [])]
+
+    # --- sources ------------------------------------------------------------------------------------------
+
+    def match(self, head: bytes, path: str, dev: int, inode: int) -> Entry | None:
+        """The entry of the source whose content starts with ``head``, preferring the same file, then name."""
+        found = [
+            e
+            for e in self.entries
+            if e.fp_len and len(head) >= e.fp_len and fingerprint(head, e.fp_len) == e.fingerprint
+        ]
+        if not found:
+            return None
+        found.sort(key=lambda e: ((e.dev, e.inode) != (dev, inode) or not inode, e.path != path, -e.offset))
+        return found[0]
+
+    def add(self, head: bytes, path: str, compressed: bool) -> Entry:
+        length = min(len(head), FINGERPRINT_BYTES)
+        entry = Entry(fingerprint(head, length), length, path, compressed=compressed, seen=now_text())
+        self.entries.append(entry)
+        return entry
+
+    def forget(self, entries: list[Entry]) -> None:
+        self.entries = [e for e in self.entries if not any(e is f for f in entries)]
+
+    # --- saving -------------------------------------------------------------------------------------------
+
+    def save(self, *, clean: bool, in_flight: int = 0, sync: bool | None = None) -> None:
+        """Replace the file atomically; fsync when ``sync``, or when the last fsync is a second old."""
+        if self.read_only:
+            return
+        cutoff = time.time() - FORGET_AFTER_DAYS * 86400
+        keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
+        data: dict[str, Any] = {
+            "version": VERSION,
+            "destination": self.destination,
+            "updated": now_text(),
+            "clean": clean,
+            "in_flight": in_flight,
+            "sources": [asdict(e) for e in keep],
+        }
+        if sync is None:
+            sync = time.monotonic() - self._last_sync >= 1.0
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        if sync:
+            _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+            self._last_sync = time.monotonic()
+
+    def describe(self) -> Iterator[str]:
+        """Lines for --show-state."""
+        yield f"state file {self.path}"
+        yield f"destination {self.destination}"
+        if not self.entries:
+            yield "  no source imported yet"
+        for e in self.entries:
+            status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
+            yield f"  {e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+
+
+def _epoch(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def _fsync_dir(directory: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
