@@ -245,6 +245,7 @@ class Importer:
                     lanes=max(1, c.backend.recorders),
                     encoding=c.formats.encoding,
                     keep_rejected=c.verbose > 0,
+                    encode_hits=not self.stats.dry_run,
                 )
                 if blocks is None:
                     assert source.path is not None and source.size is not None

@@ -33,6 +33,8 @@ class WorkContext:
     encoding: str = "utf-8"
     #: Keep the text of every invalid or skipped line (for -v).
     keep_rejected: bool = False
+    #: Encode the kept hits (not for a dry run, which only counts them, as the reference importers' does).
+    encode_hits: bool = True
 
 
 @dataclass
@@ -87,6 +89,7 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     parse = parser.parse
     check = hit_filter.check
     lane_cache: dict[str | None, tuple[list[int], list[str]]] = {}
+    encode_hits = ctx.encode_hits
     kept = downloads = 0
     for index, line in enumerate(lines):
         hit = parse(line)
@@ -104,6 +107,8 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
         kept += 1
         if flags & DOWNLOAD:
             downloads += 1
+        if not encode_hits:
+            continue
         ip = hit.ip
         try:
             indexes, items = lane_cache[ip]

@@ -308,3 +308,35 @@ def test_dry_run_reads_the_state_but_never_writes_it(fake: FakePiwikPro, tmp_pat
     assert result.returncode == 0
     assert f"{5 if mode == 'state' else 15} requests would have been imported" in result.stdout
     assert {p.name: p.read_bytes() for p in state_dir.glob("*.json")} == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_import_saves_its_place(tmp_path: Path, signum: int) -> None:
+    log = tmp_path / "access.log"
+    append(log, "a", 1, 400)
+    with FakePiwikPro(track_delay=0.02) as fake:
+        args = [*piwik_args(fake, "--recorders=2", "--recorder-max-payload-size=5"), str(log)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "import_logs", *args],
+            cwd=tmp_path,
+            env={**os.environ, **SECRET_ENV},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while len(fake.hits) < 50 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode in (130, 143), err
+        stopped_at = len(fake.hits)
+        again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+        assert again.returncode == 0, again.stderr
+        counts = imported(fake)
+    assert 0 < stopped_at < 400
+    assert set(counts) == expect("a", 1, 400)
+    assert sum(n - 1 for n in counts.values()) <= 2 * 5
+    assert "Logs import summary" in out
+    assert "lines skipped as already imported" in again.stdout
+    assert " 0 lines skipped as already imported" not in again.stdout

@@ -1,0 +1,218 @@
+"""The benchmark table: lines per second, CPU seconds and peak memory of every process of the import.
+
+    python bench/run.py                 # 1,000,000 lines, median of 3 runs
+    python bench/run.py --lines 200000 --repeat 1
+    python bench/run.py --scale 10      # the same log 10 times over: memory must not grow
+
+Scenarios: --dry-run with 1 worker and with all cores, a .gz input, end to end to bench/fake_tracker.py
+(2 workers, 2 recorders, payload 95), and --recorders 1 against 8 when each request takes 20 ms. Memory is the
+sum of the proportional set sizes (PSS) of the importer, its worker processes and its forkserver, sampled
+every 200 ms; CPU is their user + system time. Logs are generated once into bench/data/ (seeded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measure:
+    wall: float
+    cpu: float
+    peak_mb: float
+    lines: int
+    hits: int
+
+    @property
+    def rate(self) -> float:
+        return self.lines / self.wall
+
+
+def _kids(pid: int) -> list[int]:
+    """Children of a process from /proc/<pid>/task/*/children (no scan of /proc)."""
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            out += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _tree(root: int) -> list[int]:
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += _kids(pid)
+    return out
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _pss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(args: list[str], env: dict[str, str] | None = None) -> Measure:
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = Path(tmp) / "summary.json"
+        cmd = [sys.executable, "-m", "import_logs", "--no-progress", f"--summary-json={summary}", *args]
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+        )
+        cpu: dict[int, float] = {}
+        peak = 0.0
+        while proc.poll() is None:
+            total = 0.0
+            for pid in _tree(proc.pid):
+                try:
+                    cpu[pid] = _cpu(pid)
+                    total += _pss_mb(pid)
+                except (OSError, IndexError, ValueError):
+                    continue
+            peak = max(peak, total)
+            time.sleep(0.2)
+        wall = time.monotonic() - started
+        err = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
+        figures = json.loads(summary.read_text())
+    hits = figures["hits_kept"] if figures["dry_run"] else figures["hits_sent"]
+    return Measure(wall, sum(cpu.values()), peak, figures["lines_parsed"], hits)
+
+
+def median(runs: list[Measure]) -> Measure:
+    runs = sorted(runs, key=lambda m: m.rate)
+    return runs[len(runs) // 2]
+
+
+def ensure_logs(lines: int, scale: int) -> tuple[Path, Path]:
+    DATA.mkdir(exist_ok=True)
+    base = DATA / f"common_complete-{lines}.log"
+    if not base.exists():
+        print(f"generating {base} ...", file=sys.stderr)
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--lines", str(lines), str(base)], check=True)
+    log = base
+    if scale > 1:
+        log = DATA / f"common_complete-{lines}x{scale}.log"
+        if not log.exists():
+            with log.open("wb") as out:
+                for _ in range(scale):
+                    with base.open("rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 20)
+    packed = log.with_suffix(".log.gz")
+    if not packed.exists():
+        print(f"compressing {packed} ...", file=sys.stderr)
+        with log.open("rb") as f, gzip.open(packed, "wb", compresslevel=6) as out:
+            shutil.copyfileobj(f, out, 1 << 20)
+    return log, packed
+
+
+class FakeTracker:
+    def __init__(self, delay_ms: float = 0.0) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "fake_tracker.py"), f"--delay-ms={delay_ms}"], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.url = "http://127.0.0.1:" + self.proc.stdout.readline().split()[1]
+
+    def close(self) -> str:
+        """Stop it; its report: a line for people, then a JSON line with the hits/s of its sending window."""
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=10)
+        return out.strip()
+
+    def args(self, *extra: str) -> list[str]:
+        return [
+            f"--url={self.url}",
+            "--client-id=bench",
+            "--client-secret=bench",
+            "--idsite=bench",
+            "--no-state",
+            *extra,
+        ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=1, help="read the generated log this many times over")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out the 20 ms recorders comparison")
+    opts = parser.parse_args()
+    log, packed = ensure_logs(opts.lines, opts.scale)
+    cores = os.cpu_count() or 1
+    rows: list[tuple[str, Measure]] = []
+
+    def scenario(name: str, args: list[str]) -> Measure:
+        result = median([measure(args) for _ in range(opts.repeat)])
+        rows.append((name, result))
+        print(f"  {name}: {result.rate:,.0f} lines/s", file=sys.stderr)
+        return result
+
+    one = scenario("--dry-run, 1 worker", ["--dry-run", "--workers=1", str(log)])
+    many = scenario(f"--dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(log)])
+    scenario(f".gz input, --dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(packed)])
+    tracker = FakeTracker()
+    try:
+        scenario(
+            f"end to end, {cores} workers, 2 recorders, payload 95",
+            tracker.args(f"--workers={cores}", "--recorders=2", "--recorder-max-payload-size=95", str(log)),
+        )
+    finally:
+        tracker_line = tracker.close().splitlines()[0]
+    slow_lines = ""
+    if not opts.skip_slow:
+        sample = DATA / "slow-sample.log"
+        with log.open() as f, sample.open("w") as out:
+            out.writelines(itertools.islice(f, 60_000))
+        rates = {}
+        for recorders in (1, 8):
+            slow = FakeTracker(delay_ms=20)
+            try:
+                measure(slow.args(f"--recorders={recorders}", str(sample)))
+            finally:
+                rates[recorders] = json.loads(slow.close().splitlines()[-1])["hits_per_second"]
+        slow_lines = (
+            f"20 ms per request: --recorders 8 sends {rates[8]:,.0f} hits/s, --recorders 1 "
+            f"{rates[1]:,.0f} hits/s: {rates[8] / rates[1]:.1f} x"
+        )
+
+    print(
+        f"\n{log.name}: {one.lines:,} lines, {log.stat().st_size / one.lines:.0f} bytes a line, "
+        f"{cores} cores, median of {opts.repeat}\n"
+    )
+    print(f"{'scenario':<50} {'lines/s':>10} {'CPU s':>7} {'peak MB':>8}")
+    for name, m in rows:
+        print(f"{name:<50} {m.rate:>10,.0f} {m.cpu:>7.1f} {m.peak_mb:>8.0f}")
+    print(f"\n{cores} workers / 1 worker: {many.rate / one.rate:.2f} x")
+    print(tracker_line)
+    if slow_lines:
+        print(slow_lines)
+
+
+if __name__ == "__main__":
+    main()
