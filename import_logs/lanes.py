@@ -1,9 +1,13 @@
-"""Lanes (the reference's "recorders"): threads that send batches concurrently, each visitor in one lane.
+"""Lanes (the reference's "recorders"): threads that send batches concurrently, each visitor's hits in order.
 
-The main thread appends each block's hits to the lane their visitor hashes to (the workers did the hashing),
-cuts full batches and puts them on the lane's bounded queue, so a slow server slows the reading down and memory
-stays flat. Each lane sends its batches one after the other, so the hits of one visitor reach the server in the
-order of the log. The first error of any lane stops them all; it is raised in the main thread.
+A visitor (client IP, or the logged visitor id when replaying) sticks to one lane while any of its hits is
+unconfirmed: queued, pending or being sent. Only once the server accepted all of them may its next hit go to
+another lane, the least loaded. So the server receives each visitor's hits in the order of the log (a
+concurrent import rebuilds the same visits as a sequential one), while a few very busy visitors cannot hold
+back the other lanes, as a fixed hash of the IP would.
+
+The main thread cuts full batches and puts them on the lane's bounded queue, so a slow server slows the
+reading down and memory stays flat. The first error of any lane stops them all; it is raised in the main thread.
 """
 
 from __future__ import annotations
@@ -18,6 +22,22 @@ from import_logs.errors import ImportLogsError, WorkerError
 #: Batches waiting per lane, beyond the one being sent.
 QUEUE_DEPTH = 2
 _POLL = 0.1
+
+
+class _Pending:
+    """The hits of one lane not yet cut into a batch."""
+
+    __slots__ = ("items", "refs", "visitors")
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.refs: list[tuple[int, int]] = []
+        self.visitors: list[str] = []
+
+    def cut(self, size: int, names: Sequence[str]) -> Batch:
+        batch = Batch(self.items[:size], self.refs[:size], names, self.visitors[:size])
+        del self.items[:size], self.refs[:size], self.visitors[:size]
+        return batch
 
 
 class Lanes:
@@ -37,12 +57,15 @@ class Lanes:
         self._stop = stop
         self._names = names
         self._queues: list[queue.Queue[Batch | None]] = [queue.Queue(QUEUE_DEPTH) for _ in range(self.count)]
-        self._pending: list[tuple[list[tuple[int, int]], list[str]]] = [([], []) for _ in range(self.count)]
+        self._pending = [_Pending() for _ in range(self.count)]
+        #: visitor → [lane, hits not yet confirmed]; and per lane, its hits not yet confirmed.
+        self._owner: dict[str, list[int]] = {}
+        self._load = [0] * self.count
+        self._lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, args=(i,), name=f"import-logs-lane-{i}", daemon=True)
             for i in range(self.count)
         ]
-        self._error_lock = threading.Lock()
         self.error: ImportLogsError | None = None
         self.failed = threading.Event()
         for thread in self._threads:
@@ -50,18 +73,28 @@ class Lanes:
 
     # --- main thread ----------------------------------------------------------------------------------------
 
-    def add(self, lane: int, refs: list[tuple[int, int]], items: list[str]) -> bool:
-        """Queue hits for a lane; False once the import is failing or stopping (stop reading then)."""
-        pending_refs, pending_items = self._pending[lane]
-        pending_refs.extend(refs)
-        pending_items.extend(items)
+    def add(self, refs: list[tuple[int, int]], items: list[str], visitors: list[str]) -> bool:
+        """Queue hits (in log order); False once the import is failing or stopping (stop reading then)."""
+        full: list[tuple[int, Batch]] = []
         size = self.payload_size
-        while len(pending_items) >= size:
-            batch = Batch(pending_items[:size], pending_refs[:size], self._names)
-            del pending_items[:size], pending_refs[:size]
-            if not self._put(lane, batch):
-                return False
-        return True
+        with self._lock:
+            owner, load, pending, lanes = self._owner, self._load, self._pending, range(self.count)
+            for ref, item, visitor in zip(refs, items, visitors, strict=True):
+                entry = owner.get(visitor)
+                if entry is None:
+                    lane = min(lanes, key=load.__getitem__) if self.count > 1 else 0
+                    owner[visitor] = [lane, 1]
+                else:
+                    lane = entry[0]
+                    entry[1] += 1
+                load[lane] += 1
+                p = pending[lane]
+                p.items.append(item)
+                p.refs.append(ref)
+                p.visitors.append(visitor)
+                if len(p.items) >= size:
+                    full.append((lane, p.cut(size, self._names)))
+        return all(self._put(lane, batch) for lane, batch in full)
 
     def _put(self, lane: int, item: Batch | None) -> bool:
         q = self._queues[lane]
@@ -75,11 +108,9 @@ class Lanes:
 
     def close(self) -> None:
         """Send what is pending, wait for every lane, and raise the first error of any."""
-        for lane, (refs, items) in enumerate(self._pending):
-            if items:
-                self._put(lane, Batch(list(items), list(refs), self._names))
-                items.clear()
-                refs.clear()
+        for lane, p in enumerate(self._pending):
+            if p.items:
+                self._put(lane, p.cut(len(p.items), self._names))
         self._finish()
         if self.error is not None:
             raise self.error
@@ -130,12 +161,26 @@ class Lanes:
                 self._on_sent(batch)
             except ImportLogsError as exc:
                 self._fail(exc)
+                continue
             except Exception as exc:  # a bug must stop the import, not hang it
                 path, lineno = batch.where()
                 self._fail(WorkerError(f"lane {lane} failed on the batch starting at {path}:{lineno}: {exc!r}"))
+                continue
+            self._confirm(lane, batch)
+
+    def _confirm(self, lane: int, batch: Batch) -> None:
+        """The server has these hits: their visitors may move to another lane once nothing else is pending."""
+        with self._lock:
+            owner = self._owner
+            for visitor in batch.visitors:
+                entry = owner[visitor]
+                entry[1] -= 1
+                if not entry[1]:
+                    del owner[visitor]
+            self._load[lane] -= len(batch.items)
 
     def _fail(self, exc: ImportLogsError) -> None:
-        with self._error_lock:
+        with self._lock:
             if self.error is None:
                 self.error = exc
         self.failed.set()

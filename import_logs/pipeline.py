@@ -242,7 +242,6 @@ class Importer:
                     fmt=fmt,
                     filters=c.filters,
                     encode=spec,
-                    lanes=max(1, c.backend.recorders),
                     encoding=c.formats.encoding,
                     keep_rejected=c.verbose > 0,
                     encode_hits=not self.stats.dry_run,
@@ -311,35 +310,28 @@ class Importer:
             self.on_event(LineRejected(name, base + index + 1, reason, line))
         acked = self._resume[src].acked
         skip = self.config.state.skip
-        batches: list[tuple[int, list[tuple[int, int]], list[str]]] = []
-        hit_lines: list[int] = []
+        numbers = [base + i + 1 for i in r.indexes]
+        items, visitors = r.items, r.visitors
         done_before: list[int] = []
-        for lane, (indexes, items) in enumerate(r.lanes):
-            if not items:
-                continue
-            numbers = [base + i + 1 for i in indexes]
-            if acked or skip > base:  # a previous run sent some of these, or --skip covers them
-                keep: list[tuple[int, str]] = []
-                for number, item in zip(numbers, items, strict=True):
-                    if number in acked:
-                        done_before.append(number)
-                    elif number <= skip:
-                        stats.skipped["skip_option"] += 1
-                    else:
-                        keep.append((number, item))
-                stats.kept -= len(numbers) - len(keep)
-                numbers, items = [n for n, _ in keep], [item for _, item in keep]
-            hit_lines += numbers
-            batches.append((lane, [(src, n) for n in numbers], items))
+        if numbers and (acked or skip > base):  # a previous run sent some of these, or --skip covers them
+            keep = []
+            for k, number in enumerate(numbers):
+                if number in acked:
+                    done_before.append(number)
+                elif number <= skip:
+                    stats.skipped["skip_option"] += 1
+                else:
+                    keep.append(k)
+            stats.kept -= len(numbers) - len(keep)
+            numbers = [numbers[k] for k in keep]
+            items = [items[k] for k in keep]
+            visitors = [visitors[k] for k in keep]
         stats.already_imported += len(done_before)
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
-            self.ledger.add_block(src, r.start, r.end, base, r.lines, hit_lines, done_before)
-        lanes = self._lanes
-        if lanes is not None:
-            for lane, refs, items in batches:
-                if items and not lanes.add(lane, refs, items):
-                    return False
+            self.ledger.add_block(src, r.start, r.end, base, r.lines, numbers, done_before)
+        if self._lanes is not None and items and not self._lanes.add([(src, n) for n in numbers], items, visitors):
+            return False
         if self.sources[src].compression is None:
             self._bytes_done += r.end - r.start
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, self._bytes_done, self._bytes_total))

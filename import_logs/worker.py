@@ -3,13 +3,12 @@
 ``process_block`` is a plain function of a :class:`WorkContext` and a :class:`~import_logs.sources.Block`; it
 runs the same in the main process (``--workers 1``) and in worker processes started by fork, spawn or
 forkserver, since it gets everything it needs as arguments. Hits are sorted into lanes here, by a stable hash
-of the visitor's IP, so the main process only appends lists.
+the main process only appends lists.
 """
 
 from __future__ import annotations
 
 import signal
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,7 +28,6 @@ class WorkContext:
     fmt: FormatDef
     filters: FilterOptions
     encode: EncodeSpec
-    lanes: int
     encoding: str = "utf-8"
     #: Keep the text of every invalid or skipped line (for -v).
     keep_rejected: bool = False
@@ -46,8 +44,10 @@ class BlockResult:
     lines: int = 0
     kept: int = 0
     downloads: int = 0
-    #: Per lane: the block-relative (0-based) line index of each hit, and its encoded request.
-    lanes: list[tuple[list[int], list[str]]] = field(default_factory=list)
+    #: Of each kept hit: its block-relative (0-based) line index, its encoded request, its visitor.
+    indexes: list[int] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    visitors: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     #: (block-relative line index, reason, line) when ``keep_rejected``.
@@ -57,13 +57,6 @@ class BlockResult:
 @lru_cache(maxsize=16)
 def _stages(ctx: WorkContext) -> tuple[LineParser, HitFilter, Encoder]:
     return LineParser(ctx.fmt, ctx.encode.tracking), HitFilter(ctx.filters), make_encoder(ctx.encode)
-
-
-def lane_of(visitor: str | None, lanes: int) -> int:
-    """A stable lane for a visitor (the same in every process and every run)."""
-    if lanes == 1 or not visitor:
-        return 0
-    return zlib.crc32(visitor.encode("utf-8", "surrogatepass")) % lanes
 
 
 def split_lines(data: bytes, encoding: str) -> list[str]:
@@ -80,15 +73,13 @@ def split_lines(data: bytes, encoding: str) -> list[str]:
 def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     parser, hit_filter, encode = _stages(ctx)
     lines = split_lines(block.read(), ctx.encoding)
-    n_lanes = ctx.lanes
     result = BlockResult(block.source, block.seq, block.start, block.end, lines=len(lines))
-    lanes = result.lanes = [([], []) for _ in range(n_lanes)]
     skipped = result.skipped
     invalid = result.invalid
     rejected = result.rejected if ctx.keep_rejected else None
+    indexes, items, visitors = result.indexes, result.items, result.visitors
     parse = parser.parse
     check = hit_filter.check
-    lane_cache: dict[str | None, tuple[list[int], list[str]]] = {}
     encode_hits = ctx.encode_hits
     kept = downloads = 0
     for index, line in enumerate(lines):
@@ -107,15 +98,10 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
         kept += 1
         if flags & DOWNLOAD:
             downloads += 1
-        if not encode_hits:
-            continue
-        ip = hit.ip
-        try:
-            indexes, items = lane_cache[ip]
-        except KeyError:
-            indexes, items = lane_cache[ip] = lanes[lane_of(ip, n_lanes)]
-        indexes.append(index)
-        items.append(encode(hit, flags))
+        if encode_hits:
+            indexes.append(index)
+            items.append(encode(hit, flags))
+            visitors.append(hit.ip or "")
     result.kept = kept
     result.downloads = downloads
     return result

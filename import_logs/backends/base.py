@@ -41,6 +41,8 @@ class Batch:
     refs: list[tuple[int, int]]
     #: The names of the sources, shared by all batches of an import.
     names: Sequence[str] = ()
+    #: The visitor of each item (what keeps its hits in order).
+    visitors: list[str] = field(default_factory=list)
 
     def where(self, index: int = 0) -> tuple[str, int]:
         """The file and line of one item (the first by default)."""
