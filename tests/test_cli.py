@@ -223,7 +223,7 @@ def test_internal_errors_are_one_line_unless_asked(monkeypatch: pytest.MonkeyPat
     def broken(self: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("import_logs.cli.Importer.run", broken)
+    monkeypatch.setattr("import_logs.pipeline.Importer.run", broken)
     result = invoke("--dry-run", LOG)
     assert result.exit_code == ExitCode.FAILURE
     assert (

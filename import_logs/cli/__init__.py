@@ -1,33 +1,21 @@
 """The command line: options → :class:`Config` → :class:`Importer` → a summary and an exit code.
 
-The only module that imports click and tqdm, reads the environment and the terminal, and decides exit codes.
+The CLI package (this command, ``settings`` and ``output``) is the only place that imports click and tqdm, reads
+the environment and the terminal, and decides exit codes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
-import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 import click
 
 from import_logs import __version__
-from import_logs.config import (
-    DEFAULT_DOWNLOAD_EXTENSIONS,
-    BackendOptions,
-    Config,
-    FilterOptions,
-    FormatOptions,
-    HttpOptions,
-    Secret,
-    StateOptions,
-    TrackingOptions,
-)
+from import_logs.cli.output import Output, close_bar, draw, report, summaries
+from import_logs.cli.settings import UNBOUNDED_ATTEMPTS, build_config
 from import_logs.errors import (
     AuthError,
     ConfigError,
@@ -39,10 +27,8 @@ from import_logs.errors import (
     StateLockedError,
     WorkerError,
 )
-from import_logs.events import Event, FileStarted, LineRejected, Notice, Progress
 from import_logs.formats import builtin_formats
 from import_logs.pipeline import Importer, reset_state, show_state
-from import_logs.stats import Stats, summary_dict, summary_text
 
 #: The one place where errors become exit codes (subclasses first).
 EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
@@ -54,8 +40,6 @@ EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
     (WorkerError, ExitCode.FAILURE),
     (StateLockedError, ExitCode.BUSY),
 )
-
-UNBOUNDED_ATTEMPTS = 100
 
 
 def exit_code_for(exc: ImportLogsError) -> ExitCode:
@@ -69,32 +53,6 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C but with its own exit code."""
 
 
-@dataclass
-class Output:
-    """Where the CLI writes: the summary to ``out``, messages and progress to ``err``."""
-
-    out: TextIO
-    err: TextIO
-    bar: Any = None
-
-    def message(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text, file=self.err)
-        else:
-            click.echo(text, file=self.err)
-
-
-def _split_list(values: Iterable[str]) -> list[str]:
-    return [v.strip().lower().lstrip(".") for value in values for v in value.split(",") if v.strip()]
-
-
-def _read_patterns(path: str | None) -> list[str]:
-    if not path:
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [line.strip() for line in f if line.strip()]
-
-
 def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -102,102 +60,6 @@ def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> N
         aliases = f" (also: {', '.join(fmt.aliases)})" if fmt.aliases else ""
         click.echo(f"{fmt.name:<18} {fmt.description}{aliases}")
     ctx.exit(0)
-
-
-def build_config(o: dict[str, Any]) -> Config:
-    """Options as click parsed them → the frozen configuration of the import."""
-    downloads = (
-        set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
-    )
-    downloads |= set(_split_list(o["add_download_extensions"]))
-    attempts = o["retry_max_attempts"]
-    secret = o["client_secret"]
-    return Config(
-        inputs=tuple(o["files"]),
-        formats=FormatOptions(
-            name=o["log_format_name"],
-            regex=o["log_format_regex"],
-            date_format=o["log_date_format"],
-            encoding=o["encoding"],
-        ),
-        filters=FilterOptions(
-            enable_static=o["enable_static"],
-            enable_bots=o["enable_bots"],
-            enable_http_errors=o["enable_http_errors"],
-            enable_http_redirects=o["enable_http_redirects"],
-            download_extensions=frozenset(downloads),
-            useragent_exclude=tuple(o["useragent_exclude"]),
-            hostnames=tuple(o["hostname"]),
-            exclude_paths=tuple(o["exclude_path"]) + tuple(_read_patterns(o["exclude_path_from"])),
-            include_paths=tuple(o["include_path"]) + tuple(_read_patterns(o["include_path_from"])),
-        ),
-        tracking=TrackingOptions(
-            strip_query_string=o["strip_query_string"],
-            query_string_delimiter=o["query_string_delimiter"],
-            log_hostname=o["log_hostname"],
-            enable_reverse_dns=o["enable_reverse_dns"],
-            title_category_delimiter=o["title_category_delimiter"],
-        ),
-        backend=BackendOptions(
-            url=o["url"],
-            tracker_endpoint_path=o["tracker_endpoint_path"],
-            client_id=o["client_id"],
-            client_secret=Secret(secret) if secret else None,
-            idsite=o["idsite"],
-            recorders=max(1, o["recorders"]),
-            payload_size=o["recorder_max_payload_size"],
-        ),
-        http=HttpOptions(
-            timeout=o["request_timeout"],
-            max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
-            retry_delay=o["retry_delay"],
-            verify_tls=not o["accept_invalid_ssl_certificate"],
-        ),
-        state=StateOptions(
-            path=o["state_file"],
-            directory=None if o["no_state"] else default_state_dir(),
-            force_reimport=o["force_reimport"],
-            lock_timeout=o["lock_timeout"],
-            skip=o["skip"],
-        ),
-        workers=o["workers"],
-        dry_run=o["dry_run"],
-        save_requests=o["save_requests"],
-        verbose=o["verbose"],
-    )
-
-
-def default_state_dir() -> str:
-    """``$IMPORT_LOGS_STATE_DIR``, else ``$XDG_STATE_HOME/import-logs``, else ``~/.local/state/import-logs``."""
-    explicit = os.environ.get("IMPORT_LOGS_STATE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "import-logs")
-
-
-def _draw(output: Output, show_progress: bool, verbose: int) -> Any:
-    """The event sink: a tqdm bar on stderr, and the lines -v asks for."""
-    last = {"bytes": 0}
-
-    def sink(event: Event) -> None:
-        if isinstance(event, Progress):
-            if output.bar is not None:
-                if event.bytes_total and output.bar.total != event.bytes_total:
-                    output.bar.total = event.bytes_total
-                output.bar.update(event.bytes_done - last["bytes"])
-                last["bytes"] = event.bytes_done
-                output.bar.set_postfix_str(f"{event.lines:,} lines, {event.kept:,} hits", refresh=False)
-        elif isinstance(event, LineRejected):
-            if verbose:
-                output.message(f"{event.name}:{event.lineno}: {event.reason}: {event.line[:300]}")
-        elif isinstance(event, FileStarted):
-            if verbose or show_progress:
-                output.message(f"Parsing log {event.name} (format {event.format})...")
-        elif isinstance(event, Notice):
-            output.message(f"import-logs: {event.message}")
-
-    return sink
 
 
 HELP = """Import web server access logs into Piwik PRO.
@@ -399,60 +261,32 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
             dynamic_ncols=True,
             mininterval=0.5,
         )
-    importer = Importer(config, on_event=_draw(output, show, verbose), stdin=sys.stdin.buffer, stdout=output.out)
+    importer = Importer(config, on_event=draw(output, show, verbose), stdin=sys.stdin.buffer, stdout=output.out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     code = ExitCode.OK
     try:
         importer.run()
     except ImportLogsError as exc:
         code = exit_code_for(exc)
-        _report(output, verbose > 1 or options["show_traceback"], f"import-logs: error: {exc}")
+        report(output, verbose > 1 or options["show_traceback"], f"import-logs: error: {exc}")
     except Exception as exc:  # a bug: say so in one line, and show the traceback on request
         code = ExitCode.FAILURE
-        _report(
+        report(
             output,
             verbose > 1 or options["show_traceback"],
             f"import-logs: internal error: {exc!r}. Run again with --traceback and report it.",
         )
     except KeyboardInterrupt as exc:
         code = ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
-        _close_bar(output)
+        close_bar(output)
         output.message("import-logs: stopped by " + ("SIGTERM" if code == ExitCode.TERMINATED else "Ctrl-C") + ".")
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _close_bar(output)
+        close_bar(output)
     if importer.sources:
-        _summaries(importer.stats, options["summary_json"], summary_out, output)
+        summaries(importer.stats, options["summary_json"], summary_out, output)
     return code
 
 
 def _on_sigterm(_signum: int, _frame: object) -> None:
     raise Terminated()
-
-
-def _report(output: Output, with_traceback: bool, text: str) -> None:
-    """An error message (after the traceback, when asked for); called inside the ``except`` block."""
-    _close_bar(output)
-    if with_traceback:
-        output.message(traceback.format_exc().rstrip())
-    output.message(text)
-
-
-def _close_bar(output: Output) -> None:
-    if output.bar is not None:
-        output.bar.close()
-        output.bar = None
-
-
-def _summaries(stats: Stats, json_path: str | None, summary_out: TextIO, output: Output) -> None:
-    click.echo(summary_text(stats), file=summary_out)
-    if json_path:
-        text = json.dumps(summary_dict(stats), indent=2)
-        if json_path == "-":
-            click.echo(text, file=output.out)
-        else:
-            try:
-                with open(json_path, "w", encoding="utf-8") as f:
-                    f.write(text + "\n")
-            except OSError as exc:
-                output.message(f"import-logs: error: --summary-json {json_path}: {exc.strerror}.")

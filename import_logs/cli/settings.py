@@ -1,0 +1,104 @@
+"""Options as click parsed them → the frozen :class:`Config` of an import (and the CLI's defaults)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from import_logs.config import (
+    DEFAULT_DOWNLOAD_EXTENSIONS,
+    BackendOptions,
+    Config,
+    FilterOptions,
+    FormatOptions,
+    HttpOptions,
+    Secret,
+    StateOptions,
+    TrackingOptions,
+)
+
+UNBOUNDED_ATTEMPTS = 100
+
+
+def _split_list(values: Iterable[str]) -> list[str]:
+    return [v.strip().lower().lstrip(".") for value in values for v in value.split(",") if v.strip()]
+
+
+def _read_patterns(path: str | None) -> list[str]:
+    if not path:
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def build_config(o: dict[str, Any]) -> Config:
+    """Options as click parsed them → the frozen configuration of the import."""
+    downloads = (
+        set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
+    )
+    downloads |= set(_split_list(o["add_download_extensions"]))
+    attempts = o["retry_max_attempts"]
+    secret = o["client_secret"]
+    return Config(
+        inputs=tuple(o["files"]),
+        formats=FormatOptions(
+            name=o["log_format_name"],
+            regex=o["log_format_regex"],
+            date_format=o["log_date_format"],
+            encoding=o["encoding"],
+        ),
+        filters=FilterOptions(
+            enable_static=o["enable_static"],
+            enable_bots=o["enable_bots"],
+            enable_http_errors=o["enable_http_errors"],
+            enable_http_redirects=o["enable_http_redirects"],
+            download_extensions=frozenset(downloads),
+            useragent_exclude=tuple(o["useragent_exclude"]),
+            hostnames=tuple(o["hostname"]),
+            exclude_paths=tuple(o["exclude_path"]) + tuple(_read_patterns(o["exclude_path_from"])),
+            include_paths=tuple(o["include_path"]) + tuple(_read_patterns(o["include_path_from"])),
+        ),
+        tracking=TrackingOptions(
+            strip_query_string=o["strip_query_string"],
+            query_string_delimiter=o["query_string_delimiter"],
+            log_hostname=o["log_hostname"],
+            enable_reverse_dns=o["enable_reverse_dns"],
+            title_category_delimiter=o["title_category_delimiter"],
+        ),
+        backend=BackendOptions(
+            url=o["url"],
+            tracker_endpoint_path=o["tracker_endpoint_path"],
+            client_id=o["client_id"],
+            client_secret=Secret(secret) if secret else None,
+            idsite=o["idsite"],
+            recorders=max(1, o["recorders"]),
+            payload_size=o["recorder_max_payload_size"],
+        ),
+        http=HttpOptions(
+            timeout=o["request_timeout"],
+            max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
+            retry_delay=o["retry_delay"],
+            verify_tls=not o["accept_invalid_ssl_certificate"],
+        ),
+        state=StateOptions(
+            path=o["state_file"],
+            directory=None if o["no_state"] else default_state_dir(),
+            force_reimport=o["force_reimport"],
+            lock_timeout=o["lock_timeout"],
+            skip=o["skip"],
+        ),
+        workers=o["workers"],
+        dry_run=o["dry_run"],
+        save_requests=o["save_requests"],
+        verbose=o["verbose"],
+    )
+
+
+def default_state_dir() -> str:
+    """``$IMPORT_LOGS_STATE_DIR``, else ``$XDG_STATE_HOME/import-logs``, else ``~/.local/state/import-logs``."""
+    explicit = os.environ.get("IMPORT_LOGS_STATE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "import-logs")
