@@ -95,6 +95,16 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions) -> str:
         "    g = m.groups()",
     ]
     add = lines.append
+
+    def dash_means_empty(var: str, group: str, empty: str) -> None:
+        """``var = <group>``, where a missing group, an empty value and ``-`` all mean ``empty``."""
+        if group in gi:
+            add(f"    {var} = {at(group)}")
+            add(f"    if not {var} or {var} == '-':")
+            add(f"        {var} = {empty}")
+        else:
+            add(f"    {var} = {empty}")
+
     if "timezone" in gi:
         add(f"    time = date_with_zone({at('date')}, {at('timezone')})")
     else:
@@ -124,19 +134,9 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions) -> str:
         add("    size = int(size) if size and size.isdigit() else 0")
     else:
         add("    size = 0")
-    if "referrer" in gi:
-        add(f"    referrer = {at('referrer')}")
-        add("    if not referrer or referrer == '-':")
-        add("        referrer = ''")
-    else:
-        add("    referrer = ''")
+    dash_means_empty("referrer", "referrer", "''")
     add(f"    ua = {at('user_agent') or 'None'} or ''")
-    if "ip" in gi:
-        add(f"    ip = {at('ip')}")
-        add("    if not ip or ip == '-':")
-        add("        ip = None")
-    else:
-        add("    ip = None")
+    dash_means_empty("ip", "ip", "None")
     if tracking.log_hostname:
         add("    host = LOG_HOSTNAME")
     elif "host" in gi:
@@ -151,12 +151,7 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions) -> str:
         add("        host = None")
     else:
         add("    host = None")
-    if "userid" in gi:
-        add(f"    userid = {at('userid')}")
-        add("    if not userid or userid == '-':")
-        add("        userid = None")
-    else:
-        add("    userid = None")
+    dash_means_empty("userid", "userid", "None")
     add(f"    method = {at('method') or 'None'}")
     add("    gt = None")
     for name, factor in (

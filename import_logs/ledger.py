@@ -3,17 +3,23 @@
 Every merged block is recorded with the lines of its hits, all outstanding. A lane reports each accepted
 batch; a block is done when none of its hits is outstanding. For each source the checkpoint is the start of
 its first block that is not done, plus the lines after it already accepted (sent again they would be twice).
-Invalid and filtered lines count as done. The state is rewritten after every accepted batch (fsynced at most
-once a second), so after a kill -9 only the batches that were being sent may be sent again.
+Invalid and filtered lines count as done.
+
+Each accepted batch is journaled before its lane sends another (see :mod:`import_logs.state`), and a snapshot
+is written at most once a second, so after a kill -9 only the batches that were being sent may be sent again:
+at most one per lane, which is the bound the next run reports.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from import_logs.state import Entry, StateFile, now_text
+
+SNAPSHOT_EVERY = 1.0
 
 
 @dataclass
@@ -30,18 +36,21 @@ class _Block:
 class Ledger:
     def __init__(self, state: StateFile, *, in_flight_bound: int) -> None:
         self.state = state
+        #: At most this many hits can be accepted without the journal knowing (one batch per lane).
         self.in_flight_bound = in_flight_bound
         self._lock = threading.Lock()
         self._entries: dict[int, Entry] = {}
         self._blocks: dict[int, deque[_Block]] = {}
         self._finished: set[int] = set()
-        self._outstanding = 0
         self._closed = False
+        self._snapshot_at = 0.0
 
     def track(self, source: int, entry: Entry) -> None:
+        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint."""
         with self._lock:
             self._entries[source] = entry
             self._blocks[source] = deque()
+            self._snapshot()
 
     def tracks(self, source: int) -> bool:
         return source in self._entries
@@ -52,11 +61,7 @@ class Ledger:
         """A merged block: ``hits`` are the lines now on their way, ``acked`` those a previous run sent."""
         with self._lock:
             self._blocks[source].append(_Block(start, end, first_line, lines, set(hits), list(acked)))
-            self._outstanding += len(hits)
             self._advance(source)
-            if hits and not self._closed:
-                # Before they can be sent: a run killed from now on knows these may be in flight.
-                self.state.save(clean=False, in_flight=min(self._outstanding, self.in_flight_bound))
 
     def finish_source(self, source: int) -> None:
         """Every block of the source was merged."""
@@ -65,9 +70,11 @@ class Ledger:
             self._advance(source)
 
     def accept(self, refs: list[tuple[int, int]]) -> None:
-        """A batch was accepted: its hits are done. Saves the state."""
+        """A batch was accepted: its hits are done. Journaled before the lane sends anything else."""
         with self._lock:
-            touched = set()
+            if self._closed:  # a lane that ended after the run gave up on it: the state is no longer ours
+                return
+            journal: dict[str, list[int]] = {}
             for source, line in refs:
                 blocks = self._blocks.get(source)
                 if not blocks:
@@ -77,35 +84,36 @@ class Ledger:
                         if line in block.outstanding:
                             block.outstanding.discard(line)
                             block.accepted.append(line)
-                            self._outstanding -= 1
+                            journal.setdefault(self._entries[source].fingerprint, []).append(line)
                         break
-                touched.add(source)
-            for source in touched:
+            self.state.record(journal)
+            for source in {source for source, _ in refs if source in self._entries}:
                 self._advance(source)
-            if self._closed:  # a lane that ended after the run gave up on it: the state is no longer ours
-                return
-            self.state.save(clean=False, in_flight=min(self._outstanding, self.in_flight_bound))
+            if time.monotonic() - self._snapshot_at >= SNAPSHOT_EVERY:
+                self._snapshot()
 
     def save(self, *, clean: bool) -> None:
-        """The final save of a run (fsynced)."""
+        """The last snapshot of a run."""
         with self._lock:
-            in_flight = 0 if clean else min(self._outstanding, self.in_flight_bound)
-            self.state.save(clean=clean, in_flight=in_flight, sync=True)
+            self._snapshot(clean=clean)
 
     def close(self) -> None:
-        """No more saves: the run is over (a late lane must not write the file another run may hold)."""
+        """No more writes: the run is over (a late lane must not write the file another run may hold)."""
         with self._lock:
             self._closed = True
 
+    def _snapshot(self, clean: bool = False) -> None:
+        for source, entry in self._entries.items():
+            entry.acked = sorted(line for block in self._blocks[source] for line in block.accepted)
+        self.state.save(clean=clean, in_flight=0 if clean else self.in_flight_bound)
+        self._snapshot_at = time.monotonic()
+
     def _advance(self, source: int) -> None:
-        entry = self._entries.get(source)
-        if entry is None:
-            return
+        entry = self._entries[source]
         blocks = self._blocks[source]
         while blocks and not blocks[0].outstanding:
             done = blocks.popleft()
             entry.offset = done.end
             entry.line = done.first_line + done.lines
-        entry.acked = sorted(line for block in blocks for line in block.accepted)
         entry.done = entry.compressed and source in self._finished and not blocks
         entry.seen = now_text()

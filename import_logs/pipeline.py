@@ -102,7 +102,7 @@ def reset_state(config: Config) -> list[str]:
                 continue
             state.forget([entry])
             said.append(f"{source.name}: forgotten (was at line {entry.line + 1}); the next run imports it again")
-        state.save(clean=True, sync=True)
+        state.save(clean=True)
     return said
 
 

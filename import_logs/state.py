@@ -4,7 +4,11 @@ A source is recognised by its content, not its name: the SHA-256 of its first by
 (``FINGERPRINT_BYTES``, or fewer for a shorter file), so a log that was renamed, copied by copytruncate, or
 compressed after rotation is still the same source. For each source the state keeps the offset and the line
 number of the first line not yet done, the lines after it that were already accepted, and hints (path, size,
-device, inode). The file is replaced atomically (temporary file, rename); a lock keeps two runs apart.
+device, inode).
+
+The file is a snapshot, replaced atomically (temporary file, fsync, rename) at most once a second. Between
+snapshots every accepted batch appends its line numbers to a journal beside it (one small write, no fsync:
+enough to survive a kill -9); loading replays the journal over the snapshot. A lock keeps two runs apart.
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ class StateFile:
         self.previous_clean = True
         self.previous_in_flight = 0
         self._lock_fd: int | None = None
-        self._last_sync = 0.0
+        self._journal_fd: int | None = None
+        self.journal_path = path + ".journal"
 
     # --- lock and load ------------------------------------------------------------------------------------
 
@@ -84,12 +89,17 @@ class StateFile:
             self._lock()
         try:
             self._load()
+            if not self.read_only:
+                self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         except BaseException:
             self._unlock()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
         self._unlock()
 
     def _lock(self, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -145,6 +155,25 @@ class StateFile:
         self.previous_in_flight = int(data.get("in_flight", 0))
         known = set(Entry.__dataclass_fields__)
         self.entries = [Entry(**{k: v for k, v in e.items() if k in known}) for e in data.get("sources", [])]
+        self._replay()
+
+    def _replay(self) -> None:
+        """Add the lines that the journal says were accepted after the snapshot."""
+        try:
+            text = Path(self.journal_path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        by_fingerprint = {e.fingerprint: e for e in self.entries}
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the last line of a run killed while writing it: its batch counts as in flight
+            for fp, lines in record.get("acked", {}).items():
+                entry = by_fingerprint.get(fp)
+                if entry is not None:
+                    entry.acked = sorted(set(entry.acked) | {n for n in lines if n > entry.line})
+        self.previous_clean = False if text.strip() else self.previous_clean
 
     # --- sources ------------------------------------------------------------------------------------------
 
@@ -171,8 +200,13 @@ class StateFile:
 
     # --- saving -------------------------------------------------------------------------------------------
 
-    def save(self, *, clean: bool, in_flight: int = 0, sync: bool | None = None) -> None:
-        """Replace the file atomically; fsync when ``sync``, or when the last fsync is a second old."""
+    def record(self, acked: dict[str, list[int]]) -> None:
+        """Journal lines just accepted (fingerprint → line numbers): one append, no fsync."""
+        if self._journal_fd is not None:
+            os.write(self._journal_fd, (json.dumps({"acked": acked}, separators=(",", ":")) + "\n").encode())
+
+    def save(self, *, clean: bool, in_flight: int = 0) -> None:
+        """Write a snapshot atomically and durably (fsync, rename, directory fsync), then empty the journal."""
         if self.read_only:
             return
         cutoff = time.time() - FORGET_AFTER_DAYS * 86400
@@ -185,18 +219,15 @@ class StateFile:
             "in_flight": in_flight,
             "sources": [asdict(e) for e in keep],
         }
-        if sync is None:
-            sync = time.monotonic() - self._last_sync >= 1.0
         tmp = f"{self.path}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f, separators=(",", ":"))
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        if sync:
-            _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
-            self._last_sync = time.monotonic()
+        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        if self._journal_fd is not None:
+            os.ftruncate(self._journal_fd, 0)
 
     def describe(self) -> Iterator[str]:
         """Lines for --show-state."""

@@ -254,14 +254,6 @@ def test_unreachable_server_is_a_server_error(tmp_path: Path) -> None:
     assert "connection failed" in result.stderr
 
 
-def test_rejected_batch_names_the_file_and_line(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("track", Fault(status=400, body="invalid idsite"))
-    result = run_cli(*piwik_args(fake, "--workers=1"), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "common_complete.log:1 " in result.stderr
-    assert "HTTP 400: invalid idsite" in result.stderr
-
-
 def test_refused_credentials(fake: FakePiwikPro, tmp_path: Path) -> None:
     result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env={"IMPORT_LOGS_CLIENT_SECRET": "wrong"})
     assert result.returncode == 4
@@ -326,47 +318,61 @@ def test_token_refused_by_the_api_after_a_renewal(tmp_path: Path) -> None:
     assert fake.token_fetches == 2  # the first, and the one renewal after the 401
 
 
-def test_wrong_url_for_the_token(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("token", Fault(status=404, body="Not Found"))
-    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "/auth/token answered HTTP 404 (Not Found). Check that --url is the address of your Piwik PRO" in (
-        result.stderr
-    )
+# (endpoint, fault, extra options, exit code, what the message says): each failure the server can answer with.
+SERVER_ANSWERS = [
+    (
+        "track",
+        Fault(status=400, body="invalid idsite"),
+        ["--workers=1"],
+        5,
+        "the server rejected the batch starting at {log}:1 (HTTP 400: invalid idsite). Run again with -v",
+    ),
+    (
+        "track",
+        Fault(status=403, body="Access denied"),
+        ["--workers=1"],
+        4,
+        "HTTP 403 (Access denied) for the batch starting at {log}:1. Check that the API credentials may track "
+        "into app app-uuid-1.",
+    ),
+    ("track", Fault(status=413, body="Too Large"), [], 5, "(HTTP 413: Too Large). Lower --recorder-max-payload-size."),
+    (
+        "track",
+        None,
+        ["--tracker-endpoint-path=tracker.php"],
+        5,
+        "tracker.php: HTTP 404, there is no tracker there. Check --url and --tracker-endpoint-path",
+    ),
+    (
+        "token",
+        Fault(status=404, body="Not Found"),
+        [],
+        5,
+        "/auth/token answered HTTP 404 (Not Found). Check that --url is the address of your Piwik PRO account.",
+    ),
+    (
+        "token",
+        Fault(status=200, body="<html>proxy login</html>"),
+        [],
+        5,
+        "/auth/token did not answer with an access token. Check that --url is the address of your Piwik PRO",
+    ),
+    (
+        "apps",
+        Fault(status=302, headers={"Location": "/login"}),
+        [],
+        5,
+        "/api/apps/v2/app-uuid-1 answered HTTP 302 (). Check --url.",
+    ),
+]
 
 
-def test_token_endpoint_that_answers_no_token(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("token", Fault(status=200, body="<html>proxy login</html>"))
-    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "did not answer with an access token" in result.stderr
-
-
-def test_app_check_answering_something_else(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("apps", Fault(status=302, headers={"Location": "/login"}))
-    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "/api/apps/v2/app-uuid-1 answered HTTP 302" in result.stderr
-
-
-def test_tracking_forbidden(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("track", Fault(status=403, body="Access denied"))
-    result = run_cli(*piwik_args(fake, "--workers=1"), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 4
-    assert "HTTP 403 (Access denied) for the batch starting at" in result.stderr
-    assert "may track into app app-uuid-1" in result.stderr
-
-
-def test_no_tracker_at_that_path(fake: FakePiwikPro, tmp_path: Path) -> None:
-    result = run_cli(*piwik_args(fake, "--tracker-endpoint-path=tracker.php"), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "tracker.php: HTTP 404, there is no tracker there. Check --url and --tracker-endpoint-path" in (
-        result.stderr
-    )
-
-
-def test_payload_too_large(fake: FakePiwikPro, tmp_path: Path) -> None:
-    fake.fail_next("track", Fault(status=413, body="Request Entity Too Large"))
-    result = run_cli(*piwik_args(fake), LOG, cwd=tmp_path, env=SECRET_ENV)
-    assert result.returncode == 5
-    assert "Lower --recorder-max-payload-size." in result.stderr
+@pytest.mark.parametrize(("endpoint", "fault", "extra", "code", "message"), SERVER_ANSWERS)
+def test_what_the_server_answers_is_named_with_its_fix(
+    fake: FakePiwikPro, tmp_path: Path, endpoint: str, fault: Fault | None, extra: list[str], code: int, message: str
+) -> None:
+    if fault is not None:
+        fake.fail_next(endpoint, fault)
+    result = run_cli(*piwik_args(fake, *extra), LOG, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == code
+    assert message.format(log=LOG) in result.stderr

@@ -49,6 +49,14 @@ def expect(tag: str, first: int, count: int) -> set[str]:
     return {f"{tag}/{n}" for n in range(first, first + count)}
 
 
+def start(args: list[str], cwd: Path, output: int) -> subprocess.Popen[str]:
+    """The importer in the background, to be stopped or killed while it sends."""
+    env = {**os.environ, **SECRET_ENV}
+    return subprocess.Popen(
+        [sys.executable, "-m", "import_logs", *args], cwd=cwd, env=env, stdout=output, stderr=output, text=True
+    )
+
+
 def run(
     fake: FakePiwikPro, cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -201,13 +209,7 @@ def test_kill_9_at_seeded_points_loses_nothing_and_duplicates_at_most_what_was_i
                 ),
                 str(log),
             ]
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "import_logs", *args],
-                cwd=work,
-                env={**os.environ, **SECRET_ENV},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            proc = start(args, work, output=subprocess.DEVNULL)
             time.sleep(rng.uniform(0.3, 1.2))
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
@@ -316,14 +318,7 @@ def test_a_stopped_import_saves_its_place(tmp_path: Path, signum: int) -> None:
     append(log, "a", 1, 400)
     with FakePiwikPro(track_delay=0.02) as fake:
         args = [*piwik_args(fake, "--recorders=2", "--recorder-max-payload-size=5"), str(log)]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "import_logs", *args],
-            cwd=tmp_path,
-            env={**os.environ, **SECRET_ENV},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start(args, tmp_path, output=subprocess.PIPE)
         deadline = time.monotonic() + 20
         while len(fake.hits) < 50 and time.monotonic() < deadline:
             time.sleep(0.02)
