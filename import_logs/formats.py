@@ -83,6 +83,8 @@ class FormatDef:
     detect: bool = True
     sample: str = ""
     order: int = 0
+    #: The layout it was compiled from ("" for a regex format): where the split fast path comes from.
+    layout: str = ""
 
     @property
     def groups(self) -> frozenset[str]:
@@ -124,9 +126,11 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         name = str(data["name"])
     except KeyError:
         raise FormatError(f'{where}: a format definition needs a "name".') from None
+    layout = ""
     if "regex" in data:
         regex = str(data["regex"])
     elif "layout" in data:
+        layout = "" if data.get("fields") else str(data["layout"])
         regex = layout_to_regex(str(data["layout"]), data.get("fields"), where=where)
     else:
         raise FormatError(f'{where}: format {name!r} needs a "layout" or a "regex".')
@@ -139,6 +143,7 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         detect=bool(data.get("detect", True)),
         sample=str(data.get("sample", "")),
         order=order,
+        layout=layout,
     )
     check_regex(definition.regex, where=where)
     return definition
@@ -244,3 +249,57 @@ def detect(lines: list[str], *, path: str) -> FormatDef:
             tried=tried,
         )
     return best
+
+
+#: Fields the split fast path reads as one blank-separated token, and as one double-quoted string.
+SPLIT_TOKENS = frozenset({"vhost", "ip", "ident", "userid", "status", "length"})
+SPLIT_QUOTED = frozenset({"request", "referrer", "user_agent"})
+_BRACKET_DATE = "[{clf_date}]"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The text between two double quotes of a line (``line.split('"')[index]``), as the layout has it."""
+
+    index: int
+    #: A quoted field (``request``, ``referrer``, ``user_agent``), or "" for unquoted text.
+    quoted: str = ""
+    #: Unquoted text: its blank-separated fields, then maybe a bracketed CLF date.
+    tokens: tuple[str, ...] = ()
+    bracket_date: bool = False
+    #: The layout has blanks before / after this text (the regex's ``\s+``).
+    lead: bool = False
+    trail: bool = False
+    #: The last piece: the line may go on after it (the regex is not anchored at the end).
+    last: bool = False
+
+
+def split_plan(fmt: FormatDef) -> tuple[Piece, ...] | None:
+    """How to read a line of this format with ``str.split`` instead of the regex, when the layout allows.
+
+    Only layouts of blank-separated tokens, a bracketed CLF date at the end of an unquoted stretch, and whole
+    double-quoted fields qualify (the Apache/nginx family). None otherwise.
+    """
+    if not fmt.layout:
+        return None
+    texts = fmt.layout.split('"')
+    pieces = []
+    for index, text in enumerate(texts):
+        last = index == len(texts) - 1
+        if index % 2:
+            name = text[1:-1] if text.startswith("{") and text.endswith("}") else ""
+            if name not in SPLIT_QUOTED:
+                return None
+            pieces.append(Piece(index, quoted=name))
+            continue
+        words = text.split()
+        bracket = bool(words) and words[-1] == _BRACKET_DATE
+        if bracket:
+            words = words[:-1]
+        names = [w[1:-1] for w in words if w.startswith("{") and w.endswith("}")]
+        if len(names) != len(words) or not set(names) <= SPLIT_TOKENS or (index == 0 and text[:1].isspace()):
+            return None
+        lead = index > 0 and text[:1] == " "
+        trail = not last and text[-1:] == " "
+        pieces.append(Piece(index, tokens=tuple(names), bracket_date=bracket, lead=lead, trail=trail, last=last))
+    return tuple(pieces)

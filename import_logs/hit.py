@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
 from import_logs.config import TrackingOptions
-from import_logs.formats import FormatDef, compile_regex
+from import_logs.formats import FIELD_PATTERNS, FormatDef, Piece, compile_regex, split_plan
 from import_logs.timeparse import DateParser
 
 NO_MATCH = "no_match"
@@ -56,10 +57,15 @@ class LineParser:
     source is kept in ``self.source`` for reading.
     """
 
-    def __init__(self, fmt: FormatDef, tracking: TrackingOptions) -> None:
+    def __init__(self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True) -> None:
         self.format = fmt
         pattern = compile_regex(fmt.regex)
-        self.source = _parser_source(dict(pattern.groupindex), tracking)
+        groups = dict(pattern.groupindex)
+        plan = split_plan(fmt) if fast_path and pattern.groups == len(groups) else None
+        fast = _fast_source(plan, groups) if plan else None
+        self.source = _parser_source(groups, tracking, fast_parts=len(plan) if fast and plan else 0)
+        if fast:
+            self.source = fast + "\n\n" + self.source
         hosts: dict[str, str | None] = {}
         date = DateParser(fmt.date)
         namespace = {
@@ -76,24 +82,152 @@ class LineParser:
             "LOG_HOSTNAME": tracking.log_hostname,
             "hosts": hosts,
             "normal_host": _normal_host,
+            "vhost_of": _cached_fullmatch(FIELD_PATTERNS["vhost"], "host"),
+            "ip_of": _cached_fullmatch(FIELD_PATTERNS["ip"], "ip"),
+            "date_of": _cached_fullmatch(FIELD_PATTERNS["clf_date"][len("(?P<date>") : -1], None),
+            "word_of": _cached_fullmatch(r'[^\s"]+', None),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
         self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
 
 
-def _parser_source(gi: dict[str, int], tracking: TrackingOptions) -> str:
-    """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes)."""
+def _cached_fullmatch(pattern: str, group: str | None) -> Callable[[str], str | None]:
+    """token → the value the regex captures when the whole token matches ``pattern``, else None; cached."""
+    fullmatch = re.compile(pattern).fullmatch
+    cache: dict[str, str | None] = {}
+
+    def check(token: str) -> str | None:
+        try:
+            return cache[token]
+        except KeyError:
+            if len(cache) >= 50_000:
+                cache.clear()
+            m = fullmatch(token)
+            value = cache[token] = (m.group(group) if group else token) if m else None
+            return value
+
+    return check
+
+
+def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
+    """``fast(parts)``: from ``line.split('"')``, the tuple ``Match.groups()`` would give, or None to ask the regex.
+
+    It accepts only what the format's regex accepts, with the same values: every stretch is checked as the
+    regex checks it (blanks where it wants ``\\s+``, token counts, each token against its field's pattern,
+    cached), and anything unusual (a backslash, a missing blank, a token of the wrong shape) is left to the regex.
+    """
+    lines = ["def fast(parts):"]
+    add = lines.append
+    produced: set[str] = set()
+    for piece in plan:
+        add(f"    t = parts[{piece.index}]")
+        if piece.quoted == "request":
+            add("    method, sp, rest = t.partition(' ')")
+            add("    if not sp or word_of(method) is None:")
+            add("        return None")
+            add("    path, sp, protocol = rest.rpartition(' ')")
+            add("    if not sp or word_of(protocol) is None:")
+            add("        return None")
+            produced |= {"method", "path"}
+            continue
+        if piece.quoted:
+            add(f"    {piece.quoted} = t")
+            produced.add(piece.quoted)
+            continue
+        if piece.index == 0:
+            add("    if not t or t[0].isspace():")
+            add("        return None")
+        if piece.lead:
+            add("    if not t[:1].isspace():")
+            add("        return None")
+        if piece.trail:
+            add("    if not t[-1:].isspace():")
+            add("        return None")
+        if not piece.tokens and not piece.bracket_date:
+            if not piece.last:  # between two quoted fields: blanks only (or nothing, as the layout says)
+                add("    if not t.isspace():" if piece.lead or piece.trail else "    if t:")
+                add("        return None")
+            continue
+        words = "t"
+        if piece.bracket_date:
+            add("    i = t.rfind('[')")
+            add("    j = t.find(']', i)")
+            add(f"    if i < {1 if piece.tokens else 0} or j < 0:")
+            add("        return None")
+            if piece.tokens:
+                add("    if not t[i - 1].isspace():")
+                add("        return None")
+            add("    if not t[j + 1:].isspace():" if piece.trail else "    if t[j + 1:]:")
+            add("        return None")
+            add("    date = date_of(t[i + 1:j])")
+            add("    if date is None:")
+            add("        return None")
+            produced.add("date")
+            words = "t[:i]"
+        add(f"    w = {words}.split()")
+        count = len(piece.tokens)
+        add(f"    if len(w) {'<' if piece.last and not piece.bracket_date else '!='} {count}:")
+        add("        return None")
+        for k, name in enumerate(piece.tokens):
+            if name == "vhost":
+                add(f"    host = vhost_of(w[{k}])")
+                add("    if host is None:")
+                add("        return None")
+                produced.add("host")
+            elif name == "ip":
+                add(f"    ip = ip_of(w[{k}])")
+                add("    if ip is None:")
+                add("        return None")
+                produced.add("ip")
+            elif name == "userid":
+                add(f"    userid = w[{k}]")
+                produced.add("userid")
+            elif name == "status":
+                add(f"    status = w[{k}]")
+                add("    if len(status) != 3 or not status.isdecimal():")
+                add("        return None")
+                produced.add("status")
+            elif name == "length":
+                add(f"    length = w[{k}]")
+                add("    if length != '-' and not length.isdecimal():")
+                add("        return None")
+                produced.add("length")
+    if produced != set(gi):
+        return None
+    add(f"    return ({', '.join(sorted(gi, key=gi.__getitem__))},)")
+    return "\n".join(lines) + "\n"
+
+
+def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: int = 0) -> str:
+    """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
+
+    With ``fast_parts``, a line without a backslash is first offered to ``fast`` (the split fast path).
+    """
 
     def at(name: str) -> str | None:
         return f"g[{gi[name] - 1}]" if name in gi else None
 
-    lines = [
-        "def parse(line):",
-        "    m = match(line)",
-        "    if m is None:",
-        "        return NO_MATCH if line.strip() else EMPTY",
-        "    g = m.groups()",
-    ]
+    lines = ["def parse(line):"]
+    if fast_parts:
+        lines += [
+            "    g = None",
+            "    if '\\\\' not in line:",
+            "        parts = line.split('\"')",
+            f"        if len(parts) >= {fast_parts}:",
+            "            g = fast(parts)",
+            "    if g is None:",
+            "        m = match(line)",
+            "        if m is None:",
+            "            return NO_MATCH if line.strip() else EMPTY",
+            "        g = m.groups()",
+        ]
+    else:
+        lines += [
+            "    m = match(line)",
+            "    if m is None:",
+            "        return NO_MATCH if line.strip() else EMPTY",
+            "    g = m.groups()",
+        ]
     add = lines.append
 
     def dash_means_empty(var: str, group: str, empty: str) -> None:
