@@ -47,6 +47,7 @@ KNOWN_GROUPS = {
     "generation_time_milli": "time taken, milliseconds",
     "generation_time_micro": "time taken, microseconds",
     "generation_time_secs": "time taken, seconds",
+    "generation_time_nano": "time taken, nanoseconds",
 }
 
 #: The inside of a double-quoted field, with backslash escapes. Written as Friedl's unrolled loop: a run of
@@ -85,9 +86,17 @@ class FormatDef:
     order: int = 0
     #: The layout it was compiled from ("" for a regex format): where the split fast path comes from.
     layout: str = ""
+    #: "regex" (lines matched by ``regex``) or "json" (one object a line, groups taken from ``keys``).
+    kind: str = "regex"
+    #: JSON formats: each group and the paths of keys (and list indexes) to its value, the first present wins.
+    keys: tuple[tuple[str, tuple[tuple[str | int, ...], ...]], ...] = ()
+    #: JSON formats: keys that a line must have to be taken for this format.
+    detect_keys: tuple[str, ...] = ()
 
     @property
     def groups(self) -> frozenset[str]:
+        if self.kind == "json":
+            return frozenset(name for name, _ in self.keys)
         return frozenset(compile_regex(self.regex).groupindex)
 
 
@@ -99,7 +108,7 @@ def layout_to_regex(layout: str, fields: dict[str, str] | None = None, *, where:
     for m in _PLACEHOLDER.finditer(layout):
         out.append(_literal(layout[pos : m.start()]))
         try:
-            out.append(patterns[m.group(1)])
+            out.append(f"(?:{patterns[m.group(1)]})")  # a field's own alternation must not split the line's
         except KeyError:
             known = ", ".join(sorted(patterns))
             raise FormatError(
@@ -126,6 +135,8 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         name = str(data["name"])
     except KeyError:
         raise FormatError(f'{where}: a format definition needs a "name".') from None
+    if data.get("kind") == "json":
+        return _json_definition(data, name, where=where, order=order)
     layout = ""
     if "regex" in data:
         regex = str(data["regex"])
@@ -147,6 +158,58 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
     )
     check_regex(definition.regex, where=where)
     return definition
+
+
+def _json_definition(data: dict[str, Any], name: str, *, where: str, order: int) -> FormatDef:
+    keys = data.get("keys")
+    if not isinstance(keys, dict) or "date" not in keys:
+        raise FormatError(f'{where}: JSON format {name!r} needs "keys" mapping at least "date" (and "path").')
+    unknown = sorted(set(keys) - set(KNOWN_GROUPS))
+    if unknown:
+        raise FormatError(f"{where}: unknown group(s) {', '.join(unknown)}. Known: {', '.join(KNOWN_GROUPS)}.")
+
+    def alternatives(path: Any) -> tuple[tuple[str | int, ...], ...]:
+        if isinstance(path, list) and path and all(isinstance(p, list) for p in path):
+            return tuple(tuple(p) for p in path)
+        return (tuple(path) if isinstance(path, list) else (path,),)
+
+    paths = tuple((group, alternatives(path)) for group, path in keys.items())
+    return FormatDef(
+        name=name,
+        description=str(data.get("description", "")),
+        regex="",
+        date=str(data.get("date", "iso8601")),
+        aliases=tuple(data.get("aliases", ())),
+        detect=bool(data.get("detect", True)),
+        sample=str(data.get("sample", "")),
+        order=order,
+        kind="json",
+        keys=paths,
+        detect_keys=tuple(data.get("detect_keys", ())),
+    )
+
+
+def dig(obj: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at a path of keys and list indexes in parsed JSON, or None."""
+    for step in path:
+        if isinstance(step, int):
+            obj = obj[step] if isinstance(obj, list) and -len(obj) <= step < len(obj) else None
+        else:
+            obj = obj.get(step) if isinstance(obj, dict) else None
+        if obj is None:
+            return None
+    return obj
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """A line as a JSON object; nginx's ``\\xHH`` escapes of undecodable bytes are read as ``\\u00HH``."""
+    if "\\x" in line:
+        line = line.replace("\\x", "\\u00")
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
 
 
 def check_regex(regex: str, *, where: str) -> None:
@@ -173,7 +236,11 @@ def _formats_dir() -> Path:
 @lru_cache(maxsize=1)
 def builtin_formats() -> dict[str, FormatDef]:
     """The bundled formats by name, in detection order (the reference importers' order)."""
-    order = ["common", "common_vhost", "ncsa_extended", "common_complete"]
+    order = [
+        "common", "common_vhost", "ncsa_extended", "common_complete", "w3c_extended", "amazon_cloudfront",
+        "incapsula_w3c", "iis", "shoutcast", "s3", "icecast2", "elb", "traefik_json", "nginx_json", "caddy_json",
+        "ovh", "haproxy", "gandi",
+    ]  # fmt: skip
     found: dict[str, FormatDef] = {}
     for path in sorted(_formats_dir().glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -233,10 +300,17 @@ def detect(lines: list[str], *, path: str) -> FormatDef:
     candidates = [f for f in builtin_formats().values() if f.detect]
     best: FormatDef | None = None
     best_score = 0
+    objects: list[dict[str, Any] | None] | None = None
     for candidate in candidates:
-        pattern = compile_regex(candidate.regex)
-        width = len(pattern.groupindex)
-        score = sum(width for line in sample if pattern.match(line))
+        if candidate.kind == "json":
+            if objects is None:
+                objects = [json_object(line) if line.lstrip().startswith("{") else None for line in sample]
+            width = len(candidate.keys)
+            score = sum(width for obj in objects if obj is not None and all(k in obj for k in candidate.detect_keys))
+        else:
+            pattern = compile_regex(candidate.regex)
+            width = len(pattern.groupindex)
+            score = sum(width for line in sample if pattern.match(line))
         if score > best_score:
             best, best_score = candidate, score
     if best is None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from import_logs.config import TrackingOptions
-from import_logs.formats import FIELD_PATTERNS, FormatDef, Piece, compile_regex, split_plan
+from import_logs.formats import FIELD_PATTERNS, FormatDef, Piece, compile_regex, dig, json_object, split_plan
 from import_logs.timeparse import DateParser
 
 NO_MATCH = "no_match"
@@ -59,17 +59,26 @@ class LineParser:
 
     def __init__(self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True) -> None:
         self.format = fmt
-        pattern = compile_regex(fmt.regex)
-        groups = dict(pattern.groupindex)
-        plan = split_plan(fmt) if fast_path and pattern.groups == len(groups) else None
-        fast = _fast_source(plan, groups) if plan else None
-        self.source = _parser_source(groups, tracking, fast_parts=len(plan) if fast and plan else 0)
-        if fast:
-            self.source = fast + "\n\n" + self.source
+        fast = None
+        if fmt.kind == "json":
+            groups = {name: i + 1 for i, (name, _) in enumerate(fmt.keys)}
+            match = None
+            self.source = _parser_source(groups, tracking, json_keys=True)
+        else:
+            pattern = compile_regex(fmt.regex)
+            match = pattern.match
+            groups = dict(pattern.groupindex)
+            plan = split_plan(fmt) if fast_path and pattern.groups == len(groups) else None
+            fast = _fast_source(plan, groups) if plan else None
+            self.source = _parser_source(groups, tracking, fast_parts=len(plan) if fast and plan else 0)
+            if fast:
+                self.source = fast + "\n\n" + self.source
         hosts: dict[str, str | None] = {}
         date = DateParser(fmt.date)
         namespace = {
-            "match": pattern.match,
+            "match": match,
+            "json_object": json_object,
+            "extract": _extractor(fmt),
             "date": date,
             "date_with_zone": date.with_zone,
             "new": tuple.__new__,
@@ -89,6 +98,24 @@ class LineParser:
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
         self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
+
+
+def _extractor(fmt: FormatDef) -> Callable[[dict[str, object]], tuple[str | None, ...]]:
+    """For a JSON format: an object → its groups as text (numbers too), in the order of ``fmt.keys``."""
+    alternatives = [paths for _, paths in fmt.keys]
+
+    def extract(obj: dict[str, object]) -> tuple[str | None, ...]:
+        values = []
+        for paths in alternatives:
+            value = None
+            for path in paths:
+                value = dig(obj, path)
+                if value is not None:
+                    break
+            values.append(value if value is None or isinstance(value, str) else str(value))
+        return tuple(values)
+
+    return extract
 
 
 def _cached_fullmatch(pattern: str, group: str | None) -> Callable[[str], str | None]:
@@ -198,17 +225,25 @@ def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: int = 0) -> str:
+def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: int = 0, json_keys: bool = False) -> str:
     """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
 
-    With ``fast_parts``, a line without a backslash is first offered to ``fast`` (the split fast path).
+    With ``fast_parts``, a line without a backslash is first offered to ``fast`` (the split fast path); with
+    ``json_keys``, the line is a JSON object whose groups ``extract`` takes out.
     """
 
     def at(name: str) -> str | None:
         return f"g[{gi[name] - 1}]" if name in gi else None
 
     lines = ["def parse(line):"]
-    if fast_parts:
+    if json_keys:
+        lines += [
+            "    obj = json_object(line)",
+            "    if obj is None:",
+            "        return NO_MATCH if line.strip() else EMPTY",
+            "    g = extract(obj)",
+        ]
+    elif fast_parts:
         lines += [
             "    g = None",
             "    if '\\\\' not in line:",
@@ -239,10 +274,11 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
         else:
             add(f"    {var} = {empty}")
 
+    add(f"    when = {at('date')}")
     if "timezone" in gi:
-        add(f"    time = date_with_zone({at('date')}, {at('timezone')})")
+        add(f"    time = date_with_zone(when, {at('timezone')}) if when else None")
     else:
-        add(f"    time = date({at('date')})")
+        add("    time = date(when) if when else None")
     add("    if time is None:")
     add("        return BAD_DATE")
     if "status" in gi:
@@ -261,6 +297,8 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
         add(f"    query = {at('query_string')} or ''")
         add("    if query == '-':")
         add("        query = ''")
+        add("    if not query:")
+        add("        path, _, query = path.partition(DELIMITER)")
     else:
         add("    path, _, query = path.partition(DELIMITER)")
     if "length" in gi:
@@ -292,6 +330,7 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
         ("generation_time_milli", 1.0),
         ("generation_time_micro", 0.001),
         ("generation_time_secs", 1000.0),
+        ("generation_time_nano", 1e-6),
     ):
         if name in gi:
             add(f"    raw = {at(name)}")
@@ -300,5 +339,7 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
             add(f"            gt = int(float(raw) * {factor!r})")
             add("        except ValueError:")
             add("            pass")
+    add("    if gt is not None and gt <= 0:")
+    add("        gt = None")
     add("    return new(Hit, (time, ip, host, method, path, query, status, size, referrer, ua, userid, gt))")
     return "\n".join(lines) + "\n"
