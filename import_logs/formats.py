@@ -207,7 +207,7 @@ def json_object(line: str) -> dict[str, Any] | None:
         line = line.replace("\\x", "\\u00")
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a line of a million '['
         return None
     return obj if isinstance(obj, dict) else None
 

@@ -1,0 +1,188 @@
+"""Writes the sample log of every format from the same 20 requests: the hand-written common_complete.log.
+
+    python sample_logs/make_samples.py
+
+Each sample has the same kinds of lines (page views, static files, downloads, bots, errors, redirects, a 304,
+query strings, non-ASCII paths) and one broken line at line 18, so the tests can check that every format reads
+back the same requests. Run it again after changing a renderer; the output is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LINE = re.compile(
+    r"(?P<host>\S+) (?P<ip>\S+) - (?P<user>\S+) \[(?P<date>[^\]]+)\] "
+    r'"(?P<method>\S+) (?P<target>\S+) (?P<proto>[^"]+)" (?P<status>\d+) (?P<size>\d+) "(?P<ref>[^"]*)" "(?P<ua>[^"]*)"'
+)
+BROKEN = "this line was written by a broken logger and matches no format"
+
+
+def requests() -> list[dict[str, str] | None]:
+    out: list[dict[str, str] | None] = []
+    for text in (HERE / "common_complete.log").read_text(encoding="utf-8").splitlines():
+        m = LINE.match(text)
+        out.append(m.groupdict() if m else None)
+    return out
+
+
+def when(r: dict[str, str]) -> datetime:
+    return datetime.strptime(r["date"], "%d/%b/%Y:%H:%M:%S %z")
+
+
+def clf(r: dict[str, str]) -> str:
+    return f'[{r["date"]}] "{r["method"]} {r["target"]} {r["proto"]}"'
+
+
+def millis(i: int) -> int:
+    return 3 + (i * 37) % 200
+
+
+def icecast2(i: int, r: dict[str, str]) -> str:
+    return f'{r["ip"]} - {r["user"]} {clf(r)} {r["status"]} {r["size"]} "{r["ref"]}" "{r["ua"]}" {600 + i * 61}'
+
+
+def s3(i: int, r: dict[str, str]) -> str:
+    requester = "-" if r["user"] == "-" else f"arn:aws:iam::123456789012:user/{r['user']}"
+    size = r["size"] if r["size"] != "0" else "-"
+    key = r["target"].split("?")[0].lstrip("/") or "-"
+    return (
+        f"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be {r['host']} [{r['date']}] {r['ip']} "
+        f'{requester} 3E57427F3EXAMPL{i:02d} REST.{r["method"]}.OBJECT {key} "{r["method"]} {r["target"]} '
+        f'{r["proto"]}" {r["status"]} - {size} {r["size"]} {millis(i)} {millis(i) // 2} "{r["ref"]}" "{r["ua"]}"'
+    )
+
+
+def elb(i: int, r: dict[str, str]) -> str:
+    stamp = when(r).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{i * 4711 % 1000000:06d}Z"
+    return (
+        f"https {stamp} app/www-alb/50dc6c495c0c9188 {r['ip']}:{40000 + i} 10.0.1.{i}:80 0.001 "
+        f"{millis(i) / 1000:.3f} 0.000 {r['status']} {r['status']} {300 + i} {r['size']} "
+        f'"{r["method"]} https://{r["host"]}:443{r["target"]} {r["proto"]}" "{r["ua"]}" '
+        "ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"
+    )
+
+
+def ovh(i: int, r: dict[str, str]) -> str:
+    return f'{r["ip"]} {r["host"]} {r["user"]} {clf(r)} {r["status"]} {r["size"]} "{r["ref"]}" "{r["ua"]}"'
+
+
+def haproxy(i: int, r: dict[str, str]) -> str:
+    t = when(r).astimezone(timezone.utc)
+    return (
+        f"{t.strftime('%b %d %H:%M:%S')} lb1 haproxy[6801]: {r['ip']}:{50000 + i} "
+        f"[{t.strftime('%d/%b/%Y:%H:%M:%S')}.{i * 37 % 1000:03d}] ft_https~ bk_web/web{i % 3 + 1} "
+        f"0/0/1/{millis(i) - 1}/{millis(i)} {r['status']} {r['size']} - - ---- 5/4/0/1/0 0/0 "
+        f'"{r["method"]} {r["target"]} {r["proto"]}"'
+    )
+
+
+def gandi(i: int, r: dict[str, str]) -> str:
+    return (
+        f"{r['host']} {r['ip']} - {r['user']} [{r['date']}] ({millis(i) // 100} s) "
+        f'"{r["method"]} {r["target"]} {r["proto"]}" {r["status"]} {r["size"]} "{r["ref"]}" "{r["ua"]}"'
+    )
+
+
+def nginx_json(i: int, r: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "ip": r["ip"],
+            "host": r["host"],
+            "userid": r["user"],
+            "date": when(r).isoformat(),
+            "method": r["method"],
+            "path": r["target"],
+            "status": r["status"],
+            "length": int(r["size"]),
+            "referrer": r["ref"],
+            "user_agent": r["ua"],
+            "generation_time_milli": millis(i) / 1000,
+        },
+        ensure_ascii=False,
+    )
+
+
+def traefik_json(i: int, r: dict[str, str]) -> str:
+    start = when(r).astimezone(timezone.utc)
+    return json.dumps(
+        {
+            "ClientHost": r["ip"],
+            "ClientUsername": r["user"],
+            "DownstreamContentSize": int(r["size"]),
+            "DownstreamStatus": int(r["status"]),
+            "Duration": millis(i) * 1_000_000,
+            "RequestHost": r["host"],
+            "RequestMethod": r["method"],
+            "RequestPath": r["target"],
+            "RequestProtocol": r["proto"],
+            "StartUTC": start.isoformat().replace("+00:00", "Z"),
+            "request_Referer": r["ref"] if r["ref"] != "-" else "",
+            "request_User-Agent": r["ua"],
+            "level": "info",
+            "msg": "",
+            "time": (start + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=1))).isoformat(),
+        },
+        ensure_ascii=False,
+    )
+
+
+def caddy_json(i: int, r: dict[str, str]) -> str:
+    headers: dict[str, list[str]] = {"User-Agent": [r["ua"]]}
+    if r["ref"] != "-":
+        headers["Referer"] = [r["ref"]]
+    return json.dumps(
+        {
+            "level": "info",
+            "ts": when(r).timestamp(),
+            "logger": "http.log.access",
+            "msg": "handled request",
+            "request": {
+                "remote_ip": r["ip"],
+                "remote_port": str(40000 + i),
+                "client_ip": r["ip"],
+                "proto": r["proto"],
+                "method": r["method"],
+                "host": r["host"],
+                "uri": r["target"],
+                "headers": headers,
+            },
+            "user_id": "" if r["user"] == "-" else r["user"],
+            "duration": millis(i) / 1000,
+            "size": int(r["size"]),
+            "status": int(r["status"]),
+            "resp_headers": {"Server": ["Caddy"]},
+        },
+        ensure_ascii=False,
+    )
+
+
+RENDER = {
+    "icecast2": icecast2,
+    "s3": s3,
+    "elb": elb,
+    "ovh": ovh,
+    "haproxy": haproxy,
+    "gandi": gandi,
+    "nginx_json": nginx_json,
+    "traefik_json": traefik_json,
+    "caddy_json": caddy_json,
+}
+
+
+def main() -> None:
+    table = requests()
+    for name, render in RENDER.items():
+        lines = [
+            render(i, r) if r else (BROKEN if not name.endswith("json") else '{"broken": "half a li')
+            for i, r in enumerate(table, 1)
+        ]
+        (HERE / f"{name}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
