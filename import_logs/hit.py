@@ -136,6 +136,18 @@ def _cached_fullmatch(pattern: str, group: str | None) -> Callable[[str], str | 
     return check
 
 
+#: For each blank-separated field of the fast path: the group it gives, how its value is read from the token,
+#: and when the token is not what the regex would accept.
+_TOKEN_CODE = {
+    "vhost": ("host", "vhost_of({})", "host is None"),
+    "ip": ("ip", "ip_of({})", "ip is None"),
+    "ident": ("", "", ""),
+    "userid": ("userid", "{}", ""),
+    "status": ("status", "{}", "len(status) != 3 or not status.isdecimal()"),
+    "length": ("length", "{}", "length != '-' and not length.isdecimal()"),
+}
+
+
 def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
     """``fast(parts)``: from ``line.split('"')``, the tuple ``Match.groups()`` would give, or None to ask the regex.
 
@@ -196,29 +208,13 @@ def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
         add(f"    if len(w) {'<' if piece.last and not piece.bracket_date else '!='} {count}:")
         add("        return None")
         for k, name in enumerate(piece.tokens):
-            if name == "vhost":
-                add(f"    host = vhost_of(w[{k}])")
-                add("    if host is None:")
-                add("        return None")
-                produced.add("host")
-            elif name == "ip":
-                add(f"    ip = ip_of(w[{k}])")
-                add("    if ip is None:")
-                add("        return None")
-                produced.add("ip")
-            elif name == "userid":
-                add(f"    userid = w[{k}]")
-                produced.add("userid")
-            elif name == "status":
-                add(f"    status = w[{k}]")
-                add("    if len(status) != 3 or not status.isdecimal():")
-                add("        return None")
-                produced.add("status")
-            elif name == "length":
-                add(f"    length = w[{k}]")
-                add("    if length != '-' and not length.isdecimal():")
-                add("        return None")
-                produced.add("length")
+            var, value, wrong = _TOKEN_CODE[name]
+            if var:
+                add(f"    {var} = {value.format(f'w[{k}]')}")
+                if wrong:
+                    add(f"    if {wrong}:")
+                    add("        return None")
+                produced.add(var)
     if produced != set(gi):
         return None
     add(f"    return ({', '.join(sorted(gi, key=gi.__getitem__))},)")
