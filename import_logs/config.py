@@ -115,6 +115,8 @@ class FormatOptions:
     regex: str | None = None
     date_format: str | None = None
     encoding: str = "utf-8"
+    #: The zone of timestamps written without an offset (--timezone); None: UTC.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from import_logs.config import TrackingOptions
 from import_logs.formats import FIELD_PATTERNS, FormatDef, Piece, compile_regex, dig, json_object, split_plan
-from import_logs.timeparse import DateParser
+from import_logs.timeparse import DateParser, resolve_zone
 
 NO_MATCH = "no_match"
 BAD_DATE = "bad_date"
@@ -57,7 +57,9 @@ class LineParser:
     source is kept in ``self.source`` for reading.
     """
 
-    def __init__(self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True) -> None:
+    def __init__(
+        self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True, timezone: str | None = None
+    ) -> None:
         self.format = fmt
         fast = None
         if fmt.kind == "json":
@@ -74,7 +76,7 @@ class LineParser:
             if fast:
                 self.source = fast + "\n\n" + self.source
         hosts: dict[str, str | None] = {}
-        date = DateParser(fmt.date)
+        date = DateParser(fmt.date, resolve_zone(timezone))
         namespace = {
             "match": match,
             "json_object": json_object,

@@ -37,6 +37,7 @@ from import_logs.sources import (
 )
 from import_logs.state import StateFile, default_state_path
 from import_logs.stats import Stats
+from import_logs.timeparse import resolve_zone
 from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
 Job = tuple[WorkContext, Block]
@@ -73,6 +74,20 @@ def state_file_for(config: Config, *, read_only: bool) -> StateFile | None:
     if read_only and not os.path.exists(path):
         return None
     return StateFile(path, dest, lock_timeout=config.state.lock_timeout, read_only=read_only)
+
+
+def dump_format(config: Config, stdin: BinaryIO | None = None) -> list[str]:
+    """--dump-log-regex: the format of the first file (named or detected), and how it reads a line."""
+    source = resolve_inputs(config.inputs)[0]
+    fmt = forced_format(config)
+    if fmt is None:
+        head = None
+        if source.path is None:
+            head = next(stream_blocks(open_stream(source, stdin), config.block_size), (0, b""))[1]
+        fmt = detect(head_lines(source, head, encoding=config.formats.encoding), path=source.name)
+    if fmt.kind == "json":
+        return [f"{source.name}: {fmt.name} (JSON)", *(f"  {group} <- {paths}" for group, paths in fmt.keys)]
+    return [f"{source.name}: {fmt.name}", fmt.regex]
 
 
 def show_state(config: Config) -> list[str]:
@@ -139,6 +154,7 @@ class Importer:
         self.stats.files = [s.name for s in self.sources]
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
+        resolve_zone(c.formats.timezone)  # a wrong --timezone stops here, before anything is sent
         self.state = state_file_for(c, read_only=self.stats.dry_run)
         with self.state or contextlib.nullcontext():
             if self.state is not None:
@@ -243,6 +259,7 @@ class Importer:
                     filters=c.filters,
                     encode=spec,
                     encoding=c.formats.encoding,
+                    timezone=c.formats.timezone,
                     keep_rejected=c.verbose > 0,
                     encode_hits=not self.stats.dry_run,
                 )

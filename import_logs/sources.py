@@ -18,8 +18,8 @@ from typing import BinaryIO, Protocol
 from import_logs.errors import InputError
 
 STDIN = "-"
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
-_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
 MAX_LINE = 16 << 20
 
@@ -116,6 +116,14 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
         return bz2.open(source.path, "rb")
     if source.compression == "xz":
         return lzma.open(source.path, "rb")
+    if source.compression == "zstd":
+        try:
+            import zstandard  # optional: only for .zst logs
+        except ImportError:
+            raise InputError(
+                source.path, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
+            ) from None
+        return zstandard.open(source.path, "rb")  # type: ignore[no-any-return]
     return open(source.path, "rb")
 
 

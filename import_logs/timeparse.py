@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 MONTHS = {
@@ -27,7 +27,7 @@ _CACHE_LIMIT = 100_000
 
 
 @lru_cache(maxsize=512)
-def _offset(text: str | None, default: timezone) -> timezone | None:
+def _offset(text: str | None, default: tzinfo) -> tzinfo | None:
     """``+0200``, ``-07:00``, ``+05``, ``Z`` → a fixed offset; None when the text is not an offset."""
     if not text:
         return default
@@ -47,7 +47,7 @@ def _micro(fraction: str | None) -> int:
     return int((fraction + "000000")[:6]) if fraction else 0
 
 
-def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezone | None) -> datetime | None:
+def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: tzinfo | None) -> datetime | None:
     if tz is None:
         return None
     try:
@@ -56,7 +56,7 @@ def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: timezo
         return None
 
 
-def parse_clf(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+def parse_clf(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
     """``10/Oct/2000:13:55:36 -0700`` (Apache, nginx), with optional fraction; C month names only."""
     if len(text) == 26 and text[2] == "/" and text[6] == "/" and text[11] == ":" and text[20] == " ":
         month = MONTHS.get(text[3:6].lower())
@@ -90,7 +90,7 @@ def parse_clf(text: str, default_tz: timezone = timezone.utc) -> datetime | None
     )
 
 
-def parse_iso(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+def parse_iso(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
     """ISO 8601 / RFC 3339: ``2024-02-10T16:42:07.123+01:00``, ``…Z``, or with a space instead of ``T``."""
     m = _ISO.match(text)
     if not m:
@@ -99,7 +99,7 @@ def parse_iso(text: str, default_tz: timezone = timezone.utc) -> datetime | None
     return _build(y, mo, d, h, mi, s, _micro(m.group(7)), _offset(m.group(8), default_tz))
 
 
-def parse_epoch(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+def parse_epoch(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
     """Seconds since 1970, with a fraction or not; 13 digits and more are taken as milliseconds."""
     try:
         value = float(text)
@@ -113,10 +113,10 @@ def parse_epoch(text: str, default_tz: timezone = timezone.utc) -> datetime | No
         return None
 
 
-def strptime_parser(fmt: str) -> Callable[[str, timezone], datetime | None]:
+def strptime_parser(fmt: str) -> Callable[[str, tzinfo], datetime | None]:
     """A parser for a user's strptime format (``--log-date-format``); ``%z`` is honoured when present."""
 
-    def parse(text: str, default_tz: timezone = timezone.utc) -> datetime | None:
+    def parse(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
         try:
             value = datetime.strptime(text, fmt)
         except ValueError:
@@ -128,7 +128,7 @@ def strptime_parser(fmt: str) -> Callable[[str, timezone], datetime | None]:
     return parse
 
 
-NAMED_PARSERS: dict[str, Callable[[str, timezone], datetime | None]] = {
+NAMED_PARSERS: dict[str, Callable[[str, tzinfo], datetime | None]] = {
     "clf": parse_clf,
     "iso8601": parse_iso,
     "epoch": parse_epoch,
@@ -144,7 +144,7 @@ class DateParser:
 
     __slots__ = ("_cache", "_default_tz", "_parse")
 
-    def __init__(self, spec: str, default_tz: timezone = timezone.utc) -> None:
+    def __init__(self, spec: str, default_tz: tzinfo = timezone.utc) -> None:
         self._parse = NAMED_PARSERS.get(spec) or strptime_parser(spec)
         self._default_tz = default_tz
         self._cache: dict[str, datetime | None] = {}
@@ -175,6 +175,27 @@ class DateParser:
         tz = _offset(zone.strip(), self._default_tz)
         value = cache[key] = None if tz is None else self._parse(text.strip(), tz)
         return value
+
+
+def resolve_zone(name: str | None) -> tzinfo:
+    """``--timezone``: ``UTC``, an offset (``+0200``, ``-05:00``) or an IANA name (``Europe/Paris``, DST-aware)."""
+    from import_logs.errors import ConfigError
+
+    if not name:
+        return timezone.utc
+    fixed = _offset(name.strip(), timezone.utc) if name.strip()[:1] in "+-" else None
+    if fixed is not None:
+        return fixed
+    if name.strip().upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name.strip())
+    except (KeyError, ValueError, OSError, ImportError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(
+            f"--timezone {name}: not a time zone. Give an offset such as +0200, or a name such as Europe/Paris."
+        ) from None
 
 
 def format_cdt(value: datetime) -> str:

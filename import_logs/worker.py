@@ -29,6 +29,8 @@ class WorkContext:
     filters: FilterOptions
     encode: EncodeSpec
     encoding: str = "utf-8"
+    #: --timezone, for timestamps without an offset.
+    timezone: str | None = None
     #: Keep the text of every invalid or skipped line (for -v).
     keep_rejected: bool = False
     #: Encode the kept hits (not for a dry run, which only counts them, as the reference importers' does).
@@ -56,7 +58,8 @@ class BlockResult:
 
 @lru_cache(maxsize=16)
 def _stages(ctx: WorkContext) -> tuple[LineParser, HitFilter, Encoder]:
-    return LineParser(ctx.fmt, ctx.encode.tracking), HitFilter(ctx.filters), make_encoder(ctx.encode)
+    parser = LineParser(ctx.fmt, ctx.encode.tracking, timezone=ctx.timezone)
+    return parser, HitFilter(ctx.filters), make_encoder(ctx.encode)
 
 
 def split_lines(data: bytes, encoding: str) -> list[str]:

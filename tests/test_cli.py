@@ -240,3 +240,22 @@ def test_permission_denied_names_the_file(monkeypatch: pytest.MonkeyPatch) -> No
     result = invoke("--dry-run", LOG)
     assert result.exit_code == ExitCode.INPUT
     assert result.stderr == f"import-logs: error: {LOG}: permission denied. Check the path and its permissions.\n"
+
+
+def test_dump_log_regex() -> None:
+    out = invoke("--dump-log-regex", LOG).stdout.splitlines()
+    assert out[0] == f"{LOG}: common_complete"
+    assert out[1].startswith("^(?:(?P<host>")
+    json_out = invoke("--dump-log-regex", str(SAMPLES / "caddy_json.log")).stdout
+    assert "caddy_json (JSON)" in json_out and "user_agent <- (('request', 'headers', 'User-Agent', 0),)" in json_out
+
+
+def test_timezone_option() -> None:
+    haproxy = str(SAMPLES / "haproxy.log")
+    utc = [json.loads(line)["cdt"] for line in invoke("--save-requests=-", "--idsite=a", haproxy).stdout.splitlines()]
+    paris = invoke("--save-requests=-", "--idsite=a", "--timezone=Europe/Paris", haproxy).stdout.splitlines()
+    assert utc[0] == "2024-02-10 21:42:07.037000"
+    assert json.loads(paris[0])["cdt"] == "2024-02-10 20:42:07.037000"
+    wrong = invoke("--dry-run", "--timezone=Nowhere/Land", LOG)
+    assert wrong.exit_code == ExitCode.USAGE
+    assert "--timezone Nowhere/Land: not a time zone." in wrong.stderr

@@ -376,3 +376,67 @@ def test_what_the_server_answers_is_named_with_its_fix(
     result = run_cli(*piwik_args(fake, *extra), LOG, cwd=tmp_path, env=SECRET_ENV)
     assert result.returncode == code
     assert message.format(log=LOG) in result.stderr
+
+
+CUSTOM_LOG = [
+    "2024-02-10 16:42:07|198.51.100.7|GET|/shop/item?id=4|200|Mozilla/5.0 (X11; Linux x86_64)",
+    "2024-02-10 16:42:09|198.51.100.8|GET|/shop/cart|200|Mozilla/5.0 (Windows NT 10.0)",
+    "not a line of this log",
+]
+
+
+def test_a_user_regex_imports_a_custom_log(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text("\n".join(CUSTOM_LOG) + "\n")
+    regex = r"(?P<date>[^|]+)\|(?P<ip>[^|]+)\|(?P<method>[^|]+)\|(?P<path>[^|]+)\|(?P<status>\d+)\|(?P<user_agent>.*)"
+    result = run_cli(
+        *piwik_args(
+            fake,
+            f"--log-format-regex={regex}",
+            "--log-date-format=%Y-%m-%d %H:%M:%S",
+            "--timezone=+0100",
+            "--log-hostname=shop.example.com",
+        ),
+        str(log),
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [(h["url"], h["cdt"], h["cip"]) for h in fake.hits] == [
+        ("https://shop.example.com/shop/item?id=4", "2024-02-10 15:42:07", "198.51.100.7"),
+        ("https://shop.example.com/shop/cart", "2024-02-10 15:42:09", "198.51.100.8"),
+    ]
+    assert "1 invalid log lines" in result.stdout
+
+
+def test_a_user_format_file_imports_a_custom_log(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "custom.log"
+    log.write_text("\n".join(CUSTOM_LOG) + "\n")
+    definition = tmp_path / "pipes.json"
+    definition.write_text(
+        json.dumps(
+            {
+                "name": "pipes",
+                "description": "date|ip|method|path|status|user agent",
+                "layout": "{when}|{ip}|{verb}|{target}|{status}|{agent}",
+                "fields": {
+                    "when": r"(?P<date>[^|]+)",
+                    "verb": r"(?P<method>[A-Z]+)",
+                    "target": r"(?P<path>[^|]+)",
+                    "agent": r"(?P<user_agent>.*)",
+                },
+                "date": "%Y-%m-%d %H:%M:%S",
+            }
+        )
+    )
+    result = run_cli(
+        *piwik_args(fake, f"--log-format-name={definition}", "--log-hostname=shop.example.com"),
+        str(log),
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [h["url"] for h in fake.hits] == [
+        "https://shop.example.com/shop/item?id=4",
+        "https://shop.example.com/shop/cart",
+    ]

@@ -225,3 +225,11 @@ def test_undecodable_bytes_are_kept_escaped(tmp_path: Path) -> None:
     assert requests[0]["url"] == "https://no-hostname-found-in-log/caf\\xe9"
     latin, _ = run(tmp_path, str(log), formats=FormatOptions(encoding="latin-1"))
     assert latin[0]["url"] == "https://no-hostname-found-in-log/café"
+
+
+def test_zstd_input(tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    plain = SAMPLES / "common_complete.log"
+    packed = tmp_path / "access.log.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
+    assert run(tmp_path, str(packed))[0] == run(tmp_path, str(plain))[0]

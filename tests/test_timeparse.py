@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from import_logs.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso
+from import_logs.errors import ConfigError
+from import_logs.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso, resolve_zone
 
 
 def utc(*args: int) -> datetime:
@@ -76,3 +77,23 @@ def test_cdt_is_utc_with_fraction_only_when_there_is_one() -> None:
     assert format_cdt(utc(2024, 2, 10, 21, 42, 7, 5)) == "2024-02-10 21:42:07.000005"
     local = datetime(2024, 2, 10, 23, 42, 7, tzinfo=timezone(timedelta(hours=2)))
     assert format_cdt(local) == "2024-02-10 21:42:07"
+
+
+@pytest.mark.parametrize(
+    ("name", "local", "utc_hour"),
+    [(None, 12, 12), ("UTC", 12, 12), ("+0200", 12, 10), ("-05:00", 12, 17), ("Europe/Paris", 12, 11)],
+)
+def test_timezone_for_dates_without_an_offset(name: str | None, local: int, utc_hour: int) -> None:
+    parser = DateParser("clf", resolve_zone(name))
+    assert parser(f"10/Feb/2024:{local}:00:00") == utc(2024, 2, 10, utc_hour, 0, 0)
+    assert parser("10/Feb/2024:12:00:00 +0000") == utc(2024, 2, 10, 12, 0, 0)  # a written offset wins
+
+
+def test_named_zones_follow_daylight_saving() -> None:
+    paris = DateParser("clf", resolve_zone("Europe/Paris"))
+    assert paris("10/Jul/2024:12:00:00") == utc(2024, 7, 10, 10, 0, 0)
+
+
+def test_unknown_zone() -> None:
+    with pytest.raises(ConfigError, match=r"--timezone Mars/Olympus: not a time zone\. Give an offset such as"):
+        resolve_zone("Mars/Olympus")

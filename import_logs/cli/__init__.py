@@ -28,7 +28,7 @@ from import_logs.errors import (
     WorkerError,
 )
 from import_logs.formats import builtin_formats
-from import_logs.pipeline import Importer, reset_state, show_state
+from import_logs.pipeline import Importer, dump_format, reset_state, show_state
 
 #: The one place where errors become exit codes (subclasses first).
 EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
@@ -85,6 +85,12 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
 @click.option("--log-date-format", metavar="FMT", help="strptime format of the date group of --log-format-regex.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of the log files.")
 @click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="Zone of timestamps written without an offset (HAProxy, custom "
+    "regexes): +0200 or Europe/Paris  [default: UTC].",
+)
+@click.option(
     "--list-formats",
     is_flag=True,
     expose_value=False,
@@ -92,6 +98,7 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     callback=_list_formats,
     help="List the known log formats and exit.",
 )
+@click.option("--dump-log-regex", is_flag=True, help="Print the format of the first file and its regex, and exit.")
 # filters
 @click.option("--enable-static", is_flag=True, help="Track static files (images, css, js...) as downloads.")
 @click.option("--enable-bots", is_flag=True, help="Track bots too, with a Bot/Not-Bot custom variable.")
@@ -232,9 +239,12 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     except OSError as exc:
         output.message(f"import-logs: error: {exc.filename}: {exc.strerror}. Check the path.")
         return ExitCode.USAGE
-    if options["show_state"] or options["reset_state"]:
+    if options["show_state"] or options["reset_state"] or options["dump_log_regex"]:
         try:
-            said = show_state(config) if options["show_state"] else reset_state(config)
+            if options["dump_log_regex"]:
+                said = dump_format(config, sys.stdin.buffer)
+            else:
+                said = show_state(config) if options["show_state"] else reset_state(config)
         except ImportLogsError as exc:
             output.message(f"import-logs: error: {exc}")
             return exit_code_for(exc)

@@ -47,6 +47,7 @@ def build_config(o: dict[str, Any]) -> Config:
             regex=o["log_format_regex"],
             date_format=o["log_date_format"],
             encoding=o["encoding"],
+            timezone=o["timezone"],
         ),
         filters=FilterOptions(
             enable_static=o["enable_static"],
