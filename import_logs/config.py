@@ -108,6 +108,16 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class W3COptions:
+    """--w3c-fields, --w3c-map-field, --w3c-field-regex, --w3c-time-taken-millisecs."""
+
+    fields: str | None = None
+    map_fields: tuple[tuple[str, str], ...] = ()
+    field_regexes: tuple[tuple[str, str], ...] = ()
+    time_taken_millis: bool = False
+
+
+@dataclass(frozen=True)
 class FormatOptions:
     """How lines are read: --log-format-name, --log-format-regex, --log-date-format, --encoding."""
 
@@ -117,6 +127,7 @@ class FormatOptions:
     encoding: str = "utf-8"
     #: The zone of timestamps written without an offset (--timezone); None: UTC.
     timezone: str | None = None
+    w3c: W3COptions = field(default_factory=W3COptions)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ SKIP_REASONS = {
     "excluded_path": "requests whose path matched an --exclude-path",
     "not_included_path": "requests whose path matched no --include-path",
     "skip_option": "requests within the first --skip lines of their file",
+    "header": "W3C header lines (#Fields:, #Date:...)",
 }
 
 _CACHE_LIMIT = 50_000

@@ -92,6 +92,12 @@ class FormatDef:
     keys: tuple[tuple[str, tuple[tuple[str | int, ...], ...]], ...] = ()
     #: JSON formats: keys that a line must have to be taken for this format.
     detect_keys: tuple[str, ...] = ()
+    #: W3C templates: field name → pattern, on top of :data:`W3C_FIELDS`; the regex is built from ``#Fields:``.
+    w3c: tuple[tuple[str, str], ...] = ()
+    #: Lines starting with ``#`` are headers (W3C): skipped and counted as such, never invalid.
+    comments: bool = False
+    #: Named value transforms: (group, transform) applied after reading, e.g. ("user_agent", "url_decode").
+    transforms: tuple[tuple[str, str], ...] = ()
 
     @property
     def groups(self) -> frozenset[str]:
@@ -137,6 +143,21 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         raise FormatError(f'{where}: a format definition needs a "name".') from None
     if data.get("kind") == "json":
         return _json_definition(data, name, where=where, order=order)
+    if data.get("kind") == "w3c":
+        return FormatDef(
+            name=name,
+            description=str(data.get("description", "")),
+            regex="",
+            date="iso8601",
+            aliases=tuple(data.get("aliases", ())),
+            detect=bool(data.get("detect", True)),
+            sample=str(data.get("sample", "")),
+            order=order,
+            kind="w3c",
+            w3c=tuple(data.get("fields", {}).items()),
+            comments=True,
+            transforms=tuple(data.get("transforms", {}).items()),
+        )
     layout = ""
     if "regex" in data:
         regex = str(data["regex"])
@@ -155,6 +176,7 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         sample=str(data.get("sample", "")),
         order=order,
         layout=layout,
+        transforms=tuple(data.get("transforms", {}).items()),
     )
     check_regex(definition.regex, where=where)
     return definition
@@ -290,7 +312,7 @@ def load_format_file(path: str) -> FormatDef:
     return from_definition(data, where=path)
 
 
-def detect(lines: list[str], *, path: str) -> FormatDef:
+def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef:
     """The most specific bundled format for the first lines of a file.
 
     Each candidate scores the number of named groups it captures, summed over the sample lines it matches,
@@ -298,8 +320,18 @@ def detect(lines: list[str], *, path: str) -> FormatDef:
     """
     sample = [line for line in lines if line.strip()][:DETECT_LINES]
     candidates = [f for f in builtin_formats().values() if f.detect]
+    tried = tuple(c.name for c in candidates)
     best: FormatDef | None = None
     best_score = 0
+    templates = [f for f in candidates if f.kind == "w3c"]
+    if templates:
+        from import_logs.config import W3COptions
+        from import_logs.w3c import detect_w3c  # w3c builds on this module
+
+        found = detect_w3c(templates, lines, w3c_options or W3COptions())
+        if found is not None:
+            best, best_score = found
+        candidates = [f for f in candidates if f.kind != "w3c"]
     objects: list[dict[str, Any] | None] | None = None
     for candidate in candidates:
         if candidate.kind == "json":
@@ -314,7 +346,6 @@ def detect(lines: list[str], *, path: str) -> FormatDef:
         if score > best_score:
             best, best_score = candidate, score
     if best is None:
-        tried = tuple(c.name for c in candidates)
         first = sample[0][:120] if sample else ""
         raise FormatError(
             f"{path}: no known format matches the first lines (tried: {', '.join(tried)}). "

@@ -10,12 +10,16 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import unquote
 
 from import_logs.config import TrackingOptions
+from import_logs.errors import FormatError
 from import_logs.formats import FIELD_PATTERNS, FormatDef, Piece, compile_regex, dig, json_object, split_plan
 from import_logs.timeparse import DateParser, resolve_zone
 
 NO_MATCH = "no_match"
+#: Not invalid: a header line of a W3C log (``#Fields:`` and the like), counted as skipped.
+HEADER = "header"
 BAD_DATE = "bad_date"
 BAD_STATUS = "bad_status"
 EMPTY = "empty_line"
@@ -45,6 +49,18 @@ class Hit(NamedTuple):
     generation_time_ms: int | None
 
 
+def _url_decode_twice(text: str) -> str:
+    return unquote(unquote(text))
+
+
+#: Named value transforms a format definition may ask for (on the user agent or the referrer).
+TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "url_decode": unquote,
+    "url_decode_twice": _url_decode_twice,
+    "plus_to_space": lambda text: text.replace("+", " "),
+}
+
+
 def _normal_host(raw: str) -> str | None:
     return raw.lower().strip(".").strip('"') or None
 
@@ -65,14 +81,20 @@ class LineParser:
         if fmt.kind == "json":
             groups = {name: i + 1 for i, (name, _) in enumerate(fmt.keys)}
             match = None
-            self.source = _parser_source(groups, tracking, json_keys=True)
+            self.source = _parser_source(groups, tracking, json_keys=True, transforms=fmt.transforms)
         else:
             pattern = compile_regex(fmt.regex)
             match = pattern.match
             groups = dict(pattern.groupindex)
             plan = split_plan(fmt) if fast_path and pattern.groups == len(groups) else None
             fast = _fast_source(plan, groups) if plan else None
-            self.source = _parser_source(groups, tracking, fast_parts=len(plan) if fast and plan else 0)
+            self.source = _parser_source(
+                groups,
+                tracking,
+                fast_parts=len(plan) if fast and plan else 0,
+                comments=fmt.comments,
+                transforms=fmt.transforms,
+            )
             if fast:
                 self.source = fast + "\n\n" + self.source
         hosts: dict[str, str | None] = {}
@@ -89,6 +111,8 @@ class LineParser:
             "EMPTY": EMPTY,
             "BAD_DATE": BAD_DATE,
             "BAD_STATUS": BAD_STATUS,
+            "HEADER": HEADER,
+            **TRANSFORMS,
             "DELIMITER": tracking.query_string_delimiter,
             "LOG_HOSTNAME": tracking.log_hostname,
             "hosts": hosts,
@@ -223,7 +247,14 @@ def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: int = 0, json_keys: bool = False) -> str:
+def _parser_source(
+    gi: dict[str, int],
+    tracking: TrackingOptions,
+    fast_parts: int = 0,
+    json_keys: bool = False,
+    comments: bool = False,
+    transforms: tuple[tuple[str, str], ...] = (),
+) -> str:
     """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
 
     With ``fast_parts``, a line without a backslash is first offered to ``fast`` (the split fast path); with
@@ -234,6 +265,8 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
         return f"g[{gi[name] - 1}]" if name in gi else None
 
     lines = ["def parse(line):"]
+    if comments:
+        lines += ["    if line[:1] == '#':", "        return HEADER"]
     if json_keys:
         lines += [
             "    obj = json_object(line)",
@@ -273,6 +306,9 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
             add(f"    {var} = {empty}")
 
     add(f"    when = {at('date')}")
+    if "time" in gi:
+        add(f"    if when and {at('time')}:")
+        add(f"        when = when + ' ' + {at('time')}")
     if "timezone" in gi:
         add(f"    time = date_with_zone(when, {at('timezone')}) if when else None")
     else:
@@ -281,7 +317,7 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
     add("        return BAD_DATE")
     if "status" in gi:
         add(f"    status = {at('status')}")
-        add("    if status is None:")
+        add("    if not status or status == '\"\"':")
         add("        status = 200")
         add("    else:")
         add("        try:")
@@ -306,6 +342,16 @@ def _parser_source(gi: dict[str, int], tracking: TrackingOptions, fast_parts: in
         add("    size = 0")
     dash_means_empty("referrer", "referrer", "''")
     add(f"    ua = {at('user_agent') or 'None'} or ''")
+    if comments:  # W3C values may stand in quotes
+        add("    ua = ua.strip('\"')")
+        add("    referrer = referrer.strip('\"')")
+    for group, transform in transforms:
+        var = {"user_agent": "ua", "referrer": "referrer"}.get(group)
+        if var is None or transform not in TRANSFORMS:
+            raise FormatError(
+                f"transform {transform!r} of {group!r}: known are {', '.join(TRANSFORMS)} on user_agent and referrer."
+            )
+        add(f"    {var} = {transform}({var})")
     dash_means_empty("ip", "ip", "None")
     if tracking.log_hostname:
         add("    host = LOG_HOSTNAME")

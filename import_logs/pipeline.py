@@ -15,11 +15,12 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, EncodeSpec, destination, open_sender
 from import_logs.config import Config
-from import_logs.errors import ConfigError, WorkerError
+from import_logs.errors import ConfigError, FormatError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
@@ -27,6 +28,7 @@ from import_logs.ledger import Ledger
 from import_logs.resume import Resume, plan, read_head
 from import_logs.sources import (
     Block,
+    LimitedStream,
     Source,
     byte_ranges,
     head_lines,
@@ -38,6 +40,8 @@ from import_logs.sources import (
 from import_logs.state import StateFile, default_state_path
 from import_logs.stats import Stats
 from import_logs.timeparse import resolve_zone
+from import_logs.w3c import build as build_w3c
+from import_logs.w3c import cut_at_fields, fields_before, header_fields
 from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
 Job = tuple[WorkContext, Block]
@@ -245,11 +249,13 @@ class Importer:
                     continue
             try:
                 lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
-                if not any(line.strip() for line in lines):
-                    self.on_event(Notice(f"{source.name}: empty, nothing to import"))
+                written = [line for line in lines if line.strip()]
+                if not written or all(line.startswith("#") for line in written):
+                    said = "only W3C headers" if written else "empty"
+                    self.on_event(Notice(f"{source.name}: {said}, nothing to import"))
                     self.stats.formats[source.name] = ""
                     continue
-                fmt = forced or detect(lines, path=source.name)
+                fmt = self._format_for(source, lines, forced, resume)
                 self.stats.formats[source.name] = fmt.name
                 if self.ledger is not None and resume.entry is not None:
                     self.ledger.track(source.index, resume.entry)
@@ -263,19 +269,48 @@ class Importer:
                     keep_rejected=c.verbose > 0,
                     encode_hits=not self.stats.dry_run,
                 )
+                if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
+                    assert source.path is not None
+                    stream = open_stream(source, None)
+                    skip_bytes(stream, resume.offset)
+                    end = resume.end if resume.end is not None else source.size
+                    blocks = stream_blocks(
+                        LimitedStream(stream, (end or 0) - resume.offset), c.block_size, start=resume.offset
+                    )
                 if blocks is None:
                     assert source.path is not None and source.size is not None
                     end = resume.end if resume.end is not None else source.size
                     for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
                         yield ctx, Block(source.index, seq, start, stop, path=source.path)
                         seq += 1
-                else:
-                    for offset, data in _chain([first] if first else [], blocks):
-                        yield ctx, Block(source.index, seq, offset, offset + len(data), data=data)
+                    continue
+                for offset, data in _chain([first] if first else [], blocks):
+                    pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
+                    for at, piece, fields in pieces:
+                        if fields is not None:
+                            ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
+                        yield ctx, Block(source.index, seq, at, at + len(piece), data=piece)
                         seq += 1
             finally:
                 if stream is not None and source.path is not None:
                     stream.close()
+
+    def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
+        """The format of a source: named or detected; a W3C template built from the fields in effect."""
+        w3c = self.config.formats.w3c
+        fmt = forced or detect(lines, path=source.name, w3c_options=w3c)
+        if fmt.kind != "w3c" and not (fmt.comments and resume.offset):
+            return fmt
+        fields = header_fields(lines, w3c)
+        if resume.offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
+            fields = fields_before(source, resume.offset) or fields
+        if fields is None:
+            raise FormatError(
+                f"{source.name}: no #Fields: line in its first lines, so the W3C fields are unknown. "
+                'Give them with --w3c-fields="#Fields: date time c-ip ...".',
+                path=source.name,
+            )
+        return build_w3c(fmt, fields, w3c, where=source.name)
 
     def _results(self, jobs: Iterator[Job]) -> Iterator[BlockResult]:
         """Results in the order of the jobs; at most a few blocks per worker under way (bounded memory)."""

@@ -189,3 +189,20 @@ def head_lines(
     if cut >= 0 and len(data) >= limit:
         data = data[:cut]
     return data.decode(encoding, "backslashreplace").split("\n")
+
+
+class LimitedStream:
+    """A stream that ends after ``count`` bytes (a W3C file read up to its last complete line)."""
+
+    def __init__(self, stream: ByteStream, count: int) -> None:
+        self.stream, self.left = stream, max(0, count)
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.stream.close()

@@ -17,7 +17,7 @@ from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.config import FilterOptions
 from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.formats import FormatDef
-from import_logs.hit import LineParser
+from import_logs.hit import HEADER, LineParser
 from import_logs.sources import Block
 
 
@@ -88,6 +88,9 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     for index, line in enumerate(lines):
         hit = parse(line)
         if isinstance(hit, str):
+            if hit == HEADER:
+                skipped[HEADER] += 1
+                continue
             invalid[hit] += 1
             if rejected is not None:
                 rejected.append((index, f"invalid: {hit}", line))

@@ -3,8 +3,8 @@
     python sample_logs/make_samples.py
 
 Each sample has the same kinds of lines (page views, static files, downloads, bots, errors, redirects, a 304,
-query strings, non-ASCII paths) and one broken line at line 18, so the tests can check that every format reads
-back the same requests. Run it again after changing a renderer; the output is committed.
+query strings, non-ASCII paths) and one broken line, the 18th after any header, so the tests can check
+that every format reads back the same requests. Run it again after changing a renderer; the output is committed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 LINE = re.compile(
@@ -161,6 +162,118 @@ def caddy_json(i: int, r: dict[str, str]) -> str:
     )
 
 
+def _utc(r: dict[str, str]) -> tuple[str, str, str, str]:
+    """(date, time, path, query) as W3C logs write them: UTC, the query apart ('-' when none)."""
+    t = when(r).astimezone(timezone.utc)
+    path, _, query = r["target"].partition("?")
+    return t.strftime("%Y-%m-%d"), t.strftime("%H:%M:%S"), path, query or "-"
+
+
+def w3c_extended(i: int, r: dict[str, str]) -> str:
+    d, t, path, query = _utc(r)
+    return (
+        f"{d} {t} {r['ip']} {r['user']} {r['method']} {r['host']} {path} {query} {r['status']} {r['size']} "
+        f'{millis(i) / 1000:.3f} "{r["ua"]}" {r["ref"]}'
+    )
+
+
+def iis(i: int, r: dict[str, str]) -> str:
+    d, t, path, query = _utc(r)
+    return (
+        f"{d} {t} 10.0.0.4 {r['method']} {path} {query} 443 {r['user']} {r['ip']} {r['ua'].replace(' ', '+')} "
+        f"{r['ref']} {r['host']} {r['status']} 0 0 {r['size']} {millis(i)}"
+    )
+
+
+def amazon_cloudfront(i: int, r: dict[str, str]) -> str:
+    d, t, path, query = _utc(r)
+    ua = quote(quote(r["ua"], safe="/;:(),"), safe="/;:(),")
+    return "\t".join(
+        [
+            d,
+            t,
+            "FRA56-P1",
+            r["size"],
+            r["ip"],
+            r["method"],
+            "d111111abcdef8.cloudfront.net",
+            path,
+            r["status"],
+            r["ref"],
+            ua,
+            query,
+            "-",
+            "Hit" if i % 3 else "Miss",
+            f"SOX4xwn4XV6Q4rgb{i:04d}==",
+            r["host"],
+            "https",
+            str(300 + i),
+            f"{millis(i) / 1000:.3f}",
+        ]
+    )
+
+
+def shoutcast(i: int, r: dict[str, str]) -> str:
+    d, t, _, _ = _utc(r)
+    return (
+        f"{r['ip']} {40000 + i} {r['ip']} {r['status']} {d} {t} {r['target']} {600 + i * 61} 128000 "
+        f"{quote(r['ua'], safe='')}"
+    )
+
+
+def incapsula_w3c(i: int, r: dict[str, str]) -> str:
+    d, t, path, query = _utc(r)
+    values = [
+        d,
+        t,
+        str(12000 + i),
+        "Firefox",
+        "Browser",
+        "true",
+        "true",
+        r["ip"],
+        "-",
+        r["host"] + path,
+        r["method"],
+        query if query != "-" else "",
+        r["status"],
+        r["size"],
+        r["ua"],
+        r["ref"],
+    ]
+    return " ".join(f'"{v}"' for v in values)
+
+
+W3C_HEADERS = {
+    "w3c_extended": [
+        "#Version: 1.0",
+        "#Date: 2024-02-10 21:42:00",
+        "#Fields: date time c-ip cs-username cs-method "
+        "cs-host cs-uri-stem cs-uri-query sc-status sc-bytes time-taken cs(User-Agent) cs(Referer)",
+    ],
+    "iis": [
+        "#Software: Microsoft Internet Information Services 10.0",
+        "#Version: 1.0",
+        "#Date: 2024-02-10 21:42:00",
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+        "cs(Referer) cs-host sc-status sc-substatus sc-win32-status sc-bytes time-taken",
+    ],
+    "amazon_cloudfront": [
+        "#Version: 1.0",
+        "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) "
+        "cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type "
+        "x-edge-request-id x-host-header cs-protocol cs-bytes time-taken",
+    ],
+    "shoutcast": [
+        "#Software: SHOUTcast Log Files",
+        "#Fields: c-ip c-port c-dns c-status date time cs-uri-stem x-duration avgbandwidth cs(User-Agent)",
+    ],
+    "incapsula_w3c": [
+        "#Fields: date time cs-vid cs-clapp cs-browsertype cs-js-support cs-co-support c-ip s-caller "
+        "cs-uri cs-method cs-uri-query sc-status cs-bytes cs(User-Agent) cs(Referer)"
+    ],
+}
+
 RENDER = {
     "icecast2": icecast2,
     "s3": s3,
@@ -171,6 +284,11 @@ RENDER = {
     "nginx_json": nginx_json,
     "traefik_json": traefik_json,
     "caddy_json": caddy_json,
+    "w3c_extended": w3c_extended,
+    "iis": iis,
+    "amazon_cloudfront": amazon_cloudfront,
+    "shoutcast": shoutcast,
+    "incapsula_w3c": incapsula_w3c,
 }
 
 
@@ -181,6 +299,7 @@ def main() -> None:
             render(i, r) if r else (BROKEN if not name.endswith("json") else '{"broken": "half a li')
             for i, r in enumerate(table, 1)
         ]
+        lines = W3C_HEADERS.get(name, []) + lines
         (HERE / f"{name}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from import_logs.config import TrackingOptions
-from import_logs.formats import builtin_formats, get_format
+from import_logs.formats import builtin_formats, detect, get_format
 from import_logs.hit import Hit, LineParser
 from import_logs.worker import split_lines
 
@@ -20,13 +20,18 @@ NASTY = ['"', "\\", "[", "]", " ", "\t", "{", "}", ":", "-", "/", "?", "\x00", "
 
 
 @functools.cache
-def _parser(fmt: str) -> LineParser:
-    return LineParser(get_format(fmt), TrackingOptions())
+def _sample(fmt: str) -> list[str]:
+    """The data lines of a format's sample (W3C headers left out)."""
+    lines = (SAMPLES / f"{fmt}.log").read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if not line.startswith("#")]
 
 
 @functools.cache
-def _sample(fmt: str) -> list[str]:
-    return (SAMPLES / f"{fmt}.log").read_text(encoding="utf-8").splitlines()
+def _parser(fmt: str) -> LineParser:
+    definition = get_format(fmt)
+    if definition.kind == "w3c":  # built from the sample's own #Fields: header
+        definition = detect((SAMPLES / f"{fmt}.log").read_text(encoding="utf-8").splitlines(), path=fmt)
+    return LineParser(definition, TrackingOptions())
 
 
 def _check(parser: LineParser, line: str) -> None:

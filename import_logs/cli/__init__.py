@@ -99,6 +99,20 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="List the known log formats and exit.",
 )
 @click.option("--dump-log-regex", is_flag=True, help="Print the format of the first file and its regex, and exit.")
+@click.option("--w3c-fields", metavar='"#Fields: ..."', help="The W3C fields of logs that have no #Fields: line.")
+@click.option(
+    "--w3c-map-field",
+    multiple=True,
+    metavar="CUSTOM=KNOWN",
+    help="Read a W3C field as a known one, e.g. date-local=date (repeatable; or comma-separated).",
+)
+@click.option(
+    "--w3c-field-regex",
+    multiple=True,
+    metavar="FIELD=REGEX",
+    help="The regex of a W3C field, with a named group, e.g. 'sc-win32-status=(?P<win32>\\S+)' (repeatable).",
+)
+@click.option("--w3c-time-taken-millisecs", is_flag=True, help="W3C time-taken is in milliseconds (IIS always is).")
 # filters
 @click.option("--enable-static", is_flag=True, help="Track static files (images, css, js...) as downloads.")
 @click.option("--enable-bots", is_flag=True, help="Track bots too, with a Bot/Not-Bot custom variable.")
@@ -239,6 +253,9 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     except OSError as exc:
         output.message(f"import-logs: error: {exc.filename}: {exc.strerror}. Check the path.")
         return ExitCode.USAGE
+    except ImportLogsError as exc:
+        output.message(f"import-logs: error: {exc}")
+        return exit_code_for(exc)
     if options["show_state"] or options["reset_state"] or options["dump_log_regex"]:
         try:
             if options["dump_log_regex"]:

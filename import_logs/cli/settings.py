@@ -16,7 +16,9 @@ from import_logs.config import (
     Secret,
     StateOptions,
     TrackingOptions,
+    W3COptions,
 )
+from import_logs.errors import ConfigError
 
 UNBOUNDED_ATTEMPTS = 100
 
@@ -30,6 +32,23 @@ def _read_patterns(path: str | None) -> list[str]:
         return []
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    """``KEY=VALUE``, split at the first ``=`` (so a value may hold more of them)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} {text!r}: give KEY=VALUE.")
+    return key.strip(), value.strip()
+
+
+def _field_regex(text: str) -> tuple[str, str]:
+    field, regex = _pair(text, "--w3c-field-regex")
+    if "(?P<" not in regex:
+        raise ConfigError(
+            f"--w3c-field-regex {text!r}: the regex needs a named group, e.g. {field}=(?P<win32_status>\\S+)."
+        )
+    return field, regex
 
 
 def build_config(o: dict[str, Any]) -> Config:
@@ -48,6 +67,14 @@ def build_config(o: dict[str, Any]) -> Config:
             date_format=o["log_date_format"],
             encoding=o["encoding"],
             timezone=o["timezone"],
+            w3c=W3COptions(
+                fields=o["w3c_fields"],
+                map_fields=tuple(
+                    _pair(item, "--w3c-map-field") for value in o["w3c_map_field"] for item in value.split(",") if item
+                ),
+                field_regexes=tuple(_field_regex(value) for value in o["w3c_field_regex"]),
+                time_taken_millis=o["w3c_time_taken_millisecs"],
+            ),
         ),
         filters=FilterOptions(
             enable_static=o["enable_static"],
