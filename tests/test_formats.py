@@ -282,3 +282,81 @@ def test_user_format_file_errors(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"name": "x", "layout": "{nonesuch}"}))
     with pytest.raises(FormatError, match=r"unknown field \{nonesuch\}"):
         load_format_file(str(bad))
+
+
+SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"
+)
+# The 4th request of every sample (alice views a product list from a search page), field by field, where the format
+# writes that field: (format, host, user agent, referrer, userid, generation time in ms).
+FOURTH_REQUEST = [
+    ("common", None, "", "", "alice", None),
+    ("common_vhost", "www.example.com", "", "", "alice", None),
+    ("ncsa_extended", None, SAFARI, "https://www.search.example/?q=books", "alice", None),
+    ("common_complete", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", None),
+    (
+        "s3",
+        "www.example.com",
+        SAFARI,
+        "https://www.search.example/?q=books",
+        "arn:aws:iam::123456789012:user/alice",
+        151,
+    ),
+    ("icecast2", None, SAFARI, "https://www.search.example/?q=books", "alice", None),
+    ("elb", "www.example.com", SAFARI, "", None, 151),
+    ("ovh", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", None),
+    ("haproxy", None, "", "", None, 151),
+    ("gandi", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 1000),
+    ("nginx_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("traefik_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("caddy_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("w3c_extended", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("iis", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("amazon_cloudfront", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
+    ("shoutcast", None, SAFARI, "", None, 844000),
+    ("incapsula_w3c", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, None),
+]
+
+
+@pytest.mark.parametrize(("fmt", "host", "ua", "referrer", "userid", "gt"), FOURTH_REQUEST)
+def test_expected_record_of_every_format(
+    fmt: str, host: str | None, ua: str, referrer: str, userid: str | None, gt: int | None
+) -> None:
+    lines = sample_lines(fmt)
+    hit = LineParser(concrete(fmt, lines), TrackingOptions()).parse(data_lines(lines)[3])
+    assert isinstance(hit, Hit)
+    assert (hit.time, hit.ip, hit.path, hit.query, hit.status) == (
+        utc(2024, 2, 10, 21, 43, 15),
+        "198.51.100.23",
+        "/products/index.html",
+        "category=books&sort=price",
+        200,
+    )
+    assert (hit.host, hit.user_agent, hit.referrer, hit.userid, hit.generation_time_ms) == (
+        host,
+        ua,
+        referrer,
+        userid,
+        gt,
+    )
+
+
+def test_cloudfront_rtmp_lines() -> None:
+    lines = [
+        "#Version: 1.0",
+        "#Fields: date time x-edge-location c-ip x-event sc-bytes x-cf-status x-cf-client-id cs-uri-stem cs-uri-query "
+        "c-referrer x-page-url c-user-agent x-sname x-sname-query x-file-ext x-sid",
+        "2024-02-10 21:42:07 AMS1 198.51.100.7 play 3914 OK bfd8a98bee0840d9b871b7f6ade9908f "
+        "rtmp://s5c39gqb8ow64r.cloudfront.net/cfx/st key=value http://player.example.com/player.swf "
+        "http://www.example.com/video.html LNX%252010,0,32,18 myvideo p=2&q=4 flv 1",
+    ]
+    fmt = detect(lines, path="rtmp.log")
+    assert fmt.name == "amazon_cloudfront"
+    hit = LineParser(fmt, TrackingOptions()).parse(lines[-1])
+    assert isinstance(hit, Hit)
+    assert (hit.path, hit.query, hit.status, hit.user_agent) == (
+        "/s5c39gqb8ow64r.cloudfront.net/cfx/st",
+        "key=value",
+        200,
+        "LNX 10,0,32,18",
+    )
