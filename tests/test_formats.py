@@ -325,7 +325,7 @@ def test_expected_record_of_every_format(
     lines = sample_lines(fmt)
     hit = LineParser(concrete(fmt, lines), TrackingOptions()).parse(data_lines(lines)[3])
     assert isinstance(hit, Hit)
-    assert (hit.time, hit.ip, hit.path, hit.query, hit.status) == (
+    assert (hit.time.replace(microsecond=0), hit.ip, hit.path, hit.query, hit.status) == (
         utc(2024, 2, 10, 21, 43, 15),
         "198.51.100.23",
         "/products/index.html",
