@@ -325,20 +325,16 @@ class Importer:
             for ctx, block in jobs:
                 window.append(executor.submit(process_block, ctx, block))
                 if len(window) >= 2 * workers:
-                    yield self._wait(window.popleft())
+                    yield window.popleft().result()
             while window:
-                yield self._wait(window.popleft())
-        finally:
-            _shutdown(executor, window)
-
-    def _wait(self, future: Future[BlockResult]) -> BlockResult:
-        try:
-            return future.result()
-        except BrokenProcessPool:
+                yield window.popleft().result()
+        except BrokenProcessPool:  # from result(), or from submit() once the pool knows
             raise WorkerError(
                 "a worker process died (killed, or out of memory) while parsing. Nothing after the last "
                 "accepted batch was lost: run the import again."
             ) from None
+        finally:
+            _shutdown(executor, window)
 
     def _finish_source(self) -> None:
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
