@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 
 #: What the reference Piwik PRO importer takes as downloads (its documentation's list, "Tracking downloads
 #: when using log importer"). Matomo's adds md5 and sig.
@@ -143,6 +144,12 @@ class FilterOptions:
     hostnames: tuple[str, ...] = ()
     exclude_paths: tuple[str, ...] = ()
     include_paths: tuple[str, ...] = ()
+    #: --include-host / --exclude-host: exact host names (compared in lower case).
+    include_hosts: tuple[str, ...] = ()
+    exclude_hosts: tuple[str, ...] = ()
+    #: --exclude-older-than / --exclude-newer-than (aware datetimes).
+    older_than: datetime | None = None
+    newer_than: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,10 @@ class TrackingOptions:
     log_hostname: str | None = None
     enable_reverse_dns: bool = False
     title_category_delimiter: str = "/"
+    #: --add-to-date: seconds added to every timestamp (may be negative).
+    add_to_date: int = 0
+    #: --force-lowercase-path: the path (and a query written with it) in lower case.
+    lowercase_path: bool = False
 
 
 @dataclass(frozen=True)

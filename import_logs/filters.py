@@ -30,6 +30,8 @@ SKIP_REASONS = {
     "not_included_path": "requests whose path matched no --include-path",
     "skip_option": "requests within the first --skip lines of their file",
     "header": "W3C header lines (#Fields:, #Date:...)",
+    "host_filter": "requests whose host --include-host / --exclude-host leave out",
+    "date_range": "requests outside --exclude-older-than / --exclude-newer-than",
 }
 
 _CACHE_LIMIT = 50_000
@@ -59,6 +61,8 @@ class HitFilter:
         self._hostnames = _globs(options.hostnames)
         self._exclude = _globs(options.exclude_paths)
         self._include = _globs(options.include_paths)
+        self._include_hosts = frozenset(h.lower() for h in options.include_hosts) or None
+        self._exclude_hosts = frozenset(h.lower() for h in options.exclude_hosts)
         self._bot_words = BOT_SUBSTRINGS + tuple(s.lower() for s in options.useragent_exclude if s)
         self._bots: dict[str, bool] = {}
 
@@ -114,4 +118,12 @@ class HitFilter:
                 return "bot", 0
             flags |= BOT
 
+        if (self._include_hosts is not None and hit.host not in self._include_hosts) or (
+            self._exclude_hosts and hit.host in self._exclude_hosts
+        ):
+            return "host_filter", 0
+        if (o.older_than is not None and hit.time < o.older_than) or (
+            o.newer_than is not None and hit.time > o.newer_than
+        ):
+            return "date_range", 0
         return None, flags

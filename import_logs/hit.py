@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -112,6 +112,7 @@ class LineParser:
             "BAD_DATE": BAD_DATE,
             "BAD_STATUS": BAD_STATUS,
             "HEADER": HEADER,
+            "timedelta": timedelta,
             **TRANSFORMS,
             "DELIMITER": tracking.query_string_delimiter,
             "LOG_HOSTNAME": tracking.log_hostname,
@@ -315,6 +316,8 @@ def _parser_source(
         add("    time = date(when) if when else None")
     add("    if time is None:")
     add("        return BAD_DATE")
+    if tracking.add_to_date:
+        add(f"    time = time + timedelta(seconds={int(tracking.add_to_date)})")
     if "status" in gi:
         add(f"    status = {at('status')}")
         add("    if not status or status == '\"\"':")
@@ -327,6 +330,8 @@ def _parser_source(
     else:
         add("    status = 200")
     add(f"    path = {at('path')} or ''")
+    if tracking.lowercase_path:
+        add("    path = path.lower()")
     if "query_string" in gi:
         add(f"    query = {at('query_string')} or ''")
         add("    if query == '-':")

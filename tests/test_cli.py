@@ -259,3 +259,25 @@ def test_timezone_option() -> None:
     wrong = invoke("--dry-run", "--timezone=Nowhere/Land", LOG)
     assert wrong.exit_code == ExitCode.USAGE
     assert "--timezone Nowhere/Land: not a time zone." in wrong.stderr
+
+
+def test_reference_date_host_and_path_options() -> None:
+    def urls(*args: str) -> list[tuple[str, str]]:
+        out = invoke("--save-requests=-", "--idsite=a", *args, LOG).stdout.splitlines()
+        return [(json.loads(line)["url"], json.loads(line)["cdt"]) for line in out]
+
+    everything = urls()
+    assert urls("--include-host=shop.example.com") == [u for u in everything if "//shop." in u[0]]
+    assert urls("--exclude-host=shop.example.com") == [u for u in everything if "//shop." not in u[0]]
+    assert urls("--exclude-older-than=2024-02-10 16:47:00 -0500") == [
+        u for u in everything if u[1] >= "2024-02-10 21:47"
+    ]
+    assert urls("--exclude-newer-than=2024-02-10 21:45:00") == [u for u in everything if u[1] <= "2024-02-10 21:45"]
+    shifted = urls("--add-to-date=-3600")
+    assert shifted[0][1] == "2024-02-10 20:42:07"
+    lowered = [url for url, _ in urls("--force-lowercase-path")]
+    assert "https://shop.example.com/item/%C3%A9t%C3%A9-2024" in [url for url, _ in everything]
+    assert "https://shop.example.com/item/%c3%a9t%c3%a9-2024" in lowered
+    wrong = invoke("--dry-run", "--exclude-older-than=yesterday", LOG)
+    assert wrong.exit_code == ExitCode.USAGE
+    assert "--exclude-older-than 'yesterday': give \"YYYY-MM-DD hh:mm:ss +hhmm\"" in wrong.stderr

@@ -97,3 +97,25 @@ def test_bot_answer_is_cached_per_user_agent() -> None:
     f = HitFilter(FilterOptions())
     assert f.is_bot(GOOGLEBOT) and not f.is_bot(BROWSER)
     assert f._bots == {GOOGLEBOT: True, BROWSER: False}
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2024, 2, 10, hour, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("options", "the_hit", "expected"),
+    [
+        ({"include_hosts": ("WWW.example.com",)}, hit(host="www.example.com"), (None, 0)),
+        ({"include_hosts": ("www.example.com",)}, hit(host="shop.example.com"), ("host_filter", 0)),
+        ({"include_hosts": ("www.example.com",)}, hit(host=None), ("host_filter", 0)),
+        ({"exclude_hosts": ("shop.example.com",)}, hit(host="shop.example.com"), ("host_filter", 0)),
+        ({"exclude_hosts": ("shop.example.com",)}, hit(host=None), (None, 0)),
+        ({"older_than": _at(1)}, hit(), ("date_range", 0)),
+        ({"older_than": _at(0)}, hit(), (None, 0)),
+        ({"newer_than": _at(0)}, hit()._replace(time=_at(1)), ("date_range", 0)),
+        ({"newer_than": _at(1)}, hit()._replace(time=_at(1)), (None, 0)),
+    ],
+)
+def test_host_and_date_filters(options: dict[str, Any], the_hit: Hit, expected: tuple[str | None, int]) -> None:
+    assert HitFilter(FilterOptions(**options)).check(the_hit) == expected

@@ -135,6 +135,12 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="--include-path globs from a file.",
 )
 @click.option("--strip-query-string", is_flag=True, help="Drop the query string from tracked URLs.")
+@click.option("--include-host", multiple=True, metavar="HOST", help="Only hits of exactly this host (repeatable).")
+@click.option("--exclude-host", multiple=True, metavar="HOST", help="Skip hits of exactly this host (repeatable).")
+@click.option("--exclude-older-than", metavar='"YYYY-MM-DD hh:mm:ss +hhmm"', help="Skip hits before this time.")
+@click.option("--exclude-newer-than", metavar='"YYYY-MM-DD hh:mm:ss +hhmm"', help="Skip hits after this time.")
+@click.option("--add-to-date", type=int, default=0, metavar="SECONDS", help="Shift every timestamp (may be negative).")
+@click.option("--force-lowercase-path", is_flag=True, help="Lowercase paths (and a query written with them).")
 @click.option("--query-string-delimiter", default="?", show_default=True, help="Separates path and query.")
 @click.option("--log-hostname", metavar="HOST", help="The host of every hit, whatever the log says.")
 # destination

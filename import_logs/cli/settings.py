@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from import_logs.config import (
@@ -19,6 +20,7 @@ from import_logs.config import (
     W3COptions,
 )
 from import_logs.errors import ConfigError
+from import_logs.timeparse import parse_iso
 
 UNBOUNDED_ATTEMPTS = 100
 
@@ -32,6 +34,16 @@ def _read_patterns(path: str | None) -> list[str]:
         return []
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def _instant(text: str | None, option: str) -> datetime | None:
+    """``YYYY-MM-DD hh:mm:ss +hhmm`` (the offset may be left out: UTC)."""
+    if not text:
+        return None
+    value = parse_iso(text.strip())
+    if value is None:
+        raise ConfigError(f'{option} {text!r}: give "YYYY-MM-DD hh:mm:ss +hhmm", e.g. "2024-02-10 00:00:00 +0100".')
+    return value
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:
@@ -86,6 +98,10 @@ def build_config(o: dict[str, Any]) -> Config:
             hostnames=tuple(o["hostname"]),
             exclude_paths=tuple(o["exclude_path"]) + tuple(_read_patterns(o["exclude_path_from"])),
             include_paths=tuple(o["include_path"]) + tuple(_read_patterns(o["include_path_from"])),
+            include_hosts=tuple(o["include_host"]),
+            exclude_hosts=tuple(o["exclude_host"]),
+            older_than=_instant(o["exclude_older_than"], "--exclude-older-than"),
+            newer_than=_instant(o["exclude_newer_than"], "--exclude-newer-than"),
         ),
         tracking=TrackingOptions(
             strip_query_string=o["strip_query_string"],
@@ -93,6 +109,8 @@ def build_config(o: dict[str, Any]) -> Config:
             log_hostname=o["log_hostname"],
             enable_reverse_dns=o["enable_reverse_dns"],
             title_category_delimiter=o["title_category_delimiter"],
+            add_to_date=o["add_to_date"],
+            lowercase_path=o["force_lowercase_path"],
         ),
         backend=BackendOptions(
             url=o["url"],
