@@ -297,14 +297,14 @@ def _parser_source(
         ]
     add = lines.append
 
-    def dash_means_empty(var: str, group: str, empty: str) -> None:
-        """``var = <group>``, where a missing group, an empty value and ``-`` all mean ``empty``."""
-        if group in gi:
-            add(f"    {var} = {at(group)}")
-            add(f"    if not {var} or {var} == '-':")
-            add(f"        {var} = {empty}")
+    def dash_means_empty(name: str, empty: str) -> None:
+        """``name = <group name>``, where a missing group, an empty value and ``-`` all mean ``empty``."""
+        if name in gi:
+            add(f"    {name} = {at(name)}")
+            add(f"    if not {name} or {name} == '-':")
+            add(f"        {name} = {empty}")
         else:
-            add(f"    {var} = {empty}")
+            add(f"    {name} = {empty}")
 
     add(f"    when = {at('date')}")
     if "time" in gi:
@@ -320,11 +320,11 @@ def _parser_source(
         add(f"    time = time + timedelta(seconds={int(tracking.add_to_date)})")
     if "status" in gi:
         add(f"    status = {at('status')}")
-        add("    if not status or status == '\"\"':")
+        add("    if not status:  # an empty status (Incapsula) counts as 200")
         add("        status = 200")
         add("    else:")
         add("        try:")
-        add("            status = int(status.strip('\"'))")
+        add("            status = int(status)")
         add("        except ValueError:")
         add("            return BAD_STATUS")
     else:
@@ -345,7 +345,7 @@ def _parser_source(
         add("    size = int(size) if size and size.isdigit() else 0")
     else:
         add("    size = 0")
-    dash_means_empty("referrer", "referrer", "''")
+    dash_means_empty("referrer", "''")
     add(f"    ua = {at('user_agent') or 'None'} or ''")
     if comments:  # W3C values may stand in quotes
         add("    ua = ua.strip('\"')")
@@ -357,7 +357,7 @@ def _parser_source(
                 f"transform {transform!r} of {group!r}: known are {', '.join(TRANSFORMS)} on user_agent and referrer."
             )
         add(f"    {var} = {transform}({var})")
-    dash_means_empty("ip", "ip", "None")
+    dash_means_empty("ip", "None")
     if tracking.log_hostname:
         add("    host = LOG_HOSTNAME")
     elif "host" in gi:
@@ -372,7 +372,7 @@ def _parser_source(
         add("        host = None")
     else:
         add("    host = None")
-    dash_means_empty("userid", "userid", "None")
+    dash_means_empty("userid", "None")
     add(f"    method = {at('method') or 'None'}")
     add("    gt = None")
     for name, factor in (

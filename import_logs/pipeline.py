@@ -223,7 +223,6 @@ class Importer:
 
     def _jobs(self, forced: FormatDef | None, spec: EncodeSpec) -> Generator[Job, None, None]:
         c = self.config
-        seq = 0
         claimed: set[int] = set()
         for source in self.sources:
             resume = self._plan(source, claimed)
@@ -281,16 +280,14 @@ class Importer:
                     assert source.path is not None and source.size is not None
                     end = resume.end if resume.end is not None else source.size
                     for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
-                        yield ctx, Block(source.index, seq, start, stop, path=source.path)
-                        seq += 1
+                        yield ctx, Block(source.index, start, stop, path=source.path)
                     continue
                 for offset, data in _chain([first] if first else [], blocks):
                     pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
                     for at, piece, fields in pieces:
                         if fields is not None:
                             ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
-                        yield ctx, Block(source.index, seq, at, at + len(piece), data=piece)
-                        seq += 1
+                        yield ctx, Block(source.index, at, at + len(piece), data=piece)
             finally:
                 if stream is not None and source.path is not None:
                     stream.close()

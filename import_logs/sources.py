@@ -46,7 +46,6 @@ class Block:
     """A run of whole lines: bytes of its own, or a byte range of a plain file for a worker to read."""
 
     source: int
-    seq: int
     start: int
     end: int
     path: str | None = None

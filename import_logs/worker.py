@@ -40,7 +40,6 @@ class WorkContext:
 @dataclass
 class BlockResult:
     source: int
-    seq: int
     start: int
     end: int
     lines: int = 0
@@ -76,7 +75,7 @@ def split_lines(data: bytes, encoding: str) -> list[str]:
 def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     parser, hit_filter, encode = _stages(ctx)
     lines = split_lines(block.read(), ctx.encoding)
-    result = BlockResult(block.source, block.seq, block.start, block.end, lines=len(lines))
+    result = BlockResult(block.source, block.start, block.end, lines=len(lines))
     skipped = result.skipped
     invalid = result.invalid
     rejected = result.rejected if ctx.keep_rejected else None
