@@ -191,6 +191,17 @@ class BackendOptions:
     idsite: str | None = None
     recorders: int = 1
     payload_size: int | None = None  # None: the backend's default
+    #: Matomo: --token-auth, or --login and --password to create one; --api-url (default: --url).
+    token_auth: Secret | None = None
+    login: str | None = None
+    password: Secret | None = None
+    api_url: str | None = None
+    #: No --idsite: --idsite-fallback takes unknown hosts; --add-sites-new-hosts creates their sites.
+    idsite_fallback: str | None = None
+    add_sites_new_hosts: bool = False
+    #: --replay-tracking, and the tracker paths it looks for (empty: the default list).
+    replay_tracking: bool = False
+    replay_suffixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,11 @@ SKIP_REASONS = {
     "header": "W3C header lines (#Fields:, #Date:...)",
     "host_filter": "requests whose host --include-host / --exclude-host leave out",
     "date_range": "requests outside --exclude-older-than / --exclude-newer-than",
+    "not_tracking_request": "requests that are not tracking requests (--replay-tracking)",
+    "unknown_site": "requests of hosts that have no site (listed below)",
 }
+NOT_TRACKING = "not_tracking_request"
+UNKNOWN_SITE = "unknown_site"
 
 _CACHE_LIMIT = 50_000
 

@@ -77,7 +77,16 @@ class Retrier:
         base = self.options.retry_delay * 2.0 ** (attempt - 1)
         return min(self.options.max_wait, base * (0.5 + self.jitter()))
 
-    def request(self, client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def request(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        *,
+        final: Callable[[httpx.Response], bool] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """``final(response)``: True for a 5xx answer the caller judges itself (not retried here)."""
         attempts = max(1, self.options.max_attempts)
         problem = ""
         last: httpx.Response | None = None
@@ -94,7 +103,7 @@ class Retrier:
                     last = response
                     problem = "HTTP 429 Too Many Requests"
                     wait = retry_after(response)
-                elif response.status_code >= 500:
+                elif response.status_code >= 500 and not (final is not None and final(response)):
                     last = response
                     problem = f"HTTP {response.status_code} {excerpt(response, 120)}".rstrip()
                 else:

@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from import_logs.backends import Batch
+from import_logs.backends import Batch, SendResult
 from import_logs.errors import ImportLogsError, WorkerError
 
 #: Batches waiting per lane, beyond the one being sent.
@@ -45,8 +45,8 @@ class Lanes:
         self,
         count: int,
         payload_size: int,
-        send: Callable[[Batch], None],
-        on_sent: Callable[[Batch], None],
+        send: Callable[[Batch], SendResult | None],
+        on_sent: Callable[[Batch, SendResult | None], None],
         stop: threading.Event,
         names: Sequence[str],
     ) -> None:
@@ -157,8 +157,7 @@ class Lanes:
             if self.failed.is_set() or self._stop.is_set():
                 continue
             try:
-                self._send(batch)
-                self._on_sent(batch)
+                self._on_sent(batch, self._send(batch))
             except ImportLogsError as exc:
                 self._fail(exc)
                 continue

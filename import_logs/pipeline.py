@@ -17,11 +17,13 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import BinaryIO, TextIO
+from urllib.parse import quote
 
-from import_logs.backends import Batch, EncodeSpec, destination, open_sender
+from import_logs.backends import SITE_PLACEHOLDER, Batch, EncodeSpec, Sender, SendResult, destination, open_sender
 from import_logs.config import Config
 from import_logs.errors import ConfigError, FormatError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
+from import_logs.filters import UNKNOWN_SITE
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
 from import_logs.ledger import Ledger
@@ -149,6 +151,10 @@ class Importer:
         self._bytes_total = 0
         self._bytes_done = 0
         self._lanes: Lanes | None = None
+        self._sender: Sender | None = None
+        self._per_hit_site = False
+        #: host (or logged idsite) → the site text put into its requests; None: no site.
+        self._sites: dict[str, str | None] = {}
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -176,8 +182,10 @@ class Importer:
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
+        self._sender = sender
         try:
             spec = sender.prepare()
+            self._per_hit_site = spec.per_hit_site and not self.stats.dry_run
             payload = c.backend.payload_size or sender.default_payload_size
             if self.state is not None and not self.state.read_only:
                 self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
@@ -207,8 +215,25 @@ class Importer:
             sender.close()
             self.stats.finish()
 
-    def _sent(self, batch: Batch) -> None:
-        self.stats.add_sent(len(batch.items))
+    def _sent(self, batch: Batch, result: SendResult | None) -> None:
+        rejected: list[tuple[str, int, str]] = []
+        dropped = 0
+        if result is not None:
+            for index, reason in result.rejected:
+                name, lineno = batch.where(index)
+                rejected.append((name, lineno, reason))
+                self.on_event(Notice(f"{name}:{lineno}: {reason}"))
+            dropped = result.dropped
+            if dropped:
+                name, lineno = batch.where()
+                self.on_event(
+                    Notice(
+                        f"the server stored {len(batch.items) - len(rejected) - dropped} of the {len(batch.items)} "
+                        f"hits of the batch starting at {name}:{lineno} and refused none: {dropped} were dropped "
+                        "without an error (Matomo does so on database lock timeouts; check its logs)."
+                    )
+                )
+        self.stats.add_sent(len(batch.items), rejected, dropped)
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
 
@@ -256,6 +281,12 @@ class Importer:
                     continue
                 fmt = self._format_for(source, lines, forced, resume)
                 self.stats.formats[source.name] = fmt.name
+                by_host = spec.per_hit_site and spec.replay_suffixes is None and not c.tracking.log_hostname
+                if by_host and "host" not in fmt.groups:
+                    raise ConfigError(
+                        f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
+                        "be found by host name. Give --idsite, or --log-hostname=HOST."
+                    )
                 if self.ledger is not None and resume.entry is not None:
                     self.ledger.track(source.index, resume.entry)
                 self.on_event(FileStarted(source.name, fmt.name, source.size))
@@ -333,6 +364,37 @@ class Importer:
         finally:
             _shutdown(executor, window)
 
+    def _put_sites(
+        self, numbers: list[int], items: list[str], visitors: list[str], keys: list[str]
+    ) -> tuple[list[int], list[str], list[str]]:
+        """Each hit's site in place of the placeholder; hits of hosts with no site are counted, not sent."""
+        sites = self._sites
+        kept_numbers: list[int] = []
+        kept_items: list[str] = []
+        kept_visitors: list[str] = []
+        for number, item, visitor, key in zip(numbers, items, visitors, keys, strict=True):
+            try:
+                site = sites[key]
+            except KeyError:
+                assert self._sender is not None
+                found = self._sender.resolve_site(key)
+                site = sites[key] = None if found is None else _site_text(found)
+                created = getattr(self._sender, "created", None)
+                if created:
+                    self.stats.sites_created.update(created)
+                    for host, new in created:
+                        self.on_event(Notice(f"created site {new} for {host} (--add-sites-new-hosts)"))
+                    created.clear()
+            if site is None:
+                self.stats.unknown_sites[key or "(no host)"] += 1
+                self.stats.skipped[UNKNOWN_SITE] += 1
+                self.stats.kept -= 1
+                continue
+            kept_numbers.append(number)
+            kept_items.append(item.replace(SITE_PLACEHOLDER, site, 1))
+            kept_visitors.append(visitor)
+        return kept_numbers, kept_items, kept_visitors
+
     def _finish_source(self) -> None:
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
             self.ledger.finish_source(self._current)
@@ -356,7 +418,7 @@ class Importer:
         acked = self._resume[src].acked
         skip = self.config.state.skip
         numbers = [base + i + 1 for i in r.indexes]
-        items, visitors = r.items, r.visitors
+        items, visitors, keys = r.items, r.visitors, r.keys
         done_before: list[int] = []
         if numbers and (acked or skip > base):  # a previous run sent some of these, or --skip covers them
             keep = []
@@ -371,6 +433,9 @@ class Importer:
             numbers = [numbers[k] for k in keep]
             items = [items[k] for k in keep]
             visitors = [visitors[k] for k in keep]
+            keys = [keys[k] for k in keep] if keys else keys
+        if self._per_hit_site and items:
+            numbers, items, visitors = self._put_sites(numbers, items, visitors, keys)
         stats.already_imported += len(done_before)
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
@@ -381,6 +446,11 @@ class Importer:
             self._bytes_done += r.end - r.start
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, self._bytes_done, self._bytes_total))
         return True
+
+
+def _site_text(site: str) -> str:
+    """A site id as it can stand in both a JSON string and a query string (ids are numbers or UUIDs)."""
+    return quote(site, safe=".:-")
 
 
 def _chain(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:

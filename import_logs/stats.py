@@ -9,11 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from import_logs.filters import SKIP_REASONS
 from import_logs.hit import INVALID_REASONS
+
+#: Rejected hits listed by file and line in the summary (all are counted).
+REJECTED_SHOWN = 100
 
 
 @dataclass
@@ -28,6 +32,15 @@ class Stats:
     downloads: int = 0
     sent: int = 0
     batches: int = 0
+    #: Hits the server answered for but refused as invalid, or dropped without saying which.
+    rejected: int = 0
+    dropped: int = 0
+    #: (file, line, reason) of the first rejected hits.
+    rejected_lines: list[tuple[str, int, str]] = field(default_factory=list)
+    #: Hits not sent because their host (or logged site) has no site, per host.
+    unknown_sites: Counter[str] = field(default_factory=Counter)
+    #: Sites created by --add-sites-new-hosts: host → id.
+    sites_created: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
@@ -38,10 +51,16 @@ class Stats:
     finished: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add_sent(self, hits: int) -> None:
+    def add_sent(self, hits: int, rejected: Sequence[tuple[str, int, str]] = (), dropped: int = 0) -> None:
+        """A batch the server answered: ``hits`` items, of which ``rejected`` refused and ``dropped`` lost."""
         with self._lock:
-            self.sent += hits
+            self.sent += hits - len(rejected) - dropped
+            self.rejected += len(rejected)
+            self.dropped += dropped
             self.batches += 1
+            room = REJECTED_SHOWN - len(self.rejected_lines)
+            if room > 0:
+                self.rejected_lines.extend(list(rejected)[:room])
 
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
@@ -65,7 +84,12 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "state_file": stats.state_file,
         "hits_kept": stats.kept,
         "hits_sent": stats.sent,
-        "hits_not_sent": stats.kept - stats.sent if not stats.dry_run else 0,
+        "hits_not_sent": stats.kept - stats.sent - stats.rejected - stats.dropped if not stats.dry_run else 0,
+        "hits_rejected": stats.rejected,
+        "hits_dropped_by_server": stats.dropped,
+        "rejected_lines": [{"file": f, "line": n, "reason": r} for f, n, r in stats.rejected_lines],
+        "unknown_hosts": dict(stats.unknown_sites.most_common()),
+        "sites_created": dict(stats.sites_created),
         "downloads": stats.downloads,
         "requests": stats.batches,
         "skipped": {key: stats.skipped.get(key, 0) for key in SKIP_REASONS},
@@ -96,6 +120,15 @@ def summary_text(stats: Stats) -> str:
         lines.append(row(d["hits_kept"], "requests would have been imported (dry run: nothing sent)"))
     else:
         lines.append(row(d["hits_sent"], "requests imported successfully"))
+        if d["hits_rejected"]:
+            lines.append(row(d["hits_rejected"], "requests rejected by the server as invalid (listed below)"))
+        if d["hits_dropped_by_server"]:
+            lines.append(
+                row(
+                    d["hits_dropped_by_server"],
+                    "requests the server dropped without an error (Matomo does on database lock timeouts)",
+                )
+            )
         if d["hits_not_sent"]:
             lines.append(row(d["hits_not_sent"], "requests kept but not imported (the import stopped early)"))
     lines.append(row(d["downloads"], "requests were downloads"))
@@ -107,6 +140,23 @@ def summary_text(stats: Stats) -> str:
     for key, text in INVALID_REASONS.items():
         if d["invalid"][key]:
             lines.append(row(d["invalid"][key], f"invalid log lines: {text}", 8))
+    if d["sites_created"]:
+        lines += ["", "Sites created (--add-sites-new-hosts)", "-------------------------------------"]
+        lines += [f"    {host}: {site}" for host, site in d["sites_created"].items()]
+    if d["unknown_hosts"]:
+        lines += [
+            "",
+            "Hosts with no site: their hits were not sent. Add the sites (or use --add-sites-new-hosts or",
+            "--idsite-fallback), then import them with --include-host=HOST --force-reimport",
+            "---------------------------------------------------------------------------------------------",
+        ]
+        lines += [row(n, host) for host, n in d["unknown_hosts"].items()]
+    if d["rejected_lines"]:
+        more = d["hits_rejected"] - len(d["rejected_lines"])
+        lines += ["", "Requests rejected by the server", "-------------------------------"]
+        lines += [f"    {r['file']}:{r['line']}: {r['reason']}" for r in d["rejected_lines"]]
+        if more > 0:
+            lines.append(f"    ... and {more:,} more")
     lines += [
         "",
         "Performance summary",

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from import_logs.backends import Encoder, EncodeSpec, make_encoder
+from import_logs.backends.replay import tracking_params
+from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions
-from import_logs.filters import DOWNLOAD, HitFilter
+from import_logs.filters import DOWNLOAD, NOT_TRACKING, HitFilter
 from import_logs.formats import FormatDef
 from import_logs.hit import HEADER, LineParser
 from import_logs.sources import Block
@@ -49,6 +51,8 @@ class BlockResult:
     indexes: list[int] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
     visitors: list[str] = field(default_factory=list)
+    #: Of each kept hit, when the sites are resolved per hit: its host (replaying: its logged idsite).
+    keys: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     #: (block-relative line index, reason, line) when ``keep_rejected``.
@@ -83,6 +87,11 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     parse = parser.parse
     check = hit_filter.check
     encode_hits = ctx.encode_hits
+    spec = ctx.encode
+    keys = result.keys if spec.per_hit_site else None
+    suffixes = spec.replay_suffixes
+    shift = spec.tracking.add_to_date
+    params: dict[str, str] | None = None
     kept = downloads = 0
     for index, line in enumerate(lines):
         hit = parse(line)
@@ -94,6 +103,13 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
             if rejected is not None:
                 rejected.append((index, f"invalid: {hit}", line))
             continue
+        if suffixes is not None:
+            params = tracking_params(hit, suffixes, shift)
+            if params is None:
+                skipped[NOT_TRACKING] += 1
+                if rejected is not None:
+                    rejected.append((index, f"skipped: {NOT_TRACKING}", line))
+                continue
         reason, flags = check(hit)
         if reason is not None:
             skipped[reason] += 1
@@ -103,10 +119,19 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
         kept += 1
         if flags & DOWNLOAD:
             downloads += 1
-        if encode_hits:
-            indexes.append(index)
-            items.append(encode(hit, flags))
-            visitors.append(hit.ip or "")
+        if not encode_hits:
+            continue
+        indexes.append(index)
+        if params is not None:
+            items.append(encode.replay(hit, params))
+            visitors.append(replay_visitor(params, hit))
+            if keys is not None:
+                keys.append(params["idsite"])
+            continue
+        items.append(encode(hit, flags))
+        visitors.append(hit.ip or "")
+        if keys is not None:
+            keys.append(hit.host or "")
     result.kept = kept
     result.downloads = downloads
     return result

@@ -65,9 +65,20 @@ def test_no_file_is_a_usage_error() -> None:
             "IMPORT_LOGS_CLIENT_SECRET.\n",
         ),
         (
-            ["--url=https://x.piwik.pro", "--client-id=a", "--client-secret=b"],
-            "import-logs: error: --idsite is required: the App ID of the site "
-            "(a UUID, Administration → Sites & apps).\n",
+            ["--backend=matomo", "--url=https://matomo.example.com"],
+            "import-logs: error: Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), "
+            "created under Administration → Personal → Security → Auth tokens by a user with write access to the "
+            "sites; or --login and --password (IMPORT_LOGS_PASSWORD) to create one for this run.\n",
+        ),
+        (
+            ["--token-auth=t", "--url=https://matomo.example.com", "--idsite=app-uuid"],
+            "import-logs: error: --idsite 'app-uuid': Matomo site ids are numbers (Administration → Websites).\n",
+        ),
+        (
+            ["--backend=pirsch"],
+            "import-logs: error: Pirsch needs --client-secret: an access key (pa_...), or a client secret with "
+            "--client-id. Create one under the domain's settings → Developer; better give it in "
+            "IMPORT_LOGS_CLIENT_SECRET.\n",
         ),
     ],
 )

@@ -1,18 +1,27 @@
-"""Backends: where hits go. Each has an encoder (runs in the workers) and a sender (runs in the lanes)."""
+"""Backends: where hits go. Each has an encoder (runs in the workers) and a sender (runs in the lanes).
+
+``piwikpro`` (``piwikpro.py``), ``matomo`` (``matomo.py``) and ``pirsch`` (``pirsch.py``) talk to a server;
+``file.py`` writes the requests of any of them to a file (``--save-requests``) or nowhere (``--dry-run``).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from import_logs.backends.base import Batch, Encoder, EncodeSpec, Sender
+from import_logs.backends.base import DEFAULTS, SITE_PLACEHOLDER, Batch, Encoder, EncodeSpec, Sender, SendResult
 from import_logs.backends.file import FileSender, OwnedFileSender
 from import_logs.config import Config
 from import_logs.errors import ConfigError
 
-BACKENDS = ("piwikpro",)
+BACKENDS = ("piwikpro", "matomo", "pirsch")
+
+
+def _unknown(name: str) -> ConfigError:
+    return ConfigError(f"unknown backend {name!r}. Known backends: {', '.join(BACKENDS)}.")
 
 
 def make_encoder(spec: EncodeSpec) -> Encoder:
@@ -21,7 +30,15 @@ def make_encoder(spec: EncodeSpec) -> Encoder:
         from import_logs.backends.piwikpro_encode import PiwikProEncoder
 
         return PiwikProEncoder(spec)
-    raise ConfigError(f"unknown backend {spec.backend!r}. Known backends: {', '.join(BACKENDS)}.")
+    if spec.backend == "matomo":
+        from import_logs.backends.matomo_encode import MatomoEncoder
+
+        return MatomoEncoder(spec)
+    if spec.backend == "pirsch":
+        from import_logs.backends.pirsch_encode import PirschEncoder
+
+        return PirschEncoder(spec)
+    raise _unknown(spec.backend)
 
 
 def destination(config: Config) -> str | None:
@@ -29,12 +46,19 @@ def destination(config: Config) -> str | None:
     if config.save_requests is not None:
         return None if config.save_requests == "-" else "file:" + os.path.abspath(config.save_requests)
     b = config.backend
-    if not b.url or not b.idsite:
-        return None
-    from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, normalise_url
+    from import_logs.backends.piwikpro_encode import normalise_url
 
-    endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
-    return f"{normalise_url(b.url)}/{endpoint.lstrip('/')}#{b.idsite}"
+    if b.name == "pirsch":
+        from import_logs.backends.pirsch_encode import DEFAULT_URL
+
+        secret = b.client_secret.reveal() if b.client_secret else ""
+        who = b.client_id or "key-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+        return f"{normalise_url(b.url or DEFAULT_URL)}/api/v1/hit/batch#{who}"
+    if not b.url:
+        return None
+    endpoint = b.tracker_endpoint_path or DEFAULTS.get(b.name, DEFAULTS["piwikpro"])[0]
+    site = b.idsite or ("replay" if b.replay_tracking else "by-host")
+    return f"{normalise_url(b.url)}/{endpoint.lstrip('/')}#{site}"
 
 
 def open_sender(
@@ -42,6 +66,8 @@ def open_sender(
 ) -> Sender:
     """The sender the options ask for: a file, nothing (dry run), or a server."""
     c = config
+    if c.backend.name not in BACKENDS:
+        raise _unknown(c.backend.name)
     if c.save_requests is not None:
         if c.save_requests == "-":
             return FileSender(c, stdout)
@@ -58,12 +84,30 @@ def open_sender(
         return OwnedFileSender(c, stream)
     if c.dry_run:
         return FileSender(c, None)
-    if c.backend.name != "piwikpro":
-        raise ConfigError(f"unknown backend {c.backend.name!r}. Known backends: {', '.join(BACKENDS)}.")
     # Imported here: httpx is needed only when there is a server to talk to.
+    if c.backend.name == "matomo":
+        from import_logs.backends.matomo import MatomoSender
+
+        return MatomoSender(c, stop=stop, on_retry=on_retry)
+    if c.backend.name == "pirsch":
+        from import_logs.backends.pirsch import PirschSender
+
+        return PirschSender(c, stop=stop, on_retry=on_retry)
     from import_logs.backends.piwikpro import PiwikProSender
 
     return PiwikProSender(c, stop=stop, on_retry=on_retry)
 
 
-__all__ = ["BACKENDS", "Batch", "EncodeSpec", "Encoder", "Sender", "destination", "make_encoder", "open_sender"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULTS",
+    "SITE_PLACEHOLDER",
+    "Batch",
+    "EncodeSpec",
+    "Encoder",
+    "SendResult",
+    "Sender",
+    "destination",
+    "make_encoder",
+    "open_sender",
+]

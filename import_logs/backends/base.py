@@ -10,7 +10,7 @@ A backend has two halves that live in different processes:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +30,11 @@ class EncodeSpec:
     enable_bots: bool = False
     client_name: str = "import-logs"
     client_version: str = "0"
+    #: No --idsite: the encoder writes :data:`SITE_PLACEHOLDER` as the site, and the main process puts in the
+    #: site of the hit's host (or, replaying, of its logged idsite) once the sender has resolved it.
+    per_hit_site: bool = False
+    #: --replay-tracking: the path suffixes of tracking requests (None: not replaying).
+    replay_suffixes: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -52,7 +57,32 @@ class Batch:
         return (self.names[source] if source < len(self.names) else "?"), lineno
 
 
-Encoder = Callable[[Hit, int], str]
+#: (default tracker path, default hits per request) of each backend.
+DEFAULTS = {"piwikpro": ("/ppms.php", 95), "matomo": ("/matomo.php", 200), "pirsch": ("/api/v1/hit/batch", 100)}
+
+#: What an encoder writes for the site when each hit's site is resolved in the main process: letters and
+#: underscores only, so that JSON escaping and URL encoding both leave it as it is.
+SITE_PLACEHOLDER = "__IDSITE__"
+
+
+@dataclass
+class SendResult:
+    """What the server said about a batch it answered with success.
+
+    ``rejected``: (index in the batch, reason) of hits it refused as invalid: counted and reported, never sent
+    again. ``dropped``: hits it neither stored nor refused (Matomo on a database lock timeout).
+    """
+
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    dropped: int = 0
+
+
+class Encoder(Protocol):
+    """``encoder(hit, flags)`` → one tracking request as JSON text; ``replay(hit, params)`` for a logged one."""
+
+    def __call__(self, hit: Hit, flags: int) -> str: ...
+
+    def replay(self, hit: Hit, params: dict[str, str]) -> str: ...
 
 
 class Sender(Protocol):
@@ -62,6 +92,10 @@ class Sender(Protocol):
 
     def prepare(self) -> EncodeSpec: ...
 
-    def send(self, batch: Batch) -> None: ...
+    def send(self, batch: Batch) -> SendResult | None: ...
+
+    def resolve_site(self, key: str) -> str | None:
+        """The site of a host (or, replaying, of a logged idsite); None: unknown. Main thread, once per key."""
+        ...
 
     def close(self) -> None: ...

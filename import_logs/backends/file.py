@@ -1,5 +1,5 @@
 """The backend with no server: ``--save-requests FILE`` writes each request as one JSON line, in send order;
-``--dry-run`` encodes every hit and sends it nowhere."""
+``--dry-run`` encodes every hit and sends it nowhere. The requests are those of the chosen backend."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 from typing import TextIO
 
 from import_logs import __version__
-from import_logs.backends.base import Batch, EncodeSpec
-from import_logs.backends.piwikpro_encode import DEFAULT_PAYLOAD
+from import_logs.backends.base import DEFAULTS, Batch, EncodeSpec, SendResult
+from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config
 
 NO_HOST_URL = "https://no-hostname-found-in-log"
@@ -17,31 +17,38 @@ NO_HOST_URL = "https://no-hostname-found-in-log"
 class FileSender:
     """Writes batches to a text stream (``None``: a dry run that writes nothing)."""
 
-    default_payload_size = DEFAULT_PAYLOAD
-
     def __init__(self, config: Config, stream: TextIO | None) -> None:
         self.config = config
         self.stream = stream
         self._lock = threading.Lock()
+        self.default_payload_size = DEFAULTS.get(config.backend.name, DEFAULTS["piwikpro"])[1]
 
     def prepare(self) -> EncodeSpec:
+        b = self.config.backend
         host = self.config.tracking.log_hostname
         return EncodeSpec(
-            backend=self.config.backend.name,
-            idsite=self.config.backend.idsite or "",
+            backend=b.name,
+            idsite=b.idsite or "",
             main_url=f"https://{host}" if host else NO_HOST_URL,
             tracking=self.config.tracking,
             enable_bots=self.config.filters.enable_bots,
             client_version=__version__,
+            per_hit_site=b.idsite is None and b.name != "pirsch" and bool(b.url),
+            replay_suffixes=(b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None,
         )
 
-    def send(self, batch: Batch) -> None:
+    def resolve_site(self, key: str) -> str | None:
+        """No server to ask: the site of a host is written as the host (the logged id, replaying)."""
+        return key or self.config.backend.idsite_fallback or "no-hostname-found-in-log"
+
+    def send(self, batch: Batch) -> SendResult | None:
         if self.stream is None:
-            return
+            return None
         text = "\n".join(batch.items) + "\n"
         with self._lock:
             self.stream.write(text)
             self.stream.flush()
+        return None
 
     def close(self) -> None:
         return None

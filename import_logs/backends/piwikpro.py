@@ -8,14 +8,16 @@ Seeds 000/001: ``POST /auth/token`` → ``{"token_type", "expires_in", "access_t
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 
 import httpx
 
 from import_logs import __version__
-from import_logs.backends.base import Batch, EncodeSpec
+from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD, normalise_url
+from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
@@ -39,23 +41,24 @@ class PiwikProSender:
             raise ConfigError(
                 "--url is required: the address of your Piwik PRO account, e.g. https://example.piwik.pro."
             )
-        if not b.client_id or not b.client_secret:
+        self.anonymous = b.replay_tracking and not (b.client_id or b.client_secret)
+        if not self.anonymous and (not b.client_id or not b.client_secret):
             raise ConfigError(
                 "--client-id and --client-secret are required: create API credentials in Piwik PRO "
                 "(My profile → API credentials); the secret can also come from IMPORT_LOGS_CLIENT_SECRET."
             )
-        if not b.idsite:
-            raise ConfigError("--idsite is required: the App ID of the site (a UUID, Administration → Sites & apps).")
         self.config = config
         self.base = normalise_url(b.url)
         endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
         self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
         self._client_id = b.client_id
-        self._secret: Secret = b.client_secret
+        self._secret: Secret = b.client_secret or Secret("")
         self.client = client or make_client(config.http, connections=max(1, b.recorders))
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
         self.tokens = TokenSource(self._fetch_token)
-        self.auth = BearerAuth(self.tokens)
+        self.auth: BearerAuth | None = None if self.anonymous else BearerAuth(self.tokens)
+        #: Apps created by --add-sites-new-hosts: (host, id).
+        self.created: list[tuple[str, str]] = []
 
     # --- authentication -----------------------------------------------------------------------------------
 
@@ -101,7 +104,22 @@ class PiwikProSender:
 
     def prepare(self) -> EncodeSpec:
         """Get a token and check the app; its first URL gives the scheme and the host of host-less logs."""
-        idsite = str(self.config.backend.idsite)
+        b = self.config.backend
+        replay = (b.replay_suffixes or REPLAY_SUFFIXES) if b.replay_tracking else None
+        if b.idsite is None:  # sites by host name (or, replaying, the logged ones)
+            if self.auth is not None:
+                self.tokens.get()  # refused credentials stop the import before any line is read
+            return EncodeSpec(
+                backend="piwikpro",
+                idsite="",
+                main_url="https://no-hostname-found-in-log",
+                tracking=self.config.tracking,
+                enable_bots=self.config.filters.enable_bots,
+                client_version=__version__,
+                per_hit_site=True,
+                replay_suffixes=replay,
+            )
+        idsite = str(b.idsite)
         url = f"{self.base}/api/apps/v2/{idsite}"
         response = self.retrier.request(
             self.client, "GET", url, headers={"Content-Type": JSON_API, "Accept": JSON_API}, auth=self.auth
@@ -142,11 +160,68 @@ class PiwikProSender:
             tracking=self.config.tracking,
             enable_bots=self.config.filters.enable_bots,
             client_version=__version__,
+            replay_suffixes=replay,
+        )
+
+    def resolve_site(self, key: str) -> str | None:
+        """The app of a host: found by its URL, else --idsite-fallback, else created (--add-sites-new-hosts).
+
+        Replaying, ``key`` is the logged idsite, trusted as Piwik PRO's importer does."""
+        b = self.config.backend
+        if b.replay_tracking:
+            return key
+        if not key or key == "no-hostname-found-in-log":
+            return b.idsite_fallback
+        url = f"{self.base}/api/tracker/v2/settings/app/url"
+        response = self.retrier.request(
+            self.client, "GET", url, params={"app_url": key}, headers={"Accept": "application/json"}, auth=self.auth
+        )
+        if response.status_code == 200:
+            found = _app_id(response)
+            if found:
+                return found
+        elif response.status_code != 404:
+            raise self._api_error("GET", url, response, f"looking up the app of {key}")
+        if b.idsite_fallback:
+            return b.idsite_fallback
+        if not b.add_sites_new_hosts:
+            return None
+        url = f"{self.base}/api/apps/v2"
+        body = {"data": {"type": "ppms/app", "attributes": {"name": key, "urls": [f"https://{key}"], "appType": "web"}}}
+        response = self.retrier.request(
+            self.client,
+            "POST",
+            url,
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": JSON_API, "Accept": JSON_API},
+            auth=self.auth,
+        )
+        if response.status_code not in (200, 201) or not _app_id(response):
+            raise self._api_error("POST", url, response, f"creating an app for {key}")
+        created = str(_app_id(response))
+        self.created.append((key, created))
+        return created
+
+    def _api_error(self, method: str, url: str, response: httpx.Response, doing: str) -> AuthError | ServerError:
+        status = response.status_code
+        if status in (401, 403):
+            return AuthError(
+                f"{method} {url}: HTTP {status} while {doing} ({excerpt(response, 120)}). The API credentials "
+                "need access to the apps (to create them: the permission to add apps).",
+                url=url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        return ServerError(
+            f"{method} {url}: HTTP {status} while {doing} ({excerpt(response, 120)}). Check --url, or give --idsite.",
+            url=url,
+            status=status,
+            excerpt=excerpt(response),
         )
 
     # --- tracking -----------------------------------------------------------------------------------------
 
-    def send(self, batch: Batch) -> None:
+    def send(self, batch: Batch) -> SendResult | None:
         body = ('{"requests":[' + ",".join(batch.items) + "]}").encode("utf-8")
         response = self.retrier.request(
             self.client,
@@ -158,7 +233,7 @@ class PiwikProSender:
         )
         status = response.status_code
         if 200 <= status < 300:
-            return
+            return None
         path, lineno = batch.where()
         where = f"{path}:{lineno}"
         if status in (401, 403):
@@ -194,3 +269,16 @@ class PiwikProSender:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _app_id(response: httpx.Response) -> str | None:
+    """``data.id`` of a JSON:API document (or of its first resource)."""
+    try:
+        data = response.json()["data"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(data, list):
+        data = data[0] if data else None
+    if isinstance(data, dict) and data.get("id"):
+        return str(data["id"])
+    return None

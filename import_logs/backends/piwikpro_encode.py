@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 
 import ujson
 
-from import_logs.backends.base import EncodeSpec
+from import_logs.backends.base import SITE_PLACEHOLDER, EncodeSpec
+from import_logs.backends.replay import replay_params
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
 from import_logs.hit import Hit
 from import_logs.timeparse import format_cdt
@@ -61,8 +62,9 @@ class PiwikProEncoder:
         self._scheme = urlsplit(spec.main_url).scheme or "https"
         self._main = spec.main_url.rstrip("/")
         self._bots = spec.enable_bots
+        self.site = SITE_PLACEHOLDER if spec.per_hit_site else spec.idsite
         self._prefix = (
-            f'{{"rec":"1","apiv":"1","idsite":{_json(spec.idsite)},"queuedtracking":"0",'
+            f'{{"rec":"1","apiv":"1","idsite":{_json(self.site)},"queuedtracking":"0",'
             f'"dp":"{"0" if t.enable_reverse_dns else "1"}"'
         )
         self._suffix = f',"ts_n":{_json(spec.client_name)},"ts_v":{_json(spec.client_version)}}}'
@@ -126,3 +128,13 @@ class PiwikProEncoder:
             add(f',"bw_bytes":"{hit.size}"')
         add(self._suffix)
         return "".join(parts)
+
+    def replay(self, hit: Hit, params: dict[str, str]) -> str:
+        """A logged tracking request, as an object of its parameters (the site first)."""
+        return str(
+            ujson.dumps(
+                replay_params(hit, params, self.cdt(hit.time), self.site),
+                ensure_ascii=False,
+                escape_forward_slashes=False,
+            )
+        )

@@ -27,6 +27,7 @@ from import_logs.errors import (
     StateLockedError,
     WorkerError,
 )
+from import_logs.backends import BACKENDS
 from import_logs.formats import builtin_formats
 from import_logs.pipeline import Importer, dump_format, reset_state, show_state
 
@@ -144,7 +145,22 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
 @click.option("--query-string-delimiter", default="?", show_default=True, help="Separates path and query.")
 @click.option("--log-hostname", metavar="HOST", help="The host of every hit, whatever the log says.")
 # destination
-@click.option("--url", metavar="URL", help="Your Piwik PRO account, e.g. https://example.piwik.pro.")
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    help="Where hits go  [default: matomo with --token-auth or --login, pirsch for a pirsch.io --url or a "
+    "pa_ key, else piwikpro].",
+)
+@click.option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro.")
+@click.option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url].")
+@click.option(
+    "--token-auth",
+    envvar="IMPORT_LOGS_TOKEN_AUTH",
+    metavar="TOKEN",
+    help="Matomo token_auth with write access [env IMPORT_LOGS_TOKEN_AUTH].",
+)
+@click.option("--login", metavar="USER", help="Matomo user, to create a 48-hour token (with --password).")
+@click.option("--password", envvar="IMPORT_LOGS_PASSWORD", metavar="PASSWORD", help="[env IMPORT_LOGS_PASSWORD]")
 @click.option(
     "--client-id",
     envvar="IMPORT_LOGS_CLIENT_ID",
@@ -157,8 +173,24 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     metavar="SECRET",
     help="API client secret; better from the environment [env IMPORT_LOGS_CLIENT_SECRET].",
 )
-@click.option("--idsite", metavar="APP-ID", help="The App ID (UUID) that receives the hits.")
-@click.option("--tracker-endpoint-path", metavar="PATH", help="Tracker path  [default: /ppms.php].")
+@click.option(
+    "--idsite",
+    metavar="ID",
+    help="The site that receives the hits: Piwik PRO App ID (UUID) or Matomo site id  [default: by host name].",
+)
+@click.option("--idsite-fallback", metavar="ID", help="The site of hosts that have no site of their own.")
+@click.option("--add-sites-new-hosts", is_flag=True, help="Create a site for each host that has none.")
+@click.option("--replay-tracking", is_flag=True, help="Send again the tracking requests found in the logs.")
+@click.option(
+    "--replay-tracking-expected-tracker-file",
+    metavar="SUFFIX",
+    help="The path suffix of logged tracking requests  [default: piwik.php, matomo.php, ppms.php, /js/...].",
+)
+@click.option(
+    "--tracker-endpoint-path",
+    metavar="PATH",
+    help="Tracker path  [default: /ppms.php, Matomo /matomo.php].",
+)
 @click.option("--enable-reverse-dns", is_flag=True, help="Let the server resolve visitor IPs (dp=0).")
 @click.option("--title-category-delimiter", default="/", show_default=True, help="Separator in error titles.")
 # performance
@@ -167,7 +199,7 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     "--recorder-max-payload-size",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Hits per request  [default: 95].",
+    help="Hits per request  [default: 95, Matomo 200, Pirsch 100].",
 )
 @click.option(
     "--workers",

@@ -113,6 +113,7 @@ def build_config(o: dict[str, Any]) -> Config:
             lowercase_path=o["force_lowercase_path"],
         ),
         backend=BackendOptions(
+            name=backend_name(o),
             url=o["url"],
             tracker_endpoint_path=o["tracker_endpoint_path"],
             client_id=o["client_id"],
@@ -120,6 +121,16 @@ def build_config(o: dict[str, Any]) -> Config:
             idsite=o["idsite"],
             recorders=max(1, o["recorders"]),
             payload_size=o["recorder_max_payload_size"],
+            token_auth=Secret(o["token_auth"]) if o["token_auth"] else None,
+            login=o["login"],
+            password=Secret(o["password"]) if o["password"] else None,
+            api_url=o["api_url"],
+            idsite_fallback=o["idsite_fallback"],
+            add_sites_new_hosts=o["add_sites_new_hosts"],
+            replay_tracking=o["replay_tracking"],
+            replay_suffixes=(o["replay_tracking_expected_tracker_file"],)
+            if o["replay_tracking_expected_tracker_file"]
+            else (),
         ),
         http=HttpOptions(
             timeout=o["request_timeout"],
@@ -139,6 +150,18 @@ def build_config(o: dict[str, Any]) -> Config:
         save_requests=o["save_requests"],
         verbose=o["verbose"],
     )
+
+
+def backend_name(o: dict[str, Any]) -> str:
+    """--backend, or what the other options point to: a Matomo token, a Pirsch URL or access key."""
+    if o.get("backend"):
+        return str(o["backend"])
+    if o.get("token_auth") or o.get("login"):
+        return "matomo"
+    url = (o.get("url") or "").lower()
+    if "pirsch.io" in url or (o.get("client_secret") or "").startswith("pa_"):
+        return "pirsch"
+    return "piwikpro"
 
 
 def default_state_dir() -> str:

@@ -1,0 +1,331 @@
+"""Matomo: bulk tracking with ``token_auth`` in the body (seed 002), and the Reporting API for the token and
+the sites.
+
+* API calls: ``POST {api}/index.php`` with a form body (``module=API&format=json&method=...&token_auth=...``);
+  Matomo answers HTTP 200 with ``{"result": "error", "message": ...}`` when it refuses.
+* Tracking: ``POST {url}/matomo.php`` with ``{"requests": ["?idsite=..."], "token_auth": ...}``: the token in
+  the body, never in a URL. The answer ``{"status", "tracked", "invalid", "invalid_indices"}`` says which hits
+  were refused as invalid, and ``tracked + invalid`` less than the hits sent means Matomo dropped some
+  silently (it does on database lock timeouts).
+* An error answer means Matomo rolled the whole batch back: it is sent again, then split in halves until the
+  hit that keeps failing is alone; that hit is reported with its file and line and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from import_logs import __version__
+from import_logs.backends.base import Batch, EncodeSpec, SendResult
+from import_logs.backends.matomo_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD
+from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.backends.replay import DEFAULT_SUFFIXES
+from import_logs.config import Config, Secret
+from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
+from import_logs.http import Retrier, excerpt, make_client
+
+#: Words of Matomo error messages that are about the token, not about a hit.
+_AUTH_WORDS = ("token_auth", "authenticat", "permission", "access", "custom timestamp", "cip")
+NO_HOST = "no-hostname-found-in-log"
+
+
+def error_message(response: httpx.Response) -> str | None:
+    """Matomo's message when the answer is one of its error documents, else None."""
+    try:
+        data: Any = response.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict) and (data.get("status") == "error" or data.get("result") == "error"):
+        return str(data.get("message") or "no message")
+    return None
+
+
+class MatomoSender:
+    default_payload_size = DEFAULT_PAYLOAD
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        stop: threading.Event,
+        on_retry: Callable[[str], None] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        b = config.backend
+        if not b.url:
+            raise ConfigError("--url is required: the address of your Matomo, e.g. https://matomo.example.com.")
+        if not b.token_auth and not (b.login and b.password):
+            raise ConfigError(
+                "Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under "
+                "Administration → Personal → Security → Auth tokens by a user with write access to the sites; "
+                "or --login and --password (IMPORT_LOGS_PASSWORD) to create one for this run."
+            )
+        if b.idsite is not None and not b.idsite.isdigit():
+            raise ConfigError(f"--idsite {b.idsite!r}: Matomo site ids are numbers (Administration → Websites).")
+        if b.idsite_fallback is not None and not b.idsite_fallback.isdigit():
+            raise ConfigError(f"--idsite-fallback {b.idsite_fallback!r}: Matomo site ids are numbers.")
+        self.config = config
+        self.base = normalise_url(b.url)
+        self.api = normalise_url(b.api_url or b.url) + "/index.php"
+        endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
+        self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
+        self._token: Secret | None = b.token_auth
+        self.client = client or make_client(config.http, connections=max(1, b.recorders))
+        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
+        self._stop = stop
+        #: Sites created by --add-sites-new-hosts: (host, id).
+        self.created: list[tuple[str, str]] = []
+
+    # --- the Reporting API --------------------------------------------------------------------------------
+
+    def call(self, method: str, **params: str) -> Any:
+        """One API call; Matomo's ``{"result": "error"}`` raises AuthError with its message."""
+        form = {"module": "API", "format": "json", "method": method, **params}
+        if self._token:
+            form["token_auth"] = self._token.reveal()
+        response = self.retrier.request(self.client, "POST", self.api, data=form)
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"{method}: HTTP {response.status_code} from {self.api}. Check --token-auth, and --auth-user "
+                "and --auth-password if a proxy asks for them.",
+                url=self.api,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        if response.status_code != 200:
+            raise ServerError(
+                f"{method}: HTTP {response.status_code} from {self.api} ({excerpt(response, 120)}). Check --url "
+                "(or --api-url): it must be the address of your Matomo.",
+                url=self.api,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            raise ServerError(
+                f"{method}: {self.api} did not answer JSON ({excerpt(response, 120)}). Check --url (or --api-url): "
+                "it must be the address of your Matomo.",
+                url=self.api,
+                status=200,
+                excerpt=excerpt(response),
+            ) from None
+        if isinstance(data, dict) and data.get("result") == "error":
+            raise AuthError(
+                f"Matomo refused {method}: {data.get('message')}",
+                url=self.api,
+                status=200,
+                excerpt=str(data.get("message")),
+            )
+        return data
+
+    def _login(self) -> None:
+        b = self.config.backend
+        assert b.login and b.password
+        try:
+            data = self.call(
+                "UsersManager.createAppSpecificTokenAuth",
+                userLogin=b.login,
+                passwordConfirmation=b.password.reveal(),
+                description=f"import-logs {__version__}",
+                expireHours="48",
+            )
+        except AuthError as exc:
+            raise AuthError(
+                f"Matomo refused --login {b.login} and its password ({exc.excerpt}). Check both, or give "
+                "--token-auth instead.",
+                url=exc.url,
+                status=exc.status,
+            ) from None
+        if not isinstance(data, dict) or not data.get("value"):
+            raise AuthError(
+                "Matomo did not create a token for --login/--password; give --token-auth instead.", url=self.api
+            )
+        self._token = Secret(str(data["value"]))
+
+    def prepare(self) -> EncodeSpec:
+        """Get a token if asked to; check the site (or the token, when sites are found by host name)."""
+        b = self.config.backend
+        if not self._token:
+            self._login()
+        per_hit = b.idsite is None
+        main_url = ""
+        if b.idsite is not None:
+            try:
+                site = self.call("SitesManager.getSiteFromId", idSite=b.idsite)
+            except AuthError as exc:
+                raise AuthError(
+                    f"Matomo refused site {b.idsite} ({exc.excerpt}). Check --idsite, and that the token's user "
+                    "has write access to that site.",
+                    url=exc.url,
+                    status=exc.status,
+                ) from None
+            if isinstance(site, list):
+                site = site[0] if site else {}
+            main_url = str(site.get("main_url") or "") if isinstance(site, dict) else ""
+        else:
+            self.call("API.getMatomoVersion")  # a refused token stops here, before any line is read
+        replay = (b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None
+        return EncodeSpec(
+            backend="matomo",
+            idsite=b.idsite or "",
+            main_url=main_url or f"https://{NO_HOST}",
+            tracking=self.config.tracking,
+            enable_bots=self.config.filters.enable_bots,
+            client_version=__version__,
+            per_hit_site=per_hit,
+            replay_suffixes=replay,
+        )
+
+    # --- sites by host name -------------------------------------------------------------------------------
+
+    def resolve_site(self, key: str) -> str | None:
+        """A host's site: found, else --idsite-fallback, else created with --add-sites-new-hosts, else None.
+
+        Replaying, ``key`` is the logged idsite, which must exist."""
+        b = self.config.backend
+        if b.replay_tracking:
+            try:
+                self.call("SitesManager.getSiteFromId", idSite=key)
+            except AuthError:
+                return None
+            return key
+        if not key or key == NO_HOST:
+            return b.idsite_fallback
+        found = self.call("SitesManager.getSitesIdFromSiteUrl", url=f"http://{key}")
+        if isinstance(found, list) and found:
+            first = found[0]
+            return str(first.get("idsite") if isinstance(first, dict) else first)
+        if b.idsite_fallback:
+            return b.idsite_fallback
+        if b.add_sites_new_hosts:
+            created = self.call("SitesManager.addSite", siteName=key, **{"urls[0]": f"https://{key}"})
+            site = str(created.get("value") if isinstance(created, dict) else created)
+            self.created.append((key, site))
+            return site
+        return None
+
+    # --- tracking -----------------------------------------------------------------------------------------
+
+    def _post(self, items: list[str]) -> httpx.Response:
+        assert self._token
+        token = self._token.reveal()
+        body = ('{"requests":[' + ",".join(items) + '],"token_auth":' + json.dumps(token) + "}").encode("utf-8")
+        return self.retrier.request(
+            self.client,
+            "POST",
+            self.tracker_url,
+            content=body,
+            headers={"Content-Type": "application/json"},
+            final=lambda r: error_message(r) is not None,
+        )
+
+    def send(self, batch: Batch) -> SendResult | None:
+        result = SendResult()
+        # Ranges of the batch still to send, in order (so each visitor's hits stay in order).
+        todo: list[tuple[int, int, bool]] = [(0, len(batch.items), True)]
+        while todo:
+            start, end, retry = todo.pop(0)
+            response = self._post(batch.items[start:end])
+            message = self._judge(response, batch, start, end - start, result)
+            if message is None:
+                continue
+            if retry:  # Matomo rolled the batch back: once more as it is (a lock timeout passes)
+                if self._stop.wait(self.retrier.backoff(1)):
+                    raise self._rejected(batch, start, response, message)
+                todo.insert(0, (start, end, False))
+            elif end - start == 1:
+                result.rejected.append((start, f"rejected by Matomo: {message}"))
+            else:
+                middle = (start + end) // 2
+                todo[:0] = [(start, middle, False), (middle, end, False)]
+        if len(batch.items) > 1 and len(result.rejected) == len(batch.items):
+            path, lineno = batch.where()
+            raise RejectedError(
+                f"POST {self.tracker_url}: Matomo refused every hit of the batch starting at {path}:{lineno}, one "
+                f"by one ({result.rejected[0][1]}). That is not a few bad lines: check the Matomo logs.",
+                url=self.tracker_url,
+                status=400,
+                excerpt=result.rejected[0][1],
+                path=path,
+                lineno=lineno,
+            )
+        return result
+
+    def _judge(self, response: httpx.Response, batch: Batch, start: int, sent: int, result: SendResult) -> str | None:
+        """Count a success into ``result`` (None); the message of a rolled-back batch; raise what stops."""
+        status = response.status_code
+        message = error_message(response)
+        if 200 <= status < 300 and message is None:
+            try:
+                data = response.json()
+            except ValueError:
+                return None  # an answer without figures: taken as all tracked
+            if not isinstance(data, dict):
+                return None
+            for index in data.get("invalid_indices") or []:
+                if isinstance(index, int) and 0 <= index < sent:
+                    result.rejected.append((start + index, "invalid for Matomo (see its tracker log)"))
+            if "tracked" in data:
+                result.dropped += max(0, sent - _int(data.get("tracked")) - _int(data.get("invalid")))
+            return None
+        if message is not None and any(word in message.lower() for word in _AUTH_WORDS):
+            idsite = self.config.backend.idsite or "each site"
+            raise AuthError(
+                f"Matomo refused the hits: {message}. Give --token-auth of a user with write access to {idsite}: "
+                "Matomo needs it for hits older than 24 hours (cdt) and to set the visitor's IP (cip).",
+                url=self.tracker_url,
+                status=status,
+                excerpt=message,
+            )
+        if status in (401, 403):
+            raise AuthError(
+                f"POST {self.tracker_url}: HTTP {status} ({excerpt(response, 120)}). Check --token-auth, and "
+                "--auth-user/--auth-password if a proxy asks for them.",
+                url=self.tracker_url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        if status == 404:
+            raise ServerError(
+                f"POST {self.tracker_url}: HTTP 404, there is no tracker there. Check --url and "
+                "--tracker-endpoint-path (Matomo's is /matomo.php, older ones /piwik.php).",
+                url=self.tracker_url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        if message is not None:
+            return message
+        raise self._rejected(batch, start, response, excerpt(response, 160))
+
+    def _rejected(self, batch: Batch, start: int, response: httpx.Response, message: str) -> RejectedError:
+        path, lineno = batch.where(start)
+        fix = (
+            "Lower --recorder-max-payload-size."
+            if response.status_code == 413
+            else "Is the BulkTracking plugin enabled in Matomo?"
+        )
+        return RejectedError(
+            f"POST {self.tracker_url}: Matomo rejected the batch starting at {path}:{lineno} (HTTP "
+            f"{response.status_code}: {message}). {fix}",
+            url=self.tracker_url,
+            status=response.status_code,
+            excerpt=excerpt(response),
+            path=path,
+            lineno=lineno,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,172 @@
+"""Pirsch (seed 003): client credentials at ``POST /api/v1/token`` (``access_token``, ``expires_at``), or an
+access key (``pa_...``) used as the bearer token as it is; hits in batches to ``POST /api/v1/hit/batch``.
+
+Errors come as ``{"validation": {field: message}, "error": [message]}``; they are shown as Pirsch wrote them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from import_logs import __version__
+from import_logs.backends.base import Batch, EncodeSpec, SendResult
+from import_logs.backends.pirsch_encode import DEFAULT_PAYLOAD, DEFAULT_URL
+from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.config import Config
+from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
+from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
+
+BATCH_PATH = "/api/v1/hit/batch"
+
+
+def pirsch_error(response: httpx.Response) -> str:
+    """Pirsch's ``{validation, error}`` body in one line, or the start of whatever came."""
+    try:
+        data: Any = response.json()
+    except ValueError:
+        return excerpt(response, 200)
+    if not isinstance(data, dict):
+        return excerpt(response, 200)
+    said = [f"{k}: {v}" for k, v in (data.get("validation") or {}).items()]
+    errors = data.get("error") or []
+    said += [str(e) for e in (errors if isinstance(errors, list) else [errors])]
+    return "; ".join(said) or excerpt(response, 200)
+
+
+def parse_expiry(text: str) -> datetime:
+    """``2020-12-12T00:11:39.903607271Z`` (nanoseconds, UTC) → an aware datetime."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?", text.strip())
+    if match is None:
+        raise ValueError(text)
+    stamp, fraction, zone = match.groups()
+    value = datetime.fromisoformat(stamp + (f".{fraction[:6]:0<6}" if fraction else ""))
+    if zone and zone != "Z":
+        value = datetime.fromisoformat(value.isoformat() + zone)
+        return value.astimezone(timezone.utc)
+    return value.replace(tzinfo=timezone.utc)
+
+
+def base_url(config: Config) -> str:
+    return normalise_url(config.backend.url or DEFAULT_URL)
+
+
+class PirschSender:
+    default_payload_size = DEFAULT_PAYLOAD
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        stop: threading.Event,
+        on_retry: Callable[[str], None] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        b = config.backend
+        secret = b.client_secret.reveal() if b.client_secret else ""
+        if not secret:
+            raise ConfigError(
+                "Pirsch needs --client-secret: an access key (pa_...), or a client secret with --client-id. "
+                "Create one under the domain's settings → Developer; better give it in IMPORT_LOGS_CLIENT_SECRET."
+            )
+        if not b.client_id and not secret.startswith("pa_"):
+            raise ConfigError(
+                "--client-secret is not an access key (pa_...), so Pirsch also needs --client-id, the id of the "
+                "client it belongs to."
+            )
+        if b.idsite:
+            raise ConfigError(
+                "--idsite has no meaning for Pirsch: a Pirsch client belongs to one domain. Leave it out."
+            )
+        self.config = config
+        self.base = base_url(config)
+        self.url = self.base + BATCH_PATH
+        self._client_id = b.client_id
+        self._secret = secret
+        self.client = client or make_client(config.http, connections=max(1, b.recorders))
+        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
+        self.tokens = TokenSource(self._fetch_token)
+        self.auth = BearerAuth(self.tokens)
+
+    def _fetch_token(self) -> tuple[str, float]:
+        if not self._client_id:  # an access key is its own token, valid until revoked
+            return self._secret, 10.0 * 365 * 86400
+        url = f"{self.base}/api/v1/token"
+        body = {"client_id": self._client_id, "client_secret": self._secret}
+        response = self.retrier.request(self.client, "POST", url, json=body, auth=None)
+        if response.status_code in (400, 401, 403):
+            raise AuthError(
+                f"Pirsch refused the client credentials (HTTP {response.status_code} from {url}: "
+                f"{pirsch_error(response)}). Check --client-id and --client-secret (domain settings → Developer).",
+                url=url,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        if response.status_code != 200:
+            raise ServerError(
+                f"POST {url} answered HTTP {response.status_code} ({pirsch_error(response)}). Check --url "
+                f"(Pirsch's API is {DEFAULT_URL}; leave --url out to use it).",
+                url=url,
+                status=response.status_code,
+                excerpt=excerpt(response),
+            )
+        try:
+            data = response.json()
+            token = str(data["access_token"])
+            expires = parse_expiry(str(data["expires_at"]))
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(
+                f"POST {url} did not answer with an access token. Check --url.", url=url, status=200
+            ) from None
+        ttl = (expires - datetime.now(timezone.utc)).total_seconds()
+        return token, max(1.0, ttl)
+
+    def prepare(self) -> EncodeSpec:
+        self.tokens.get()  # refused credentials stop the import before any line is read
+        host = self.config.tracking.log_hostname
+        return EncodeSpec(
+            backend="pirsch",
+            idsite="",
+            main_url=f"https://{host}" if host else "https://no-hostname-found-in-log",
+            tracking=self.config.tracking,
+            enable_bots=self.config.filters.enable_bots,
+            client_version=__version__,
+        )
+
+    def resolve_site(self, key: str) -> str | None:
+        return ""
+
+    def send(self, batch: Batch) -> SendResult | None:
+        body = ("[" + ",".join(batch.items) + "]").encode("utf-8")
+        response = self.retrier.request(
+            self.client, "POST", self.url, content=body, headers={"Content-Type": "application/json"}, auth=self.auth
+        )
+        status = response.status_code
+        if 200 <= status < 300:
+            return None
+        path, lineno = batch.where()
+        if status in (401, 403):
+            raise AuthError(
+                f"POST {self.url}: HTTP {status} ({pirsch_error(response)}). The access key or client may not "
+                "send hits: check that it belongs to this domain and has not been deleted.",
+                url=self.url,
+                status=status,
+                excerpt=excerpt(response),
+            )
+        raise RejectedError(
+            f"POST {self.url}: Pirsch rejected the batch starting at {path}:{lineno} (HTTP {status}: "
+            f"{pirsch_error(response)}).",
+            url=self.url,
+            status=status,
+            excerpt=excerpt(response),
+            path=path,
+            lineno=lineno,
+        )
+
+    def close(self) -> None:
+        self.client.close()

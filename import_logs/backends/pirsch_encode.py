@@ -1,0 +1,52 @@
+"""Pirsch hits (seed 003): ``{"url", "ip", "user_agent", "referrer", "time", ...}`` objects for
+``POST /api/v1/hit/batch``, with ``time`` in RFC 3339 so that an import lands on the day of the log.
+
+Runs in the workers. Pirsch counts page views; it has no site id (a client belongs to one domain), no custom
+variables and no status codes, so only what it reads is sent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from import_logs.backends.base import EncodeSpec
+from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
+from import_logs.errors import ConfigError
+from import_logs.hit import Hit
+
+DEFAULT_URL = "https://api.pirsch.io"
+DEFAULT_PAYLOAD = 100
+
+
+def rfc3339(time: datetime) -> str:
+    """``2012-02-10T21:42:07Z`` (fractions kept when the log has them)."""
+    text = time.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+class PirschEncoder(PiwikProEncoder):
+    def __init__(self, spec: EncodeSpec) -> None:
+        super().__init__(spec)
+        self._times: dict[datetime, str] = {}
+
+    def time(self, time: datetime) -> str:
+        cache = self._times
+        try:
+            return cache[time]
+        except KeyError:
+            if len(cache) >= 100_000:
+                cache.clear()
+            text = cache[time] = rfc3339(time)
+            return text
+
+    def __call__(self, hit: Hit, flags: int) -> str:
+        esc = self._esc
+        parts = ['{"url":', _json(self.url(hit)), ',"ip":', esc[hit.ip or ""], ',"user_agent":', esc[hit.user_agent]]
+        referrer = hit.referrer[:MAX_URL]
+        if referrer:
+            parts += [',"referrer":', esc[referrer]]
+        parts += [',"time":"', self.time(hit.time), '"}']
+        return "".join(parts)
+
+    def replay(self, hit: Hit, params: dict[str, str]) -> str:
+        raise ConfigError("--replay-tracking: Pirsch has no tracking requests of this kind to replay.")
