@@ -5,6 +5,8 @@
 * ``GET /api/apps/v2/{id}``: JSON:API app document; 401 "JWT not found" without a token, "Expired JWT Token"
   after its lifetime, "access token not authorized" for an unknown token; 403 for a forbidden app, 404 for an
   unknown one; 415 unless ``Content-Type: application/vnd.api+json``.
+* ``GET /api/tracker/v2/settings/app/url?app_url=HOST``: the app with that host among its URLs, else 404;
+  ``POST /api/apps/v2`` (JSON:API body): a new app, 201.
 * ``POST /ppms.php``: ``{"requests": [...]}`` (objects or ``?a=b`` strings) → 202. With an expired or unknown
   bearer token: 401. Without any token the hits are accepted but, as Piwik PRO does, those older than 24 hours
   are dropped (kept in ``dropped``).
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 JSON_API = "application/vnd.api+json"
 
@@ -72,6 +74,8 @@ class FakePiwikPro:
         self.dropped: list[dict[str, str]] = []
         self.requests: list[Recorded] = []
         self.track_statuses: list[int] = []
+        self.lookups: list[str] = []
+        self.created: list[tuple[str, str]] = []
         self.faults: dict[str, deque[Fault]] = {"token": deque(), "apps": deque(), "track": deque()}
         self.lock = threading.Lock()
         self.server = _Server(("127.0.0.1", 0), _handler(self))
@@ -205,6 +209,9 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             if self.path == "/auth/token":
                 if not self._fault("token"):
                     self._answer(*fake.issue_token(body))
+            elif self.path == "/api/apps/v2":
+                if not self._fault("apps"):
+                    self._create_app(headers, body)
             elif self.path.split("?")[0] == "/ppms.php":
                 if not self._fault("track"):
                     self._track(headers, body)
@@ -213,7 +220,10 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             headers = self._record(b"")
-            if self.path.startswith("/api/apps/v2/"):
+            if self.path.startswith("/api/tracker/v2/settings/app/url?"):
+                if not self._fault("apps"):
+                    self._app_by_url(headers, dict(parse_qsl(self.path.split("?", 1)[1])).get("app_url", ""))
+            elif self.path.startswith("/api/apps/v2/"):
                 if not self._fault("apps"):
                     self._app(headers, self.path[len("/api/apps/v2/") :])
             else:
@@ -248,6 +258,42 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
                     }
                 }
                 self._answer(200, doc, content_type=JSON_API)
+
+        def _app_by_url(self, headers: dict[str, str], host: str) -> None:
+            state = fake.token_state(headers)
+            if state != "ok":
+                self._answer(401, {"code": 401, "message": _UNAUTHORIZED[state]})
+                return
+            with fake.lock:
+                fake.lookups.append(host)
+            for app_id, urls in fake.apps.items():
+                if any(urlsplit(u).hostname == host for u in urls):
+                    self._answer(200, {"data": {"type": "ppms/app", "id": app_id}}, content_type=JSON_API)
+                    return
+            self._answer(404, {"errors": [{"status": "404", "title": "Not found"}]}, content_type=JSON_API)
+
+        def _create_app(self, headers: dict[str, str], body: bytes) -> None:
+            state = fake.token_state(headers)
+            if state != "ok":
+                self._answer(401, {"code": 401, "message": _UNAUTHORIZED[state]})
+                return
+            if headers.get("content-type") != JSON_API:
+                self._answer(415, {"errors": [{"title": f'use "{JSON_API}"'}]})
+                return
+            try:
+                data = json.loads(body)["data"]
+                assert data["type"] == "ppms/app"
+                attributes = data["attributes"]
+                name, urls = str(attributes["name"]), [str(u) for u in attributes["urls"]]
+            except (ValueError, KeyError, TypeError, AssertionError):
+                self._answer(400, {"errors": [{"title": "invalid JSON:API document"}]}, content_type=JSON_API)
+                return
+            with fake.lock:
+                app_id = f"created-{len(fake.apps) + 1}"
+                fake.apps[app_id] = urls
+                fake.created.append((name, app_id))
+            doc = {"data": {"type": "ppms/app", "id": app_id, "attributes": {"name": name, "urls": urls}}}
+            self._answer(201, doc, content_type=JSON_API)
 
         def _track(self, headers: dict[str, str], body: bytes) -> None:
             state = fake.token_state(headers)  # checked on arrival, as a real server does

@@ -30,7 +30,7 @@ from import_logs.errors import AuthError, ConfigError, RejectedError, ServerErro
 from import_logs.http import Retrier, excerpt, make_client
 
 #: Words of Matomo error messages that are about the token, not about a hit.
-_AUTH_WORDS = ("token_auth", "authenticat", "permission", "access", "custom timestamp", "cip")
+_AUTH_WORDS = ("token_auth", "authenticat", "permission", "custom timestamp")
 NO_HOST = "no-hostname-found-in-log"
 
 

@@ -16,6 +16,8 @@ from import_logs.hit import Hit
 
 DEFAULT_URL = "https://api.pirsch.io"
 DEFAULT_PAYLOAD = 100
+#: Pirsch requires a user agent; logs without one (the common format) get this.
+NO_USER_AGENT = "import-logs (no user agent in the log)"
 
 
 def rfc3339(time: datetime) -> str:
@@ -41,7 +43,14 @@ class PirschEncoder(PiwikProEncoder):
 
     def __call__(self, hit: Hit, flags: int) -> str:
         esc = self._esc
-        parts = ['{"url":', _json(self.url(hit)), ',"ip":', esc[hit.ip or ""], ',"user_agent":', esc[hit.user_agent]]
+        parts = [
+            '{"url":',
+            _json(self.url(hit)),
+            ',"ip":',
+            esc[hit.ip or ""],
+            ',"user_agent":',
+            esc[hit.user_agent or NO_USER_AGENT],
+        ]
         referrer = hit.referrer[:MAX_URL]
         if referrer:
             parts += [',"referrer":', esc[referrer]]

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from import_logs import __version__
+from import_logs.backends import BACKENDS
 from import_logs.cli.output import Output, close_bar, draw, report, summaries
 from import_logs.cli.settings import UNBOUNDED_ATTEMPTS, build_config
 from import_logs.errors import (
@@ -27,7 +28,6 @@ from import_logs.errors import (
     StateLockedError,
     WorkerError,
 )
-from import_logs.backends import BACKENDS
 from import_logs.formats import builtin_formats
 from import_logs.pipeline import Importer, dump_format, reset_state, show_state
 

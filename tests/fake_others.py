@@ -1,0 +1,308 @@
+"""A fake Matomo and a fake Pirsch on 127.0.0.1, real HTTP, behaving as seeds 002 and 003 and the vendors'
+public documentation describe.
+
+FakeMatomo
+* ``POST /matomo.php`` (and ``/piwik.php``): ``{"requests": ["?idsite=..."], "token_auth": ...}``. Answers
+  ``{"status": "success", "tracked", "invalid", "invalid_indices"}``; a request for a site that does not exist,
+  or whose URL holds ``invalid-me``, is invalid. An error answer (``{"status": "error", "message"}``) stores
+  nothing of the batch (Matomo's bulk transaction): a wrong token; a ``cdt`` older than 24 hours or a ``cip``
+  with a token without write access to the site; a hit whose URL holds ``reject-me``; a scripted lock timeout
+  (``lock_timeouts``). ``silent_drops`` hits of the next batch are dropped with a success answer, as Matomo
+  does on a lock timeout in the queue.
+* ``POST /index.php``: the Reporting API (form body, ``{"result": "error"}`` with HTTP 200 when it refuses):
+  ``UsersManager.createAppSpecificTokenAuth``, ``API.getMatomoVersion``, ``SitesManager.getSiteFromId``,
+  ``SitesManager.getSitesIdFromSiteUrl``, ``SitesManager.addSite`` (super user only).
+
+FakePirsch
+* ``POST /api/v1/token``: client id and secret → ``{"access_token", "expires_at"}``, else 401.
+* ``POST /api/v1/hit/batch``: a JSON array of hits with ``url``, ``ip``, ``user_agent`` and an RFC 3339
+  ``time``; a bearer token or an access key (``pa_...``). Errors as ``{"validation": {...}, "error": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fake_server import Fault, Recorded, _Server
+
+
+class _Fake:
+    """What both fakes share: the server thread, the recorded requests, scripted faults."""
+
+    endpoints: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.faults: dict[str, deque[Fault]] = {name: deque() for name in self.endpoints}
+        self.lock = threading.Lock()
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, endpoint: str, *faults: Fault) -> None:
+        with self.lock:
+            self.faults[endpoint].extend(faults)
+
+    def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[str, Any] | None:
+        """(endpoint name, handler result) or None for no route; overridden."""
+        raise NotImplementedError
+
+
+class FakeMatomo(_Fake):
+    endpoints = ("track", "api")
+
+    def __init__(
+        self,
+        *,
+        sites: dict[str, str] | None = None,
+        tokens: dict[str, str] | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        #: site id → main URL
+        self.sites = dict(sites if sites is not None else {"1": "https://www.example.com"})
+        #: token → "super", "write" or "view"
+        self.tokens = dict(tokens if tokens is not None else {"secret-token": "write", "super-token": "super"})
+        self.users = dict(users if users is not None else {"admin": "admin-password"})
+        self.hits: list[dict[str, str]] = []
+        self.invalid: list[dict[str, str]] = []
+        self.lock_timeouts = 0
+        self.silent_drops = 0
+        self.api_calls: list[dict[str, str]] = []
+
+    def tracking_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.path.split("?")[0] in ("/matomo.php", "/piwik.php")]
+
+    def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[str, Any] | None:
+        if method != "POST":
+            return None
+        bare = path.split("?")[0]
+        if bare in ("/matomo.php", "/piwik.php"):
+            return "track", self.track(body)
+        if bare in ("/index.php", "/"):
+            return "api", self.api(dict(parse_qsl(body.decode())))
+        return None
+
+    # --- tracking -----------------------------------------------------------------------------------------
+
+    def track(self, body: bytes) -> tuple[int, Any]:
+        try:
+            data = json.loads(body)
+            items = data["requests"]
+            hits = [dict(parse_qsl(i.lstrip("?"), keep_blank_values=True)) if isinstance(i, str) else i for i in items]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return 400, {"status": "error", "message": f"bulk body: {exc}"}
+        token = data.get("token_auth")
+        access = self.tokens.get(token) if token else None
+        if token and access is None:
+            return 400, {"status": "error", "message": "token_auth is not valid: unable to authenticate."}
+        with self.lock:
+            if self.lock_timeouts:
+                self.lock_timeouts -= 1
+                return 500, {"status": "error", "message": "Mysql error: Lock wait timeout exceeded", "tracked": 0}
+        limit = datetime.now(timezone.utc) - timedelta(hours=24)
+        stored: list[dict[str, str]] = []
+        invalid: list[int] = []
+        for index, hit in enumerate(hits):
+            if "reject-me" in hit.get("url", ""):
+                return 400, {"status": "error", "message": f"Invalid request: url {hit['url']}", "tracked": 0}
+            if hit.get("idsite") not in self.sites or "invalid-me" in hit.get("url", ""):
+                invalid.append(index)
+                continue
+            cdt = hit.get("cdt")
+            if cdt and access not in ("write", "super"):
+                when = datetime.fromisoformat(cdt).replace(tzinfo=timezone.utc)
+                if when < limit:
+                    age = int((datetime.now(timezone.utc) - when).total_seconds())
+                    return 400, {
+                        "status": "error",
+                        "message": f"Custom timestamp is {age} seconds old, requires &token_auth...",
+                    }
+            if hit.get("cip") and access not in ("write", "super"):
+                return 400, {"status": "error", "message": "cip: requires &token_auth with write permission"}
+            stored.append(hit)
+        with self.lock:
+            drops = min(self.silent_drops, len(stored))
+            self.silent_drops -= drops
+            kept = stored[: len(stored) - drops]
+            self.hits.extend(kept)
+            self.invalid.extend(hits[i] for i in invalid)
+        return 200, {"status": "success", "tracked": len(kept), "invalid": len(invalid), "invalid_indices": invalid}
+
+    # --- the Reporting API ---------------------------------------------------------------------------------
+
+    def api(self, form: dict[str, str]) -> tuple[int, Any]:
+        with self.lock:
+            self.api_calls.append(form)
+        method = form.get("method", "")
+
+        def error(message: str) -> tuple[int, Any]:
+            return 200, {"result": "error", "message": message}
+
+        if form.get("module") != "API" or form.get("format") != "json":
+            return error("module=API&format=json expected")
+        if method == "UsersManager.createAppSpecificTokenAuth":
+            if self.users.get(form.get("userLogin", "")) != form.get("passwordConfirmation"):
+                return error("The current password you entered is not correct.")
+            token = f"app-token-{len(self.tokens)}"
+            with self.lock:
+                self.tokens[token] = "super"
+            return 200, {"value": token}
+        access = self.tokens.get(form.get("token_auth", ""))
+        if access is None:
+            return error("Unable to authenticate with the provided token. It is either invalid or expired.")
+        if method == "API.getMatomoVersion":
+            return 200, {"value": "5.2.0"}
+        if method == "SitesManager.getSiteFromId":
+            site = form.get("idSite", "")
+            if site not in self.sites:
+                return error(f"An unexpected website was found in the request: website id was set to '{site}' .")
+            return 200, {"idsite": site, "name": site, "main_url": self.sites[site]}
+        if method == "SitesManager.getSitesIdFromSiteUrl":
+            host = urlsplit(form.get("url", "")).hostname or form.get("url", "")
+            return 200, [{"idsite": i} for i, url in self.sites.items() if urlsplit(url).hostname == host]
+        if method == "SitesManager.addSite":
+            if access != "super":
+                return error("You can't access this resource as it requires 'superuser' access.")
+            with self.lock:
+                new = str(max((int(i) for i in self.sites), default=0) + 1)
+                self.sites[new] = form.get("urls[0]", "")
+            return 200, {"value": int(new)}
+        return error(f"The method '{method}' does not exist or is not available.")
+
+
+class FakePirsch(_Fake):
+    endpoints = ("token", "track")
+
+    def __init__(
+        self, *, clients: dict[str, str] | None = None, keys: tuple[str, ...] = ("pa_access-key",), ttl: float = 600
+    ) -> None:
+        super().__init__()
+        self.clients = dict(clients if clients is not None else {"pirsch-client": "pirsch-secret"})
+        self.keys = set(keys)
+        self.ttl = ttl
+        self.tokens: dict[str, float] = {}
+        self.hits: list[dict[str, Any]] = []
+
+    def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[str, Any] | None:
+        if method == "POST" and path == "/api/v1/token":
+            return "token", self.token(body)
+        if method == "POST" and path == "/api/v1/hit/batch":
+            return "track", self.batch(headers, body)
+        return None
+
+    def token(self, body: bytes) -> tuple[int, Any]:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400, {"error": ["the body is not JSON"]}
+        if self.clients.get(data.get("client_id")) != data.get("client_secret"):
+            return 401, {"validation": {}, "error": ["client not found"]}
+        with self.lock:
+            token = f"pirsch-token-{len(self.tokens) + 1}"
+            self.tokens[token] = time.time() + self.ttl
+        expires = datetime.fromtimestamp(time.time() + self.ttl, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z")
+        return 200, {"access_token": token, "expires_at": expires}
+
+    def batch(self, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+        auth = headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if token not in self.keys and self.tokens.get(token, 0) < time.time():
+            return 401, {"error": ["unauthorized"]}
+        try:
+            hits = json.loads(body)
+            assert isinstance(hits, list)
+        except (ValueError, AssertionError):
+            return 400, {"error": ["the body must be a JSON array of hits"]}
+        for hit in hits:
+            missing = [k for k in ("url", "ip", "user_agent") if not hit.get(k)]
+            if missing:
+                return 400, {"validation": {k: "required" for k in missing}, "error": []}
+            try:
+                datetime.fromisoformat(str(hit.get("time", "")).replace("Z", "+00:00"))
+            except ValueError:
+                return 400, {"validation": {"time": "must be RFC 3339"}, "error": []}
+        with self.lock:
+            self.hits.extend(hits)
+        return 200, None
+
+
+def _handler(fake: _Fake) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def _answer(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+            try:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            with fake.lock:
+                fake.requests.append(Recorded(self.command, self.path, headers, body))
+            endpoint = _endpoint_of(fake, self.command, self.path)
+            if endpoint is not None:
+                with fake.lock:
+                    fault = fake.faults[endpoint].popleft() if fake.faults[endpoint] else None
+                if fault is not None:
+                    if fault.delay:
+                        time.sleep(fault.delay)
+                    if fault.drop:
+                        self.close_connection = True
+                        return
+                    if fault.status is not None:
+                        self._answer(fault.status, fault.body.encode(), fault.headers)
+                        return
+            routed = fake.route(self.command, self.path, headers, body)
+            if routed is None:
+                self._answer(404, {"message": "no route"})
+                return
+            status, payload = routed[1]
+            self._answer(status, payload)
+
+        do_POST = _handle
+        do_GET = _handle
+
+    return Handler
+
+
+def _endpoint_of(fake: _Fake, method: str, path: str) -> str | None:
+    bare = path.split("?")[0]
+    if isinstance(fake, FakeMatomo):
+        return "track" if bare in ("/matomo.php", "/piwik.php") else "api" if bare in ("/index.php", "/") else None
+    if isinstance(fake, FakePirsch):
+        return {"/api/v1/token": "token", "/api/v1/hit/batch": "track"}.get(bare)
+    return None
