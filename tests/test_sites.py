@@ -135,3 +135,21 @@ def test_piwik_pro_apps_by_host_name(tmp_path: Path, add_sites: bool) -> None:
         assert summary["unknown_hosts"] == {"blog.example.org": 3}
     for hit in fake.hits:
         assert hit["url"].split("/")[2] in ("www.example.com", "shop.example.com", "blog.example.org")
+
+
+def test_piwik_pro_replay_keeps_the_logged_app_and_parameters(tmp_path: Path) -> None:
+    log = tmp_path / "tracker.log"
+    log.write_text(
+        '203.0.113.7 - - [10/Feb/2024:16:42:07 -0500] "GET /ppms.php?idsite=app-uuid-1&rec=1&_id=feedface&'
+        'url=https%3A%2F%2Fwww.example.com%2Fa HTTP/1.1" 202 0 "-" "UA one"\n'
+        '203.0.113.7 - - [10/Feb/2024:16:42:08 -0500] "GET /js/tracker.php?idsite=app-uuid-1&rec=1&_id=feedface&'
+        'url=https%3A%2F%2Fwww.example.com%2Fb HTTP/1.1" 200 0 "-" "UA one"\n'
+    )
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake, "--replay-tracking"), str(log), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert [(h["idsite"], h["_id"], h["url"]) for h in fake.hits] == [
+        ("app-uuid-1", "feedface", "https://www.example.com/a"),
+        ("app-uuid-1", "feedface", "https://www.example.com/b"),
+    ]
+    assert fake.hits[0]["cdt"] == "2024-02-10 21:42:07" and fake.hits[0]["cip"] == "203.0.113.7"
