@@ -165,6 +165,13 @@ class TrackingOptions:
     add_to_date: int = 0
     #: --force-lowercase-path: the path (and a query written with it) in lower case.
     lowercase_path: bool = False
+    #: --regex-group-to-page-cvar / --regex-group-to-visit-cvar: (group, custom variable name).
+    page_cvars: tuple[tuple[str, str], ...] = ()
+    visit_cvars: tuple[tuple[str, str], ...] = ()
+    #: --track-http-method: the method as page custom variable ``HTTP-method``.
+    track_http_method: bool = False
+    #: --ignore-groups: groups of the format read as if it did not have them.
+    ignore_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,15 @@ class HttpOptions:
     #: No single wait (back-off or Retry-After) is longer than this.
     max_wait: float = 300.0
     verify_tls: bool = True
+    #: --auth-user / --auth-password: HTTP Basic on every request that carries no bearer token.
+    basic_user: str | None = None
+    basic_password: Secret | None = None
+    #: --request-suffix: appended to the query of every request (tracker and API).
+    request_suffix: str | None = None
+    #: --sleep-between-requests-ms (in seconds): each lane waits this long before each request.
+    sleep_between: float = 0.0
+    #: --debug-tracker: ``debug=1`` on tracking requests, and their answers shown.
+    debug_tracker: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,3 +251,5 @@ class Config:
     save_requests: str | None = None  # a path, or "-" for standard output
     verbose: int = 0
     block_size: int = 1 << 20
+    #: --debug-request-limit: at most this many hits of each file (a trial run: no state is kept).
+    request_limit: int | None = None

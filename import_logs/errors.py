@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     INPUT = 3  # a log file missing or unreadable, a format unknown or not recognised
     AUTH = 4  # credentials refused, or the site or app cannot be used with them
     SERVER = 5  # the server is unreachable, keeps failing, or rejected a request
+    NOTHING_NEW = 6  # not an error: no new line in any file (everything was imported before)
     BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM

@@ -34,6 +34,7 @@ SKIP_REASONS = {
     "date_range": "requests outside --exclude-older-than / --exclude-newer-than",
     "not_tracking_request": "requests that are not tracking requests (--replay-tracking)",
     "unknown_site": "requests of hosts that have no site (listed below)",
+    "request_limit": "requests beyond --debug-request-limit in their file",
 }
 NOT_TRACKING = "not_tracking_request"
 UNKNOWN_SITE = "unknown_site"

@@ -47,6 +47,9 @@ class Hit(NamedTuple):
     user_agent: str
     userid: str | None
     generation_time_ms: int | None
+    #: (custom variable name, value) from --regex-group-to-page-cvar / --regex-group-to-visit-cvar.
+    page_cvars: tuple[tuple[str, str], ...] = ()
+    visit_cvars: tuple[tuple[str, str], ...] = ()
 
 
 def _url_decode_twice(text: str) -> str:
@@ -262,6 +265,9 @@ def _parser_source(
     ``json_keys``, the line is a JSON object whose groups ``extract`` takes out.
     """
 
+    everything = gi
+    gi = {name: index for name, index in gi.items() if name not in tracking.ignore_groups}
+
     def at(name: str) -> str | None:
         return f"g[{gi[name] - 1}]" if name in gi else None
 
@@ -390,5 +396,16 @@ def _parser_source(
             add("            pass")
     add("    if gt is not None and gt <= 0:")
     add("        gt = None")
-    add("    return new(Hit, (time, ip, host, method, path, query, status, size, referrer, ua, userid, gt))")
+    for var, pairs in (("page_cvars", tracking.page_cvars), ("visit_cvars", tracking.visit_cvars)):
+        present = [(group, name) for group, name in pairs if group in everything]
+        add(f"    {var} = []")
+        for group, name in present:
+            add(f"    raw = g[{everything[group] - 1}]")
+            add("    if raw and raw != '-':")
+            add(f"        {var}.append(({name!r}, raw))")
+        add(f"    {var} = tuple({var})")
+    add(
+        "    return new(Hit, (time, ip, host, method, path, query, status, size, referrer, ua, userid, gt, "
+        "page_cvars, visit_cvars))"
+    )
     return "\n".join(lines) + "\n"

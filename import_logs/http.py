@@ -26,13 +26,31 @@ USER_AGENT = f"import-logs/{__version__} (+https://pypi.org/project/import-logs/
 
 def make_client(options: HttpOptions, *, connections: int = 4) -> httpx.Client:
     """The one pooled client of an import, shared by the lanes (httpx clients are thread-safe)."""
+    auth = None
+    if options.basic_user is not None:
+        password = options.basic_password.reveal() if options.basic_password else ""
+        auth = httpx.BasicAuth(options.basic_user, password)
+    hooks = {"request": [_suffixer(options.request_suffix)]} if options.request_suffix else {}
     return httpx.Client(
         timeout=httpx.Timeout(options.timeout),
         verify=options.verify_tls,
         limits=httpx.Limits(max_connections=connections + 2, max_keepalive_connections=connections + 2),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
+        auth=auth,
+        event_hooks=hooks,
     )
+
+
+def _suffixer(suffix: str) -> Callable[[httpx.Request], None]:
+    """--request-suffix: the raw text appended to the query string of every request."""
+    suffix = suffix.lstrip("?&")
+
+    def add(request: httpx.Request) -> None:
+        query = request.url.query.decode("ascii")
+        request.url = request.url.copy_with(query=(f"{query}&{suffix}" if query else suffix).encode("ascii"))
+
+    return add
 
 
 def excerpt(response: httpx.Response, limit: int = 300) -> str:

@@ -49,8 +49,12 @@ class Lanes:
         on_sent: Callable[[Batch, SendResult | None], None],
         stop: threading.Event,
         names: Sequence[str],
+        *,
+        pause: float = 0.0,
     ) -> None:
         self.count = max(1, count)
+        #: --sleep-between-requests-ms: each lane waits this long before each request.
+        self.pause = pause
         self.payload_size = max(1, payload_size)
         self._send = send
         self._on_sent = on_sent
@@ -155,6 +159,8 @@ class Lanes:
             if batch is None:
                 return
             if self.failed.is_set() or self._stop.is_set():
+                continue
+            if self.pause and self._stop.wait(self.pause):
                 continue
             try:
                 self._on_sent(batch, self._send(batch))

@@ -153,6 +153,7 @@ class Importer:
         self._lanes: Lanes | None = None
         self._sender: Sender | None = None
         self._per_hit_site = False
+        self._per_source_hits: dict[int, int] = {}
         #: host (or logged idsite) → the site text put into its requests; None: no site.
         self._sites: dict[str, str | None] = {}
 
@@ -165,7 +166,11 @@ class Importer:
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
         resolve_zone(c.formats.timezone)  # a wrong --timezone stops here, before anything is sent
-        self.state = state_file_for(c, read_only=self.stats.dry_run)
+        if c.request_limit is not None:
+            self.on_event(Notice(f"--debug-request-limit {c.request_limit}: a trial run, no state file is kept"))
+            self.state = None
+        else:
+            self.state = state_file_for(c, read_only=self.stats.dry_run)
         with self.state or contextlib.nullcontext():
             if self.state is not None:
                 self.stats.state_file = self.state.path
@@ -190,7 +195,15 @@ class Importer:
             if self.state is not None and not self.state.read_only:
                 self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
             if not self.stats.dry_run:
-                self._lanes = Lanes(c.backend.recorders, payload, sender.send, self._sent, self.stop, self.stats.files)
+                self._lanes = Lanes(
+                    c.backend.recorders,
+                    payload,
+                    sender.send,
+                    self._sent,
+                    self.stop,
+                    self.stats.files,
+                    pause=c.http.sleep_between,
+                )
             jobs = self._jobs(forced, spec)
             try:
                 for result in self._results(jobs):
@@ -434,6 +447,14 @@ class Importer:
             items = [items[k] for k in keep]
             visitors = [visitors[k] for k in keep]
             keys = [keys[k] for k in keep] if keys else keys
+        limit = self.config.request_limit
+        if limit is not None and items:
+            room = max(0, limit - self._per_source_hits.get(src, 0))
+            if len(items) > room:
+                stats.skipped["request_limit"] += len(items) - room
+                stats.kept -= len(items) - room
+                numbers, items, visitors, keys = numbers[:room], items[:room], visitors[:room], keys[:room]
+            self._per_source_hits[src] = self._per_source_hits.get(src, 0) + len(items)
         if self._per_hit_site and items:
             numbers, items, visitors = self._put_sites(numbers, items, visitors, keys)
         stats.already_imported += len(done_before)

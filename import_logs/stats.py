@@ -166,3 +166,20 @@ def summary_text(stats: Stats) -> str:
         f"    Requests imported per second: {d['hits_per_second']:,.2f}",
     ]
     return "\n".join(lines)
+
+
+def result_line(stats: Stats) -> str:
+    """The one line of ``--quiet``."""
+    d = summary_dict(stats)
+    sent = f"{d['hits_kept']:,} hits kept (dry run)" if stats.dry_run else f"{d['hits_sent']:,} hits sent"
+    extra = ""
+    if d["hits_rejected"] or d["hits_dropped_by_server"]:
+        extra += f", {d['hits_rejected'] + d['hits_dropped_by_server']:,} rejected or dropped by the server"
+    if d["hits_not_sent"]:
+        extra += f", {d['hits_not_sent']:,} not sent"
+    if d["unknown_hosts"]:
+        extra += f", {sum(d['unknown_hosts'].values()):,} of hosts with no site"
+    return (
+        f"import-logs: {d['lines_parsed']:,} new lines in {len(d['files'])} file(s): {sent}, "
+        f"{d['skipped_total']:,} skipped, {d['invalid_total']:,} invalid{extra}; {d['elapsed_seconds']:.1f} s"
+    )

@@ -32,7 +32,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
 def test_version_and_help() -> None:
     assert invoke("--version").stdout == f"import-logs, version {__version__}\n"
     help_text = invoke("--help").stdout
-    assert "Example:" in help_text and "--client-secret" in help_text and "IMPORT_LOGS_CLIENT_SECRET" in help_text
+    assert "Examples:" in help_text and "--client-secret" in help_text and "IMPORT_LOGS_CLIENT_SECRET" in help_text
 
 
 def test_list_formats() -> None:

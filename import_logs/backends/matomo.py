@@ -74,6 +74,9 @@ class MatomoSender:
         self.api = normalise_url(b.api_url or b.url) + "/index.php"
         endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
         self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
+        if config.http.debug_tracker:
+            self.tracker_url += "?debug=1"
+        self._say = on_retry
         self._token: Secret | None = b.token_auth
         self.client = client or make_client(config.http, connections=max(1, b.recorders))
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
@@ -232,6 +235,8 @@ class MatomoSender:
         while todo:
             start, end, retry = todo.pop(0)
             response = self._post(batch.items[start:end])
+            if self.config.http.debug_tracker and self._say is not None:
+                self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
             message = self._judge(response, batch, start, end - start, result)
             if message is None:
                 continue

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from import_logs.backends.base import SITE_PLACEHOLDER, EncodeSpec
 from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
 from import_logs.backends.replay import replay_params
-from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
+from import_logs.filters import DOWNLOAD, ERROR, REDIRECT
 from import_logs.hit import Hit
 
 DEFAULT_ENDPOINT = "/matomo.php"
@@ -60,10 +60,12 @@ class MatomoEncoder(PiwikProEncoder):
             add("&uid=")
             add(_q(hit.userid))
         add("&cvar=")
-        add(_q(json.dumps({"1": ["HTTP-code", str(hit.status)]})))
-        if self._bots:
+        add(_q(self.page_cvars(hit) or json.dumps({"1": ["HTTP-code", str(hit.status)]})))
+        visit = self.visit_cvars(hit, flags)
+        if visit is not None:
             add("&_cvar=")
-            add(_q(json.dumps({"1": ["Bot" if flags & BOT else "Not-Bot", hit.user_agent]})))
+            add(_q(visit))
+        if self._bots:
             add("&bots=1")
         if flags & DOWNLOAD:
             add("&download=")

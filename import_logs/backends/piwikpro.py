@@ -51,6 +51,9 @@ class PiwikProSender:
         self.base = normalise_url(b.url)
         endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
         self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
+        if config.http.debug_tracker:
+            self.tracker_url += "?debug=1"
+        self._say = on_retry
         self._client_id = b.client_id
         self._secret: Secret = b.client_secret or Secret("")
         self.client = client or make_client(config.http, connections=max(1, b.recorders))
@@ -232,6 +235,8 @@ class PiwikProSender:
             auth=self.auth,
         )
         status = response.status_code
+        if self.config.http.debug_tracker and self._say is not None:
+            self._say(f"tracker answered HTTP {status}: {excerpt(response, 300)}")
         if 200 <= status < 300:
             return None
         path, lineno = batch.where()

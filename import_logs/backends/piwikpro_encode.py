@@ -81,6 +81,25 @@ class PiwikProEncoder:
             text = cache[time] = format_cdt(time)
             return text
 
+    def page_cvars(self, hit: Hit) -> str | None:
+        """The ``cvar`` JSON: regex-group page variables, HTTP-method, then HTTP-code last (None: that alone)."""
+        entries = list(hit.page_cvars)
+        if self._t.track_http_method and hit.method and hit.method != "-":
+            entries.append(("HTTP-method", hit.method))
+        if not entries:
+            return None
+        entries.append(("HTTP-code", str(hit.status)))
+        return json.dumps({str(i): [name, value] for i, (name, value) in enumerate(entries, 1)})
+
+    def visit_cvars(self, hit: Hit, flags: int) -> str | None:
+        """The ``_cvar`` JSON: regex-group visit variables, then Bot/Not-Bot with --enable-bots."""
+        entries = list(hit.visit_cvars)
+        if self._bots:
+            entries.append(("Bot" if flags & BOT else "Not-Bot", hit.user_agent))
+        if not entries:
+            return None
+        return json.dumps({str(i): [name, value] for i, (name, value) in enumerate(entries, 1)})
+
     def url(self, hit: Hit) -> str:
         path = hit.path
         if hit.query and not self._t.strip_query_string:
@@ -108,10 +127,18 @@ class PiwikProEncoder:
         if hit.userid:
             add(',"uid":')
             add(_json(hit.userid))
-        add(f',"cvar":"{{\\"1\\": [\\"HTTP-code\\", \\"{hit.status}\\"]}}"')
+        page = self.page_cvars(hit)
+        if page is None:
+            add(f',"cvar":"{{\\"1\\": [\\"HTTP-code\\", \\"{hit.status}\\"]}}"')
+        else:
+            add(',"cvar":')
+            add(_json(page))
+        visit = self.visit_cvars(hit, flags)
+        if visit is not None:
+            add(',"_cvar":')
+            add(_json(visit))
         if self._bots:
-            cvar = json.dumps({"1": ["Bot" if flags & BOT else "Not-Bot", hit.user_agent]})
-            add(f',"_cvar":{_json(cvar)},"bots":"1"')
+            add(',"bots":"1"')
         if flags & DOWNLOAD:
             add(',"download":')
             add(url_json)

@@ -15,8 +15,9 @@ import click
 
 from import_logs import __version__
 from import_logs.backends import BACKENDS
+from import_logs.cli import settings_file
 from import_logs.cli.output import Output, close_bar, draw, report, summaries
-from import_logs.cli.settings import UNBOUNDED_ATTEMPTS, build_config
+from import_logs.cli.settings import UNBOUNDED_ATTEMPTS, build_config, warnings
 from import_logs.errors import (
     AuthError,
     ConfigError,
@@ -63,19 +64,198 @@ def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     ctx.exit(0)
 
 
-HELP = """Import web server access logs into Piwik PRO.
+def _load_settings(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--settings FILE: its keys become the defaults of the options (the command line wins)."""
+    if not value or ctx.resilient_parsing:
+        return value
+    try:
+        settings = settings_file.load(value)
+    except ImportLogsError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--settings {value}").lstrip(": ") or str(exc)) from None
+    assert ctx.command is not None
+    known = {p.name for p in ctx.command.params if p.name and p.expose_value}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise click.BadParameter(f"{value}: unknown key(s) {', '.join(unknown)}; the keys are the long option names.")
+    ctx.default_map = {**(ctx.default_map or {}), **settings}
+    return value
+
+
+#: --help, grouped by purpose: section → option names (click parameter names).
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Input and formats",
+        (
+            "log_format_name",
+            "log_format_regex",
+            "log_date_format",
+            "encoding",
+            "timezone",
+            "list_formats",
+            "dump_log_regex",
+            "w3c_fields",
+            "w3c_map_field",
+            "w3c_field_regex",
+            "w3c_time_taken_millisecs",
+            "ignore_groups",
+        ),
+    ),
+    (
+        "Filters",
+        (
+            "enable_static",
+            "enable_bots",
+            "useragent_exclude",
+            "enable_http_errors",
+            "enable_http_redirects",
+            "download_extensions",
+            "add_download_extensions",
+            "hostname",
+            "exclude_path",
+            "exclude_path_from",
+            "include_path",
+            "include_path_from",
+            "include_host",
+            "exclude_host",
+            "exclude_older_than",
+            "exclude_newer_than",
+            "replay_tracking",
+            "replay_tracking_expected_tracker_file",
+        ),
+    ),
+    (
+        "What is tracked",
+        (
+            "strip_query_string",
+            "query_string_delimiter",
+            "force_lowercase_path",
+            "add_to_date",
+            "log_hostname",
+            "enable_reverse_dns",
+            "title_category_delimiter",
+            "regex_group_to_page_cvar",
+            "regex_group_to_visit_cvar",
+            "track_http_method",
+        ),
+    ),
+    (
+        "Destination",
+        (
+            "backend",
+            "url",
+            "api_url",
+            "client_id",
+            "client_secret",
+            "token_auth",
+            "login",
+            "password",
+            "idsite",
+            "idsite_fallback",
+            "add_sites_new_hosts",
+            "tracker_endpoint_path",
+            "auth_user",
+            "auth_password",
+            "accept_invalid_ssl_certificate",
+            "request_suffix",
+            "config",
+            "php_binary",
+            "enable_testmode",
+        ),
+    ),
+    (
+        "Performance and retries",
+        (
+            "workers",
+            "recorders",
+            "recorder_max_payload_size",
+            "disable_bulk_tracking",
+            "enable_bulk_tracking",
+            "sleep_between_requests_ms",
+            "request_timeout",
+            "retry_max_attempts",
+            "retry_delay",
+        ),
+    ),
+    (
+        "State (re-runs, rotation, crashes)",
+        ("state_file", "no_state", "force_reimport", "lock_timeout", "skip", "show_state", "reset_state"),
+    ),
+    (
+        "Output",
+        (
+            "settings",
+            "dry_run",
+            "save_requests",
+            "show_progress",
+            "show_progress_delay",
+            "quiet",
+            "summary_json",
+            "output",
+            "verbose",
+            "debug",
+            "debug_tracker",
+            "debug_request_limit",
+            "debug_force_one_hit_every_ns",
+            "show_traceback",
+        ),
+    ),
+)
+
+
+class GroupedCommand(click.Command):
+    """A command whose --help lists its options by purpose (:data:`SECTIONS`)."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        records: dict[str, tuple[str, str]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.name and not isinstance(param, click.Argument):
+                records[param.name] = record
+        placed: set[str] = set()
+        for title, names in SECTIONS:
+            rows = [records[name] for name in names if name in records]
+            placed.update(names)
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        rest = [record for name, record in records.items() if name not in placed]
+        if rest:
+            with formatter.section("General"):
+                formatter.write_dl(rest)
+
+
+HELP = """Import web server access logs into Piwik PRO, Matomo or Pirsch.
 
 \b
-Example:
-  import-logs --url=https://example.piwik.pro --client-id=ID --client-secret=SECRET \\
-      --idsite=APP-UUID --recorders=2 --show-progress /var/log/nginx/access.log
+Examples:
+  export IMPORT_LOGS_CLIENT_SECRET=...
+  import-logs --url=https://example.piwik.pro --client-id=ID --idsite=APP-UUID \\
+      --recorders=2 /var/log/nginx/access.log
+\b
+  export IMPORT_LOGS_TOKEN_AUTH=...
+  import-logs --url=https://matomo.example.com --idsite=1 /var/log/apache2/access.log
+\b
+  import-logs --settings=/etc/import-logs.toml --quiet /var/log/nginx/access.log   # from cron
 
 Try it without a server: import-logs --save-requests=- sample_logs/common_complete.log
 """
 
 
-@click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.command(
+    cls=GroupedCommand,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
 @click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--settings",
+    type=click.Path(dir_okay=False),
+    envvar="IMPORT_LOGS_SETTINGS",
+    is_eager=True,
+    callback=_load_settings,
+    metavar="FILE",
+    help="Options from a TOML file (keys: the long option names) [env IMPORT_LOGS_SETTINGS].",
+)
 # input and formats
 @click.option(
     "--log-format-name",
@@ -114,6 +294,32 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="The regex of a W3C field, with a named group, e.g. 'sc-win32-status=(?P<win32>\\S+)' (repeatable).",
 )
 @click.option("--w3c-time-taken-millisecs", is_flag=True, help="W3C time-taken is in milliseconds (IIS always is).")
+@click.option(
+    "--ignore-groups",
+    multiple=True,
+    metavar="GROUP,...",
+    help="Read the log as if its format had not these groups (e.g. userid).",
+)
+@click.option(
+    "--regex-group-to-page-cvar",
+    multiple=True,
+    metavar="GROUP=NAME,...",
+    help="Track a group of the format as a page custom variable.",
+)
+@click.option(
+    "--regex-group-to-visit-cvar",
+    multiple=True,
+    metavar="GROUP=NAME,...",
+    help="Track a group of the format as a visit custom variable.",
+)
+@click.option(
+    "--track-http-method",
+    is_flag=False,
+    flag_value="true",
+    default=None,
+    metavar="[BOOL]",
+    help="Track the HTTP method as page custom variable HTTP-method.",
+)
 # filters
 @click.option("--enable-static", is_flag=True, help="Track static files (images, css, js...) as downloads.")
 @click.option("--enable-bots", is_flag=True, help="Track bots too, with a Bot/Not-Bot custom variable.")
@@ -230,6 +436,36 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="Seconds before the first retry; doubled each time, with jitter.",
 )
 @click.option("--accept-invalid-ssl-certificate", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("--auth-user", metavar="USER", help="HTTP Basic user, for a server behind a proxy that asks for one.")
+@click.option(
+    "--auth-password",
+    envvar="IMPORT_LOGS_AUTH_PASSWORD",
+    metavar="PASSWORD",
+    help="HTTP Basic password [env IMPORT_LOGS_AUTH_PASSWORD].",
+)
+@click.option("--request-suffix", metavar="TEXT", help="Appended to the query string of every request.")
+@click.option("--config", metavar="PATH", hidden=True, help="Matomo's config.ini.php (not needed: use --token-auth).")
+@click.option("--php-binary", metavar="PHP", hidden=True, help="Not needed: use --token-auth.")
+@click.option("--enable-testmode", is_flag=True, hidden=True, help="Not needed: use --token-auth.")
+@click.option(
+    "--disable-bulk-tracking",
+    is_flag=True,
+    help="One hit per request (slow; for servers without bulk tracking).",
+)
+@click.option(
+    "--sleep-between-requests-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="MS",
+    help="Each lane waits this long before each request.",
+)
+@click.option(
+    "--debug-force-one-hit-every-Ns",
+    "debug_force_one_hit_every_ns",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="One hit per request, one request every SECONDS per lane.",
+)
 # state
 @click.option(
     "--state-file",
@@ -260,9 +496,26 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
     help="Write each request as a JSON line to FILE ('-': stdout); no server.",
 )
 @click.option("--show-progress/--no-progress", default=None, help="Progress bar on stderr  [default: when a terminal].")
+@click.option(
+    "--show-progress-delay",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often the progress bar is redrawn.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and a one-line result (for cron).")
 @click.option("--summary-json", metavar="FILE", help="Write the summary figures as JSON to FILE ('-': stdout).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Append all output to FILE.")
 @click.option("-v", "--verbose", count=True, help="List invalid and skipped lines (-vv: tracebacks too).")
+@click.option("-d", "--debug", count=True, help="As -v (the reference importers' spelling).")
+@click.option("--debug-tracker", is_flag=True, help="Send debug=1 and show every answer of the tracker.")
+@click.option(
+    "--debug-request-limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Import at most N hits of each file, and keep no state (a trial run).",
+)
 @click.option("--traceback", "show_traceback", is_flag=True, help="Show a traceback on errors.")
 @click.version_option(__version__, "-V", "--version", prog_name="import-logs")
 def main(**options: Any) -> None:
@@ -285,7 +538,8 @@ def _cpu_count() -> int:
 
 def run(options: dict[str, Any], output: Output) -> ExitCode:
     """One import; returns the exit code. Separate from ``main`` so that tests can call it."""
-    verbose = options["verbose"]
+    verbose = max(options["verbose"], options["debug"])
+    quiet = options["quiet"]
     try:
         config = build_config(options)
     except OSError as exc:
@@ -305,7 +559,10 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
             return exit_code_for(exc)
         click.echo("\n".join(said), file=output.out)
         return ExitCode.OK
-    if options["retry_max_attempts"] <= 0:
+    if not quiet:
+        for text in warnings(options):
+            output.message(f"import-logs: {text}")
+    if options["retry_max_attempts"] <= 0 and not quiet:
         output.message(
             f"import-logs: --retry-max-attempts {options['retry_max_attempts']} would retry forever; "
             f"using {UNBOUNDED_ATTEMPTS} attempts."
@@ -313,6 +570,7 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     show = options["show_progress"]
     if show is None:
         show = output.err.isatty()
+    show = show and not quiet
     summary_out = output.err if config.save_requests == "-" else output.out
     if show:
         from tqdm import tqdm
@@ -324,9 +582,11 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
             unit_divisor=1024,
             file=output.err,
             dynamic_ncols=True,
-            mininterval=0.5,
+            mininterval=options["show_progress_delay"],
         )
-    importer = Importer(config, on_event=draw(output, show, verbose), stdin=sys.stdin.buffer, stdout=output.out)
+    importer = Importer(
+        config, on_event=draw(output, show, verbose, quiet=quiet), stdin=sys.stdin.buffer, stdout=output.out
+    )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     code = ExitCode.OK
     try:
@@ -349,7 +609,9 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
         signal.signal(signal.SIGTERM, previous)
         close_bar(output)
     if importer.sources:
-        summaries(importer.stats, options["summary_json"], summary_out, output)
+        summaries(importer.stats, options["summary_json"], summary_out, output, quiet=quiet)
+    if code == ExitCode.OK and importer.stats.lines == 0:
+        return ExitCode.NOTHING_NEW
     return code
 
 

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import click
 
 from import_logs.events import Event, FileStarted, LineRejected, Notice, Progress
-from import_logs.stats import Stats, summary_dict, summary_text
+from import_logs.stats import Stats, result_line, summary_dict, summary_text
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Output:
             click.echo(text, file=self.err)
 
 
-def draw(output: Output, show_progress: bool, verbose: int) -> Any:
+def draw(output: Output, show_progress: bool, verbose: int, *, quiet: bool = False) -> Any:
     """The event sink: a tqdm bar on stderr, and the lines -v asks for."""
     last = {"bytes": 0}
 
@@ -47,7 +47,7 @@ def draw(output: Output, show_progress: bool, verbose: int) -> Any:
         elif isinstance(event, FileStarted):
             if verbose or show_progress:
                 output.message(f"Parsing log {event.name} (format {event.format})...")
-        elif isinstance(event, Notice):
+        elif isinstance(event, Notice) and not quiet:
             output.message(f"import-logs: {event.message}")
 
     return sink
@@ -67,8 +67,8 @@ def close_bar(output: Output) -> None:
         output.bar = None
 
 
-def summaries(stats: Stats, json_path: str | None, summary_out: TextIO, output: Output) -> None:
-    click.echo(summary_text(stats), file=summary_out)
+def summaries(stats: Stats, json_path: str | None, summary_out: TextIO, output: Output, *, quiet: bool = False) -> None:
+    click.echo(result_line(stats) if quiet else summary_text(stats), file=summary_out)
     if json_path:
         text = json.dumps(summary_dict(stats), indent=2)
         if json_path == "-":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -63,6 +64,18 @@ def _field_regex(text: str) -> tuple[str, str]:
     return field, regex
 
 
+def _pairs(values: Iterable[str], option: str) -> tuple[tuple[str, str], ...]:
+    """``a=b,c=d`` (repeatable); a comma splits only before another ``KEY=``, so values may hold ``,`` and ``=``."""
+    return tuple(
+        _pair(item, option) for value in values for item in re.split(r",(?=\s*[\w-]+=)", value) if item.strip()
+    )
+
+
+def _truthy(value: str | None) -> bool:
+    """--track-http-method [BOOL]: given alone, or with anything but a false word, it is on."""
+    return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def build_config(o: dict[str, Any]) -> Config:
     """Options as click parsed them → the frozen configuration of the import."""
     downloads = (
@@ -71,6 +84,13 @@ def build_config(o: dict[str, Any]) -> Config:
     downloads |= set(_split_list(o["add_download_extensions"]))
     attempts = o["retry_max_attempts"]
     secret = o["client_secret"]
+    one_hit_every = o["debug_force_one_hit_every_ns"]
+    payload = o["recorder_max_payload_size"]
+    if o["disable_bulk_tracking"] or one_hit_every is not None:
+        payload = 1
+    pause = o["sleep_between_requests_ms"] / 1000.0
+    if one_hit_every is not None:
+        pause = max(pause, one_hit_every)
     return Config(
         inputs=tuple(o["files"]),
         formats=FormatOptions(
@@ -111,6 +131,10 @@ def build_config(o: dict[str, Any]) -> Config:
             title_category_delimiter=o["title_category_delimiter"],
             add_to_date=o["add_to_date"],
             lowercase_path=o["force_lowercase_path"],
+            page_cvars=_pairs(o["regex_group_to_page_cvar"], "--regex-group-to-page-cvar"),
+            visit_cvars=_pairs(o["regex_group_to_visit_cvar"], "--regex-group-to-visit-cvar"),
+            track_http_method=_truthy(o["track_http_method"]),
+            ignore_groups=tuple(g.strip() for value in o["ignore_groups"] for g in value.split(",") if g.strip()),
         ),
         backend=BackendOptions(
             name=backend_name(o),
@@ -120,7 +144,7 @@ def build_config(o: dict[str, Any]) -> Config:
             client_secret=Secret(secret) if secret else None,
             idsite=o["idsite"],
             recorders=max(1, o["recorders"]),
-            payload_size=o["recorder_max_payload_size"],
+            payload_size=payload,
             token_auth=Secret(o["token_auth"]) if o["token_auth"] else None,
             login=o["login"],
             password=Secret(o["password"]) if o["password"] else None,
@@ -137,6 +161,11 @@ def build_config(o: dict[str, Any]) -> Config:
             max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
             retry_delay=o["retry_delay"],
             verify_tls=not o["accept_invalid_ssl_certificate"],
+            basic_user=o["auth_user"],
+            basic_password=Secret(o["auth_password"]) if o["auth_password"] else None,
+            request_suffix=o["request_suffix"],
+            sleep_between=pause,
+            debug_tracker=o["debug_tracker"],
         ),
         state=StateOptions(
             path=o["state_file"],
@@ -148,8 +177,30 @@ def build_config(o: dict[str, Any]) -> Config:
         workers=o["workers"],
         dry_run=o["dry_run"],
         save_requests=o["save_requests"],
-        verbose=o["verbose"],
+        verbose=max(o["verbose"], o["debug"]),
+        request_limit=o["debug_request_limit"],
     )
+
+
+#: Matomo's PHP token fallback: accepted, with what to use instead.
+NOT_NEEDED = {
+    "config": "--config (Matomo's config.ini.php) is not needed: give --token-auth, or --login and --password.",
+    "php_binary": "--php-binary is not needed: import-logs never runs PHP; give --token-auth.",
+    "enable_testmode": "--enable-testmode is not needed: import-logs never runs PHP; give --token-auth.",
+}
+
+
+def warnings(o: dict[str, Any]) -> list[str]:
+    """What the command line says that has no effect here, in one line each."""
+    said = [text for key, text in NOT_NEEDED.items() if o.get(key)]
+    if o.get("enable_bulk_tracking"):
+        pass  # the Piwik PRO documentation's spelling of the default: nothing to say
+    if o.get("auth_user") and (o.get("client_id") or o.get("backend") in ("piwikpro", "pirsch")):
+        said.append(
+            "--auth-user: requests that carry the API bearer token cannot also carry HTTP Basic; it is sent on the "
+            "others only."
+        )
+    return said
 
 
 def backend_name(o: dict[str, Any]) -> str:
