@@ -202,8 +202,45 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+#: Words that turn --track-http-method off when given as its value.
+_FALSE_WORDS = ("0", "false", "no", "off", "")
+_BOOL_WORDS = ("1", "true", "yes", "on", *_FALSE_WORDS)
+
+
+def _flag_with_value(args: list[str], option: str) -> list[str]:
+    """The reference's ``--track-http-method=VALUE`` / ``--track-http-method VALUE`` as a plain flag.
+
+    A following word is taken as the value only when it is a boolean word, so ``--track-http-method access.log``
+    keeps its file."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            out += args[i:]
+            break
+        if arg.startswith(option + "="):
+            if arg.split("=", 1)[1].strip().lower() not in _FALSE_WORDS:
+                out.append(option)
+        elif arg == option:
+            following = args[i + 1].lower() if i + 1 < len(args) else None
+            if following is not None and following in _BOOL_WORDS:
+                i += 1
+                if following in _FALSE_WORDS:
+                    i += 1
+                    continue
+            out.append(option)
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
 class GroupedCommand(click.Command):
     """A command whose --help lists its options by purpose (:data:`SECTIONS`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _flag_with_value(args, "--track-http-method"))
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         records: dict[str, tuple[str, str]] = {}
@@ -314,11 +351,8 @@ Try it without a server: import-logs --save-requests=- sample_logs/common_comple
 )
 @click.option(
     "--track-http-method",
-    is_flag=False,
-    flag_value="true",
-    default=None,
-    metavar="[BOOL]",
-    help="Track the HTTP method as page custom variable HTTP-method.",
+    is_flag=True,
+    help="Track the HTTP method as page custom variable HTTP-method (=1 accepted, as in the reference).",
 )
 # filters
 @click.option("--enable-static", is_flag=True, help="Track static files (images, css, js...) as downloads.")

@@ -71,11 +71,6 @@ def _pairs(values: Iterable[str], option: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _truthy(value: str | None) -> bool:
-    """--track-http-method [BOOL]: given alone, or with anything but a false word, it is on."""
-    return value is not None and value.strip().lower() not in ("", "0", "false", "no", "off")
-
-
 def build_config(o: dict[str, Any]) -> Config:
     """Options as click parsed them → the frozen configuration of the import."""
     downloads = (
@@ -133,7 +128,7 @@ def build_config(o: dict[str, Any]) -> Config:
             lowercase_path=o["force_lowercase_path"],
             page_cvars=_pairs(o["regex_group_to_page_cvar"], "--regex-group-to-page-cvar"),
             visit_cvars=_pairs(o["regex_group_to_visit_cvar"], "--regex-group-to-visit-cvar"),
-            track_http_method=_truthy(o["track_http_method"]),
+            track_http_method=o["track_http_method"],
             ignore_groups=tuple(g.strip() for value in o["ignore_groups"] for g in value.split(",") if g.strip()),
         ),
         backend=BackendOptions(
