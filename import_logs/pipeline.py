@@ -154,6 +154,7 @@ class Importer:
         self._sender: Sender | None = None
         self._per_hit_site = False
         self._per_source_hits: dict[int, int] = {}
+        self._checked: set[str] = set()
         #: host (or logged idsite) → the site text put into its requests; None: no site.
         self._sites: dict[str, str | None] = {}
 
@@ -294,6 +295,7 @@ class Importer:
                     continue
                 fmt = self._format_for(source, lines, forced, resume)
                 self.stats.formats[source.name] = fmt.name
+                self._check_groups(fmt)
                 by_host = spec.per_hit_site and spec.replay_suffixes is None and not c.tracking.log_hostname
                 if by_host and "host" not in fmt.groups:
                     raise ConfigError(
@@ -335,6 +337,27 @@ class Importer:
             finally:
                 if stream is not None and source.path is not None:
                     stream.close()
+
+    def _check_groups(self, fmt: FormatDef) -> None:
+        """Say once per format which groups named by the options it does not have (the reference crashed)."""
+        t = self.config.tracking
+        if fmt.name in self._checked or not (t.page_cvars or t.visit_cvars or t.ignore_groups):
+            return
+        self._checked.add(fmt.name)
+        groups = fmt.groups
+        for option, names in (
+            ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
+            ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
+            ("--ignore-groups", list(t.ignore_groups)),
+        ):
+            missing = [name for name in names if name not in groups]
+            if missing:
+                self.on_event(
+                    Notice(
+                        f"{option}: the {fmt.name} format has no group {', '.join(missing)}; ignored. Its groups: "
+                        f"{', '.join(sorted(groups))}."
+                    )
+                )
 
     def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
         """The format of a source: named or detected; a W3C template built from the fields in effect."""

@@ -46,7 +46,7 @@ PIWIK_LINES = {
     ],
     "one hit per request": ["--disable-bulk-tracking", "--debug-tracker", "-d"],
     "custom variables": [
-        "--regex-group-to-visit-cvar=userid=User",
+        "--regex-group-to-visit-cvar=userid=User,cookie=Cookie",
         "--track-http-method=1",
         "--ignore-groups=generation_time_milli",
         "--exclude-older-than=2024-02-10 16:43:00 -0500",
@@ -95,6 +95,9 @@ def test_piwik_pro_cron_lines(name: str, tmp_path: Path) -> None:
             assert alice and all(json.loads(h["_cvar"]) == {"1": ["User", "alice"]} for h in alice)
             assert all(json.loads(h["cvar"])["1"] == ["HTTP-method", "GET"] for h in fake.hits)
             assert all("gt_ms" not in h for h in fake.hits)
+            assert "--regex-group-to-visit-cvar: the common_complete format has no group cookie; ignored." in (
+                first.stderr
+            )
         if name == "documentation":
             assert all(h["dp"] == "0" and h["bots"] == "1" for h in fake.hits)
 
