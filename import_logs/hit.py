@@ -398,6 +398,9 @@ def _parser_source(
     add("        gt = None")
     for var, pairs in (("page_cvars", tracking.page_cvars), ("visit_cvars", tracking.visit_cvars)):
         present = [(group, name) for group, name in pairs if group in everything]
+        if not present:
+            add(f"    {var} = ()")
+            continue
         add(f"    {var} = []")
         for group, name in present:
             add(f"    raw = g[{everything[group] - 1}]")

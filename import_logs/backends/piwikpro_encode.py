@@ -127,13 +127,13 @@ class PiwikProEncoder:
         if hit.userid:
             add(',"uid":')
             add(_json(hit.userid))
-        page = self.page_cvars(hit)
+        page = self.page_cvars(hit) if hit.page_cvars or self._t.track_http_method else None
         if page is None:
             add(f',"cvar":"{{\\"1\\": [\\"HTTP-code\\", \\"{hit.status}\\"]}}"')
         else:
             add(',"cvar":')
             add(_json(page))
-        visit = self.visit_cvars(hit, flags)
+        visit = self.visit_cvars(hit, flags) if hit.visit_cvars or self._bots else None
         if visit is not None:
             add(',"_cvar":')
             add(_json(visit))
