@@ -440,3 +440,20 @@ def test_a_user_format_file_imports_a_custom_log(fake: FakePiwikPro, tmp_path: P
         "https://shop.example.com/shop/item?id=4",
         "https://shop.example.com/shop/cart",
     ]
+
+
+def test_every_sample_log_lands_as_save_requests_writes_it(fake: FakePiwikPro, tmp_path: Path) -> None:
+    samples = sorted(str(p) for p in SAMPLES.glob("*.log"))
+    options = [*piwik_args(fake, "--recorders=1", "--enable-http-errors", "--enable-http-redirects", "--no-state")]
+    result = run_cli(*options, *samples, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "saved.jsonl"
+    dry = run_cli(*options, f"--save-requests={saved}", *samples, cwd=tmp_path, env=SECRET_ENV)
+    assert dry.returncode == 0, dry.stderr
+    # Host-less formats take the app's first URL from Piwik PRO; the file backend has no app to ask.
+    expected = [
+        json.loads(line.replace("no-hostname-found-in-log", "www.example.com"))
+        for line in saved.read_text().splitlines()
+    ]
+    bodies = [item for r in fake.tracking_requests() for item in json.loads(r.body)["requests"]]
+    assert bodies == expected and len(expected) > 18 * 10
