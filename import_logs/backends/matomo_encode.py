@@ -71,12 +71,8 @@ class MatomoEncoder(PiwikProEncoder):
             add("&download=")
             add(_q(url))
         if flags & (ERROR | REDIRECT):
-            d = self._t.title_category_delimiter
-            title = f"{hit.status}{d}URL = {quote(url, safe='')}"
-            if referrer:
-                title += f"{d}From = {quote(referrer, safe='')}"
             add("&action_name=")
-            add(_q(title))
+            add(_q(self.title(hit.status, url, referrer)))
         if hit.generation_time_ms:
             add(f"&pf_srv={int(hit.generation_time_ms)}")
         if hit.size > 0:

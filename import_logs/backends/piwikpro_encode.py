@@ -100,6 +100,14 @@ class PiwikProEncoder:
             return None
         return json.dumps({str(i): [name, value] for i, (name, value) in enumerate(entries, 1)})
 
+    def title(self, status: int, url: str, referrer: str) -> str:
+        """The title of an error or a redirect: ``404/URL = <quoted url>/From = <quoted referrer>``."""
+        d = self._t.title_category_delimiter
+        title = f"{status}{d}URL = {quote(url, safe='')}"
+        if referrer:
+            title += f"{d}From = {quote(referrer, safe='')}"
+        return title
+
     def url(self, hit: Hit) -> str:
         path = hit.path
         if hit.query and not self._t.strip_query_string:
@@ -143,12 +151,8 @@ class PiwikProEncoder:
             add(',"download":')
             add(url_json)
         if flags & (ERROR | REDIRECT):
-            d = self._t.title_category_delimiter
-            title = f"{hit.status}{d}URL = {quote(url, safe='')}"
-            if referrer:
-                title += f"{d}From = {quote(referrer, safe='')}"
             add(',"action_name":')
-            add(_json(title))
+            add(_json(self.title(hit.status, url, referrer)))
         if hit.generation_time_ms:
             add(f',"gt_ms":"{hit.generation_time_ms}"')
         if hit.size > 0:
