@@ -17,17 +17,16 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import BinaryIO, TextIO
-from urllib.parse import quote
 
-from import_logs.backends import SITE_PLACEHOLDER, Batch, EncodeSpec, Sender, SendResult, destination, open_sender
+from import_logs.backends import Batch, EncodeSpec, SendResult, destination, open_sender
 from import_logs.config import Config
 from import_logs.errors import ConfigError, FormatError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
-from import_logs.filters import UNKNOWN_SITE
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
 from import_logs.ledger import Ledger
 from import_logs.resume import Resume, plan, read_head
+from import_logs.sites import SiteMap
 from import_logs.sources import (
     Block,
     LimitedStream,
@@ -151,12 +150,10 @@ class Importer:
         self._bytes_total = 0
         self._bytes_done = 0
         self._lanes: Lanes | None = None
-        self._sender: Sender | None = None
-        self._per_hit_site = False
+        #: Sites by host name (no --idsite): set once the sender says so.
+        self._sites: SiteMap | None = None
         self._per_source_hits: dict[int, int] = {}
         self._checked: set[str] = set()
-        #: host (or logged idsite) → the site text put into its requests; None: no site.
-        self._sites: dict[str, str | None] = {}
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -188,10 +185,10 @@ class Importer:
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
-        self._sender = sender
         try:
             spec = sender.prepare()
-            self._per_hit_site = spec.per_hit_site and not self.stats.dry_run
+            if spec.per_hit_site and not self.stats.dry_run:
+                self._sites = SiteMap(sender, c.backend, self.stats, self.on_event)
             payload = c.backend.payload_size or sender.default_payload_size
             if self.state is not None and not self.state.read_only:
                 self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
@@ -400,37 +397,6 @@ class Importer:
         finally:
             _shutdown(executor, window)
 
-    def _put_sites(
-        self, numbers: list[int], items: list[str], visitors: list[str], keys: list[str]
-    ) -> tuple[list[int], list[str], list[str]]:
-        """Each hit's site in place of the placeholder; hits of hosts with no site are counted, not sent."""
-        sites = self._sites
-        kept_numbers: list[int] = []
-        kept_items: list[str] = []
-        kept_visitors: list[str] = []
-        for number, item, visitor, key in zip(numbers, items, visitors, keys, strict=True):
-            try:
-                site = sites[key]
-            except KeyError:
-                assert self._sender is not None
-                found = self._sender.resolve_site(key)
-                site = sites[key] = None if found is None else _site_text(found)
-                created = getattr(self._sender, "created", None)
-                if created:
-                    self.stats.sites_created.update(created)
-                    for host, new in created:
-                        self.on_event(Notice(f"created site {new} for {host} (--add-sites-new-hosts)"))
-                    created.clear()
-            if site is None:
-                self.stats.unknown_sites[key or "(no host)"] += 1
-                self.stats.skipped[UNKNOWN_SITE] += 1
-                self.stats.kept -= 1
-                continue
-            kept_numbers.append(number)
-            kept_items.append(item.replace(SITE_PLACEHOLDER, site, 1))
-            kept_visitors.append(visitor)
-        return kept_numbers, kept_items, kept_visitors
-
     def _finish_source(self) -> None:
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
             self.ledger.finish_source(self._current)
@@ -478,8 +444,8 @@ class Importer:
                 stats.kept -= len(items) - room
                 numbers, items, visitors, keys = numbers[:room], items[:room], visitors[:room], keys[:room]
             self._per_source_hits[src] = self._per_source_hits.get(src, 0) + len(items)
-        if self._per_hit_site and items:
-            numbers, items, visitors = self._put_sites(numbers, items, visitors, keys)
+        if self._sites is not None and items:
+            numbers, items, visitors = self._sites.put(numbers, items, visitors, keys)
         stats.already_imported += len(done_before)
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
@@ -490,11 +456,6 @@ class Importer:
             self._bytes_done += r.end - r.start
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, self._bytes_done, self._bytes_total))
         return True
-
-
-def _site_text(site: str) -> str:
-    """A site id as it can stand in both a JSON string and a query string (ids are numbers or UUIDs)."""
-    return quote(site, safe=".:-")
 
 
 def _chain(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:

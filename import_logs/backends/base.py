@@ -94,8 +94,12 @@ class Sender(Protocol):
 
     def send(self, batch: Batch) -> SendResult | None: ...
 
-    def resolve_site(self, key: str) -> str | None:
-        """The site of a host (or, replaying, of a logged idsite); None: unknown. Main thread, once per key."""
+    def find_site(self, key: str) -> str | None:
+        """The site of a host (replaying: the logged idsite, if it exists); None: none. Main thread, once per key."""
+        ...
+
+    def create_site(self, host: str) -> str:
+        """A new site for a host (--add-sites-new-hosts); its id."""
         ...
 
     def close(self) -> None: ...

@@ -37,9 +37,12 @@ class FileSender:
             replay_suffixes=(b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None,
         )
 
-    def resolve_site(self, key: str) -> str | None:
+    def find_site(self, key: str) -> str | None:
         """No server to ask: the site of a host is written as the host (the logged id, replaying)."""
-        return key or self.config.backend.idsite_fallback or "no-hostname-found-in-log"
+        return key
+
+    def create_site(self, host: str) -> str:
+        return host
 
     def send(self, batch: Batch) -> SendResult | None:
         if self.stream is None:

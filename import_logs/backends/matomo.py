@@ -81,8 +81,6 @@ class MatomoSender:
         self.client = client or make_client(config.http, connections=max(1, b.recorders))
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
         self._stop = stop
-        #: Sites created by --add-sites-new-hosts: (host, id).
-        self.created: list[tuple[str, str]] = []
 
     # --- the Reporting API --------------------------------------------------------------------------------
 
@@ -187,31 +185,24 @@ class MatomoSender:
 
     # --- sites by host name -------------------------------------------------------------------------------
 
-    def resolve_site(self, key: str) -> str | None:
-        """A host's site: found, else --idsite-fallback, else created with --add-sites-new-hosts, else None.
-
-        Replaying, ``key`` is the logged idsite, which must exist."""
-        b = self.config.backend
-        if b.replay_tracking:
+    def find_site(self, key: str) -> str | None:
+        """The site whose URLs hold this host. Replaying, the logged idsite, if it exists."""
+        if self.config.backend.replay_tracking:
             try:
                 self.call("SitesManager.getSiteFromId", idSite=key)
             except AuthError:
                 return None
             return key
-        if not key or key == NO_HOST:
-            return b.idsite_fallback
         found = self.call("SitesManager.getSitesIdFromSiteUrl", url=f"http://{key}")
         if isinstance(found, list) and found:
             first = found[0]
             return str(first.get("idsite") if isinstance(first, dict) else first)
-        if b.idsite_fallback:
-            return b.idsite_fallback
-        if b.add_sites_new_hosts:
-            created = self.call("SitesManager.addSite", siteName=key, **{"urls[0]": f"https://{key}"})
-            site = str(created.get("value") if isinstance(created, dict) else created)
-            self.created.append((key, site))
-            return site
         return None
+
+    def create_site(self, host: str) -> str:
+        """``SitesManager.addSite`` (needs a super user's token)."""
+        created = self.call("SitesManager.addSite", siteName=host, **{"urls[0]": f"https://{host}"})
+        return str(created.get("value") if isinstance(created, dict) else created)
 
     # --- tracking -----------------------------------------------------------------------------------------
 

@@ -138,8 +138,11 @@ class PirschSender:
             client_version=__version__,
         )
 
-    def resolve_site(self, key: str) -> str | None:
-        return ""
+    def find_site(self, key: str) -> str | None:
+        return None  # a Pirsch client belongs to one domain: hits never need a site
+
+    def create_site(self, host: str) -> str:
+        raise ConfigError("--add-sites-new-hosts: Pirsch domains are created in its dashboard.")
 
     def send(self, batch: Batch) -> SendResult | None:
         body = ("[" + ",".join(batch.items) + "]").encode("utf-8")

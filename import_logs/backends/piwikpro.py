@@ -60,8 +60,6 @@ class PiwikProSender:
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
         self.tokens = TokenSource(self._fetch_token)
         self.auth: BearerAuth | None = None if self.anonymous else BearerAuth(self.tokens)
-        #: Apps created by --add-sites-new-hosts: (host, id).
-        self.created: list[tuple[str, str]] = []
 
     # --- authentication -----------------------------------------------------------------------------------
 
@@ -166,31 +164,26 @@ class PiwikProSender:
             replay_suffixes=replay,
         )
 
-    def resolve_site(self, key: str) -> str | None:
-        """The app of a host: found by its URL, else --idsite-fallback, else created (--add-sites-new-hosts).
-
-        Replaying, ``key`` is the logged idsite, trusted as Piwik PRO's importer does."""
-        b = self.config.backend
-        if b.replay_tracking:
+    def find_site(self, key: str) -> str | None:
+        """The app whose URLs hold this host. Replaying, the logged idsite, trusted as Piwik PRO's importer does."""
+        if self.config.backend.replay_tracking:
             return key
-        if not key or key == "no-hostname-found-in-log":
-            return b.idsite_fallback
         url = f"{self.base}/api/tracker/v2/settings/app/url"
         response = self.retrier.request(
             self.client, "GET", url, params={"app_url": key}, headers={"Accept": "application/json"}, auth=self.auth
         )
-        if response.status_code == 200:
-            found = _app_id(response)
-            if found:
-                return found
-        elif response.status_code != 404:
-            raise self._api_error("GET", url, response, f"looking up the app of {key}")
-        if b.idsite_fallback:
-            return b.idsite_fallback
-        if not b.add_sites_new_hosts:
+        if response.status_code == 404:
             return None
+        if response.status_code != 200:
+            raise self._api_error("GET", url, response, f"looking up the app of {key}")
+        return _app_id(response)
+
+    def create_site(self, host: str) -> str:
+        """``POST /api/apps/v2`` with a JSON:API document (seed 000)."""
         url = f"{self.base}/api/apps/v2"
-        body = {"data": {"type": "ppms/app", "attributes": {"name": key, "urls": [f"https://{key}"], "appType": "web"}}}
+        body = {
+            "data": {"type": "ppms/app", "attributes": {"name": host, "urls": [f"https://{host}"], "appType": "web"}}
+        }
         response = self.retrier.request(
             self.client,
             "POST",
@@ -199,10 +192,9 @@ class PiwikProSender:
             headers={"Content-Type": JSON_API, "Accept": JSON_API},
             auth=self.auth,
         )
-        if response.status_code not in (200, 201) or not _app_id(response):
-            raise self._api_error("POST", url, response, f"creating an app for {key}")
-        created = str(_app_id(response))
-        self.created.append((key, created))
+        created = _app_id(response) if response.status_code in (200, 201) else None
+        if created is None:
+            raise self._api_error("POST", url, response, f"creating an app for {host}")
         return created
 
     def _api_error(self, method: str, url: str, response: httpx.Response, doing: str) -> AuthError | ServerError:
