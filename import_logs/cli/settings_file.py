@@ -13,7 +13,9 @@ import stat
 import sys
 from typing import Any
 
-from import_logs.errors import ConfigError
+import click
+
+from import_logs.errors import ConfigError, ImportLogsError
 
 SECRET_KEYS = ("client_secret", "token_auth", "password", "auth_password")
 
@@ -74,3 +76,20 @@ def load(path: str) -> dict[str, Any]:
     if secrets and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"--settings {path} holds {', '.join(secrets)} but others may read it. Run: chmod 600 {path}")
     return settings
+
+
+def click_callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--settings FILE: its keys become the defaults of the options (the command line wins)."""
+    if not value or ctx.resilient_parsing:
+        return value
+    try:
+        settings = load(value)
+    except ImportLogsError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--settings {value}").lstrip(": ") or str(exc)) from None
+    assert ctx.command is not None
+    known = {p.name for p in ctx.command.params if p.name and p.expose_value}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise click.BadParameter(f"{value}: unknown key(s) {', '.join(unknown)}; the keys are the long option names.")
+    ctx.default_map = {**(ctx.default_map or {}), **settings}
+    return value
