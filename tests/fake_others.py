@@ -22,46 +22,20 @@ FakePirsch
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fake_server import Fault, Recorded, _Server
+from fake_server import FakeBase, Recorded
 
 
-class _Fake:
-    """What both fakes share: the server thread, the recorded requests, scripted faults."""
-
-    endpoints: tuple[str, ...] = ()
+class _Fake(FakeBase):
+    """A fake whose endpoints are answered by ``route``."""
 
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.faults: dict[str, deque[Fault]] = {name: deque() for name in self.endpoints}
-        self.lock = threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Any:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def fail_next(self, endpoint: str, *faults: Fault) -> None:
-        with self.lock:
-            self.faults[endpoint].extend(faults)
+        super().__init__(_handler(self))
 
     def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[str, Any] | None:
         """(endpoint name, handler result) or None for no route; overridden."""

@@ -50,7 +50,40 @@ class Recorded:
     body: bytes
 
 
-class FakePiwikPro:
+class FakeBase:
+    """What every fake shares: a threaded HTTP server on 127.0.0.1, the requests it saw, scripted faults."""
+
+    endpoints: tuple[str, ...] = ()
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.requests: list[Recorded] = []
+        self.faults: dict[str, deque[Fault]] = {name: deque() for name in self.endpoints}
+        self.lock = threading.Lock()
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, endpoint: str, *faults: Fault) -> None:
+        with self.lock:
+            self.faults[endpoint].extend(faults)
+
+
+class FakePiwikPro(FakeBase):
+    endpoints = ("token", "apps", "track")
+
     def __init__(
         self,
         *,
@@ -61,6 +94,7 @@ class FakePiwikPro:
         forbidden_apps: tuple[str, ...] = (),
         track_delay: float = 0.0,
     ) -> None:
+        super().__init__(_handler(self))
         self.token_ttl = token_ttl
         #: How long tokens really live (shorter than announced: the importer must cope with a 401).
         self.real_ttl = token_ttl if real_ttl is None else real_ttl
@@ -72,32 +106,9 @@ class FakePiwikPro:
         self.token_fetches = 0
         self.hits: list[dict[str, str]] = []
         self.dropped: list[dict[str, str]] = []
-        self.requests: list[Recorded] = []
         self.track_statuses: list[int] = []
         self.lookups: list[str] = []
         self.created: list[tuple[str, str]] = []
-        self.faults: dict[str, deque[Fault]] = {"token": deque(), "apps": deque(), "track": deque()}
-        self.lock = threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakePiwikPro:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def fail_next(self, endpoint: str, *faults: Fault) -> None:
-        with self.lock:
-            self.faults[endpoint].extend(faults)
 
     def tracking_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.startswith("/ppms.php")]
