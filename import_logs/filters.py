@@ -58,7 +58,12 @@ def extension(path: str) -> str:
 
 
 class HitFilter:
-    """The filters of one import; built once per worker."""
+    """The filters of one import; built once per worker.
+
+    What depends on the path alone (its extension, --exclude-path, --include-path, static) is worked out once
+    per distinct path and what depends on the user agent alone once per distinct user agent, in bounded
+    caches, so that a line costs a few lookups and comparisons.
+    """
 
     def __init__(self, options: FilterOptions) -> None:
         self._o = options
@@ -68,8 +73,11 @@ class HitFilter:
         self._include = _globs(options.include_paths)
         self._include_hosts = frozenset(h.lower() for h in options.include_hosts) or None
         self._exclude_hosts = frozenset(h.lower() for h in options.exclude_hosts)
+        self._host_filter = self._include_hosts is not None or bool(self._exclude_hosts)
+        self._dates = options.older_than is not None or options.newer_than is not None
         self._bot_words = BOT_SUBSTRINGS + tuple(s.lower() for s in options.useragent_exclude if s)
         self._bots: dict[str, bool] = {}
+        self._paths: dict[str, tuple[str | None, int, str | None, int]] = {}
 
     def is_bot(self, user_agent: str) -> bool:
         cache = self._bots
@@ -83,52 +91,87 @@ class HitFilter:
         found = cache[user_agent] = any(word in lowered for word in self._bot_words)
         return found
 
-    def check(self, hit: Hit) -> tuple[str | None, int]:
-        o = self._o
-        flags = 0
-        path = hit.path
-        ext = extension(path)
+    def path_verdict(self, path: str) -> tuple[str | None, int, str | None, int]:
+        """``(early reason, early flags, late reason, late flags)`` of a path, cached.
 
+        Early: the download extension check, which comes first; late: the path and static checks, which come
+        after the host name and status checks.
+        """
+        cache = self._paths
+        try:
+            return cache[path]
+        except KeyError:
+            pass
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        o = self._o
+        early: str | None = None
+        early_flags = 0
+        late: str | None = None
+        late_flags = 0
+        ext = extension(path)
         if ext:
             if ext in self._downloads:
-                flags |= DOWNLOAD
+                early_flags = DOWNLOAD
             elif ext in DEFAULT_DOWNLOAD_EXTENSIONS:
-                return "download_extension", 0
+                early = "download_extension"
+        if self._exclude is not None and self._exclude.match(path):
+            late = "excluded_path"
+        elif self._include is not None and not self._include.match(path):
+            late = "not_included_path"
+        elif ext in STATIC_EXTENSIONS or path.endswith("/robots.txt") or path == "robots.txt":
+            if o.enable_static:
+                late_flags = DOWNLOAD
+            else:
+                late = "static"
+        verdict = cache[path] = (early, early_flags, late, late_flags)
+        return verdict
+
+    def check(self, hit: Hit) -> tuple[str | None, int]:
+        path = hit.path
+        verdict = self._paths.get(path)
+        if verdict is None:
+            verdict = self.path_verdict(path)
+        early, flags, late, late_flags = verdict
+        if early is not None:
+            return early, 0
 
         if self._hostnames is not None and hit.host and not self._hostnames.match(hit.host):
             return "hostname", 0
 
         status = hit.status
-        if 400 <= status < 600:
-            if not o.enable_http_errors:
-                return "http_error", 0
-            flags |= ERROR
-        elif 300 <= status < 400 and status != 304:
-            if not o.enable_http_redirects:
-                return "http_redirect", 0
-            flags |= REDIRECT
+        if status >= 300:
+            if status >= 400:
+                if status < 600:
+                    if not self._o.enable_http_errors:
+                        return "http_error", 0
+                    flags |= ERROR
+            elif status != 304:
+                if not self._o.enable_http_redirects:
+                    return "http_redirect", 0
+                flags |= REDIRECT
 
-        if self._exclude is not None and self._exclude.match(path):
-            return "excluded_path", 0
-        if self._include is not None and not self._include.match(path):
-            return "not_included_path", 0
+        if late is not None:
+            return late, 0
+        flags |= late_flags
 
-        if ext in STATIC_EXTENSIONS or path.endswith("/robots.txt") or path == "robots.txt":
-            if not o.enable_static:
-                return "static", 0
-            flags |= DOWNLOAD
-
-        if self.is_bot(hit.user_agent):
-            if not o.enable_bots:
+        bot = self._bots.get(hit.user_agent)
+        if bot is None:
+            bot = self.is_bot(hit.user_agent)
+        if bot:
+            if not self._o.enable_bots:
                 return "bot", 0
             flags |= BOT
 
-        if (self._include_hosts is not None and hit.host not in self._include_hosts) or (
-            self._exclude_hosts and hit.host in self._exclude_hosts
+        if self._host_filter and (
+            (self._include_hosts is not None and hit.host not in self._include_hosts)
+            or (self._exclude_hosts and hit.host in self._exclude_hosts)
         ):
             return "host_filter", 0
-        if (o.older_than is not None and hit.time < o.older_than) or (
-            o.newer_than is not None and hit.time > o.newer_than
-        ):
-            return "date_range", 0
+        if self._dates:
+            o = self._o
+            if (o.older_than is not None and hit.time < o.older_than) or (
+                o.newer_than is not None and hit.time > o.newer_than
+            ):
+                return "date_range", 0
         return None, flags

@@ -80,7 +80,6 @@ class LineParser:
         self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True, timezone: str | None = None
     ) -> None:
         self.format = fmt
-        fast = None
         if fmt.kind == "json":
             groups = {name: i + 1 for i, (name, _) in enumerate(fmt.keys)}
             match = None
@@ -90,23 +89,28 @@ class LineParser:
             match = pattern.match
             groups = dict(pattern.groupindex)
             plan = split_plan(fmt) if fast_path and pattern.groups == len(groups) else None
-            fast = _fast_source(plan, groups) if plan else None
             self.source = _parser_source(
                 groups,
                 tracking,
-                fast_parts=len(plan) if fast and plan else 0,
+                fast=(_fast_lines(plan, groups) if plan else None),
+                fast_parts=len(plan) if plan else 0,
                 comments=fmt.comments,
                 transforms=fmt.transforms,
             )
-            if fast:
-                self.source = fast + "\n\n" + self.source
         hosts: dict[str, str | None] = {}
         date = DateParser(fmt.date, resolve_zone(timezone))
+        checks = {
+            "vhost_of": _CachedFullmatch(FIELD_PATTERNS["vhost"], "host"),
+            "ip_of": _CachedFullmatch(FIELD_PATTERNS["ip"], "ip"),
+            "word_of": _CachedFullmatch(r'[^\s"]+', None),
+        }
         namespace = {
             "match": match,
             "json_object": json_object,
             "extract": _extractor(fmt),
             "date": date,
+            "known_date": date.cache.get,
+            "is_known_date": date.cache.__contains__,
             "date_with_zone": date.with_zone,
             "new": tuple.__new__,
             "Hit": Hit,
@@ -116,15 +120,15 @@ class LineParser:
             "BAD_STATUS": BAD_STATUS,
             "HEADER": HEADER,
             "timedelta": timedelta,
+            # No cache: a date the parser has not seen is checked once, then found in the parser's cache.
+            "date_of": re.compile(FIELD_PATTERNS["clf_date"][len("(?P<date>") : -1]).fullmatch,
             **TRANSFORMS,
             "DELIMITER": tracking.query_string_delimiter,
             "LOG_HOSTNAME": tracking.log_hostname,
             "hosts": hosts,
             "normal_host": _normal_host,
-            "vhost_of": _cached_fullmatch(FIELD_PATTERNS["vhost"], "host"),
-            "ip_of": _cached_fullmatch(FIELD_PATTERNS["ip"], "ip"),
-            "date_of": _cached_fullmatch(FIELD_PATTERNS["clf_date"][len("(?P<date>") : -1], None),
-            "word_of": _cached_fullmatch(r'[^\s"]+', None),
+            **checks,
+            **{f"{name}_known": check.cache.get for name, check in checks.items()},
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
         self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
@@ -148,120 +152,156 @@ def _extractor(fmt: FormatDef) -> Callable[[dict[str, object]], tuple[str | None
     return extract
 
 
-def _cached_fullmatch(pattern: str, group: str | None) -> Callable[[str], str | None]:
-    """token → the value the regex captures when the whole token matches ``pattern``, else None; cached."""
-    fullmatch = re.compile(pattern).fullmatch
-    cache: dict[str, str | None] = {}
+class _CachedFullmatch:
+    """token → the value the regex captures when the whole token matches ``pattern``, else None; cached.
 
-    def check(token: str) -> str | None:
-        try:
-            return cache[token]
-        except KeyError:
-            if len(cache) >= 50_000:
-                cache.clear()
-            m = fullmatch(token)
-            value = cache[token] = (m.group(group) if group else token) if m else None
-            return value
+    Generated code reads ``cache.get(token)`` first (a C call) and calls the object only on a miss.
+    """
 
-    return check
+    __slots__ = ("_fullmatch", "_group", "cache")
+
+    def __init__(self, pattern: str, group: str | None) -> None:
+        self._fullmatch = re.compile(pattern).fullmatch
+        self._group = group
+        self.cache: dict[str, str | None] = {}
+
+    def __call__(self, token: str) -> str | None:
+        cache = self.cache
+        value = cache.get(token, cache)
+        if value is not cache:
+            return value  # type: ignore[return-value]
+        if len(cache) >= 50_000:
+            cache.clear()
+        m = self._fullmatch(token)
+        value = cache[token] = (m.group(self._group) if self._group else token) if m else None
+        return value
 
 
-#: For each blank-separated field of the fast path: the group it gives, how its value is read from the token,
-#: and when the token is not what the regex would accept.
+#: For each blank-separated field of the fast path: the group it gives, and how its value is read from the token
+#: (None when the token is not what the regex would accept).
 _TOKEN_CODE = {
-    "vhost": ("host", "vhost_of({})", "host is None"),
-    "ip": ("ip", "ip_of({})", "ip is None"),
-    "ident": ("", "", ""),
-    "userid": ("userid", "{}", ""),
-    "status": ("status", "{}", "len(status) != 3 or not status.isdecimal()"),
-    "length": ("length", "{}", "length != '-' and not length.isdecimal()"),
+    "vhost": ("host", "vhost_of"),
+    "ip": ("ip", "ip_of"),
+    "ident": ("", ""),
+    "userid": ("userid", ""),
+    "status": ("status", ""),
+    "length": ("length", ""),
+}
+#: The checks of tokens that have no cached check: when the value is not what the regex would accept.
+_TOKEN_WRONG = {
+    "status": "len(g_status) != 3 or not g_status.isdecimal()",
+    "length": "g_length != '-' and not g_length.isdecimal()",
 }
 
 
-def _fast_source(plan: tuple[Piece, ...], gi: dict[str, int]) -> str | None:
-    """``fast(parts)``: from ``line.split('"')``, the tuple ``Match.groups()`` would give, or None to ask the regex.
+def _fast_lines(plan: tuple[Piece, ...], gi: dict[str, int]) -> list[str] | None:
+    """From ``parts = line.split('"')``, the groups ``Match.groups()`` would give, as ``g_<name>`` variables.
 
-    It accepts only what the format's regex accepts, with the same values: every stretch is checked as the
-    regex checks it (blanks where it wants ``\\s+``, token counts, each token against its field's pattern,
-    cached), and anything unusual (a backslash, a missing blank, a token of the wrong shape) is left to the regex.
+    The code runs inside a ``while True`` that it leaves with ``break`` to ask the regex, or with ``fast = True``
+    and ``break`` when it has read the line. It accepts only what the format's regex accepts, with the same
+    values: every stretch is checked as the regex checks it (blanks where it wants ``\\s+``, token counts, each
+    token against its field's pattern, cached), and anything unusual (a backslash, a missing blank, a token of
+    the wrong shape) is left to the regex. Cached checks are read with the cache's ``get`` first (a C call);
+    the check itself runs once per distinct token. None when the plan does not give every group.
     """
-    lines = ["def fast(parts):"]
+    lines: list[str] = []
     add = lines.append
     produced: set[str] = set()
+
+    def checked(var: str, check: str, token: str) -> None:
+        """``var = check(token)``, leaving the fast path when the token is not of the field's shape."""
+        add(f"{var} = {check}_known({token})")
+        add(f"if {var} is None:")
+        add(f"    {var} = {check}({token})")
+        add(f"    if {var} is None:")
+        add("        break")
+
     for piece in plan:
-        add(f"    t = parts[{piece.index}]")
-        if piece.quoted == "request":
-            add("    method, sp, rest = t.partition(' ')")
-            add("    if not sp or word_of(method) is None:")
-            add("        return None")
-            add("    path, sp, protocol = rest.rpartition(' ')")
-            add("    if not sp or word_of(protocol) is None:")
-            add("        return None")
-            produced |= {"method", "path"}
+        if not piece.quoted and not piece.tokens and not piece.bracket_date:
+            # Between two quoted fields: blanks only (or nothing, as the layout says); after the last, anything.
+            if not piece.last:
+                blank = piece.lead or piece.trail
+                add(f"if not parts[{piece.index}].isspace():" if blank else f"if parts[{piece.index}]:")
+                add("    break")
             continue
-        if piece.quoted:
-            add(f"    {piece.quoted} = t")
+        if piece.quoted and piece.quoted != "request":
+            add(f"g_{piece.quoted} = parts[{piece.index}]")
             produced.add(piece.quoted)
             continue
-        if piece.index == 0:
-            add("    if not t or t[0].isspace():")
-            add("        return None")
-        if piece.lead:
-            add("    if not t[:1].isspace():")
-            add("        return None")
-        if piece.trail:
-            add("    if not t[-1:].isspace():")
-            add("        return None")
-        if not piece.tokens and not piece.bracket_date:
-            if not piece.last:  # between two quoted fields: blanks only (or nothing, as the layout says)
-                add("    if not t.isspace():" if piece.lead or piece.trail else "    if t:")
-                add("        return None")
+        add(f"t = parts[{piece.index}]")
+        if piece.quoted == "request":
+            add("g_method, sp, rest = t.partition(' ')")
+            add("if not sp:")
+            add("    break")
+            checked("w", "word_of", "g_method")
+            add("g_path, sp, protocol = rest.rpartition(' ')")
+            add("if not sp:")
+            add("    break")
+            checked("w", "word_of", "protocol")
+            produced |= {"method", "path"}
             continue
+        if piece.index == 0:
+            add("if not t or t[0].isspace():")
+            add("    break")
+        if piece.lead:
+            add("if not t[:1].isspace():")
+            add("    break")
+        if piece.trail:
+            add("if not t[-1:].isspace():")
+            add("    break")
         words = "t"
         if piece.bracket_date:
-            add("    i = t.rfind('[')")
-            add("    j = t.find(']', i)")
-            add(f"    if i < {1 if piece.tokens else 0} or j < 0:")
-            add("        return None")
+            add("i = t.rfind('[')")
+            add("j = t.find(']', i)")
+            add(f"if i < {1 if piece.tokens else 0} or j < 0:")
+            add("    break")
             if piece.tokens:
-                add("    if not t[i - 1].isspace():")
-                add("        return None")
-            add("    if not t[j + 1:].isspace():" if piece.trail else "    if t[j + 1:]:")
-            add("        return None")
-            add("    date = date_of(t[i + 1:j])")
-            add("    if date is None:")
-            add("        return None")
+                add("if not t[i - 1].isspace():")
+                add("    break")
+            add("if not t[j + 1:].isspace():" if piece.trail else "if t[j + 1:]:")
+            add("    break")
+            add("g_date = t[i + 1:j]")
+            # A string the date parser has seen came from a line the format accepted (the regex or this check).
+            add("if not is_known_date(g_date) and date_of(g_date) is None:")
+            add("    break")
             produced.add("date")
             words = "t[:i]"
-        add(f"    w = {words}.split()")
+        add(f"w = {words}.split()")
         count = len(piece.tokens)
-        add(f"    if len(w) {'<' if piece.last and not piece.bracket_date else '!='} {count}:")
-        add("        return None")
+        add(f"if len(w) {'<' if piece.last and not piece.bracket_date else '!='} {count}:")
+        add("    break")
         for k, name in enumerate(piece.tokens):
-            var, value, wrong = _TOKEN_CODE[name]
-            if var:
-                add(f"    {var} = {value.format(f'w[{k}]')}")
-                if wrong:
-                    add(f"    if {wrong}:")
-                    add("        return None")
-                produced.add(var)
+            var, check = _TOKEN_CODE[name]
+            if not var:
+                continue
+            if check:
+                checked(f"g_{var}", check, f"w[{k}]")
+            else:
+                add(f"g_{var} = w[{k}]")
+                if name in _TOKEN_WRONG:
+                    add(f"if {_TOKEN_WRONG[name]}:")
+                    add("    break")
+            produced.add(var)
     if produced != set(gi):
         return None
-    add(f"    return ({', '.join(sorted(gi, key=gi.__getitem__))},)")
-    return "\n".join(lines) + "\n"
+    add("fast = True")
+    add("break")
+    return lines
 
 
 def _parser_source(
     gi: dict[str, int],
     tracking: TrackingOptions,
+    fast: list[str] | None = None,
     fast_parts: int = 0,
     json_keys: bool = False,
     comments: bool = False,
     transforms: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    """The body of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
+    """The source of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
 
-    With ``fast_parts``, a line without a backslash is first offered to ``fast`` (the split fast path); with
+    The groups land in ``g_<name>`` variables: with ``fast`` (the code of :func:`_fast_lines`), a line without
+    a backslash is first read by splitting it at its double quotes, and the regex reads the others; with
     ``json_keys``, the line is a JSON object whose groups ``extract`` takes out.
     """
 
@@ -269,8 +309,9 @@ def _parser_source(
     gi = {name: index for name, index in gi.items() if name not in tracking.ignore_groups}
 
     def at(name: str) -> str | None:
-        return f"g[{gi[name] - 1}]" if name in gi else None
+        return f"g_{name}" if name in gi else None
 
+    unpack = [f"        g_{name} = g[{index - 1}]" for name, index in everything.items()]
     lines = ["def parse(line):"]
     if comments:
         lines += ["    if line[:1] == '#':", "        return HEADER"]
@@ -280,26 +321,25 @@ def _parser_source(
             "    if obj is None:",
             "        return NO_MATCH if line.strip() else EMPTY",
             "    g = extract(obj)",
+            *(text[4:] for text in unpack),
         ]
-    elif fast_parts:
+    else:
+        lines.append("    fast = False")
+        if fast:
+            lines += [
+                "    if '\\\\' not in line:",
+                "        parts = line.split('\"')",
+                f"        if len(parts) >= {fast_parts}:",
+                "            while True:",
+                *(f"                {text}" for text in fast),
+            ]
         lines += [
-            "    g = None",
-            "    if '\\\\' not in line:",
-            "        parts = line.split('\"')",
-            f"        if len(parts) >= {fast_parts}:",
-            "            g = fast(parts)",
-            "    if g is None:",
+            "    if not fast:",
             "        m = match(line)",
             "        if m is None:",
             "            return NO_MATCH if line.strip() else EMPTY",
             "        g = m.groups()",
-        ]
-    else:
-        lines += [
-            "    m = match(line)",
-            "    if m is None:",
-            "        return NO_MATCH if line.strip() else EMPTY",
-            "    g = m.groups()",
+            *unpack,
         ]
     add = lines.append
 
@@ -319,7 +359,9 @@ def _parser_source(
     if "timezone" in gi:
         add(f"    time = date_with_zone(when, {at('timezone')}) if when else None")
     else:
-        add("    time = date(when) if when else None")
+        add("    time = known_date(when) if when else None")
+        add("    if time is None:")
+        add("        time = date(when) if when else None")
     add("    if time is None:")
     add("        return BAD_DATE")
     if tracking.add_to_date:
@@ -381,21 +423,26 @@ def _parser_source(
     dash_means_empty("userid", "None")
     add(f"    method = {at('method') or 'None'}")
     add("    gt = None")
-    for name, factor in (
-        ("generation_time_milli", 1.0),
-        ("generation_time_micro", 0.001),
-        ("generation_time_secs", 1000.0),
-        ("generation_time_nano", 1e-6),
-    ):
-        if name in gi:
-            add(f"    raw = {at(name)}")
-            add("    if gt is None and raw and raw != '-':")
-            add("        try:")
-            add(f"            gt = int(float(raw) * {factor!r})")
-            add("        except ValueError:")
-            add("            pass")
-    add("    if gt is not None and gt <= 0:")
-    add("        gt = None")
+    timings = [
+        (name, factor)
+        for name, factor in (
+            ("generation_time_milli", 1.0),
+            ("generation_time_micro", 0.001),
+            ("generation_time_secs", 1000.0),
+            ("generation_time_nano", 1e-6),
+        )
+        if name in gi
+    ]
+    for name, factor in timings:
+        add(f"    raw = {at(name)}")
+        add("    if gt is None and raw and raw != '-':")
+        add("        try:")
+        add(f"            gt = int(float(raw) * {factor!r})")
+        add("        except ValueError:")
+        add("            pass")
+    if timings:
+        add("    if gt is not None and gt <= 0:")
+        add("        gt = None")
     for var, pairs in (("page_cvars", tracking.page_cvars), ("visit_cvars", tracking.visit_cvars)):
         present = [(group, name) for group, name in pairs if group in everything]
         if not present:
@@ -403,7 +450,7 @@ def _parser_source(
             continue
         add(f"    {var} = []")
         for group, name in present:
-            add(f"    raw = g[{everything[group] - 1}]")
+            add(f"    raw = g_{group}")
             add("    if raw and raw != '-':")
             add(f"        {var}.append(({name!r}, raw))")
         add(f"    {var} = tuple({var})")

@@ -184,6 +184,9 @@ class Importer:
 
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
+        # The worker processes start now, while the sender signs in and the format is detected.
+        executor = _start_workers(c.workers) if c.workers > 1 else None
+        window: deque[Future[BlockResult]] = deque()
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
         try:
             spec = sender.prepare()
@@ -204,7 +207,7 @@ class Importer:
                 )
             jobs = self._jobs(forced, spec)
             try:
-                for result in self._results(jobs):
+                for result in self._results(jobs, executor, window):
                     if not self._merge(result):
                         break
             finally:
@@ -223,6 +226,8 @@ class Importer:
                 self.ledger.close()
             raise
         finally:
+            if executor is not None:
+                _shutdown(executor, window)
             sender.close()
             self.stats.finish()
 
@@ -373,15 +378,15 @@ class Importer:
             )
         return build_w3c(fmt, fields, w3c, where=source.name)
 
-    def _results(self, jobs: Iterator[Job]) -> Iterator[BlockResult]:
+    def _results(
+        self, jobs: Iterator[Job], executor: Executor | None, window: deque[Future[BlockResult]]
+    ) -> Iterator[BlockResult]:
         """Results in the order of the jobs; at most a few blocks per worker under way (bounded memory)."""
-        workers = self.config.workers
-        if workers <= 1:
+        if executor is None:
             for ctx, block in jobs:
                 yield process_block(ctx, block)
             return
-        executor = ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
-        window: deque[Future[BlockResult]] = deque()
+        workers = self.config.workers
         try:
             for ctx, block in jobs:
                 window.append(executor.submit(process_block, ctx, block))
@@ -394,8 +399,6 @@ class Importer:
                 "a worker process died (killed, or out of memory) while parsing. Nothing after the last "
                 "accepted batch was lost: run the import again."
             ) from None
-        finally:
-            _shutdown(executor, window)
 
     def _finish_source(self) -> None:
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
@@ -461,6 +464,14 @@ class Importer:
 def _chain(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
     yield from first
     yield from rest
+
+
+def _start_workers(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, started now (each gets a no-op), so that they boot in the background."""
+    executor = ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
+    for _ in range(workers):
+        executor.submit(os.getpid)
+    return executor
 
 
 def _shutdown(executor: Executor, window: deque[Future[BlockResult]]) -> None:

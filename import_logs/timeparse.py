@@ -56,22 +56,48 @@ def _build(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int, tz: tzinfo
         return None
 
 
+#: ``"00"`` … ``"59"`` → that many seconds, for adding to the start of a minute.
+_SECONDS = {f"{n:02d}": timedelta(seconds=n) for n in range(60)}
+#: (``dd/Mon/yyyy:hh:mm``, offset) → the UTC start of that minute, for the usual 26-character CLF timestamp.
+_MINUTES: dict[tuple[str, str], datetime] = {}
+
+
+def _clf_minute(text: str, default_tz: tzinfo) -> datetime | None:
+    """The UTC start of the minute of a 26-character CLF timestamp (its seconds already checked)."""
+    month = MONTHS.get(text[3:6].lower())
+    digits = text[0:2] + text[7:11] + text[12:14] + text[15:17]
+    if month is None or not digits.isdecimal():
+        return None
+    return _build(
+        int(text[7:11]),
+        month,
+        int(text[0:2]),
+        int(text[12:14]),
+        int(text[15:17]),
+        0,
+        0,
+        _offset(text[21:], default_tz),
+    )
+
+
 def parse_clf(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
-    """``10/Oct/2000:13:55:36 -0700`` (Apache, nginx), with optional fraction; C month names only."""
+    """``10/Oct/2000:13:55:36 -0700`` (Apache, nginx), with optional fraction; C month names only.
+
+    The usual shape is worked out once per minute: a new second is the minute's start plus its seconds.
+    """
     if len(text) == 26 and text[2] == "/" and text[6] == "/" and text[11] == ":" and text[20] == " ":
-        month = MONTHS.get(text[3:6].lower())
-        digits = text[0:2] + text[7:11] + text[12:14] + text[15:17] + text[18:20]
-        if month is not None and digits.isdigit() and text[14] == text[17] == ":":
-            return _build(
-                int(text[7:11]),
-                month,
-                int(text[0:2]),
-                int(text[12:14]),
-                int(text[15:17]),
-                int(text[18:20]),
-                0,
-                _offset(text[21:], default_tz),
-            )
+        second = _SECONDS.get(text[18:20])
+        if second is not None and text[14] == text[17] == ":":
+            key = (text[:17], text[21:])
+            start = _MINUTES.get(key)
+            if start is None:
+                start = _clf_minute(text, default_tz)
+                if start is None:
+                    return None
+                if len(_MINUTES) >= _CACHE_LIMIT:
+                    _MINUTES.clear()
+                _MINUTES[key] = start
+            return start + second
     m = _CLF.match(text)
     if not m:
         return None
@@ -142,19 +168,18 @@ class DateParser:
     (``timezone`` group) is appended to the text before parsing, as ``+HHMM``.
     """
 
-    __slots__ = ("_cache", "_default_tz", "_parse")
+    __slots__ = ("_default_tz", "_parse", "cache")
 
     def __init__(self, spec: str, default_tz: tzinfo = timezone.utc) -> None:
         self._parse = NAMED_PARSERS.get(spec) or strptime_parser(spec)
         self._default_tz = default_tz
-        self._cache: dict[str, datetime | None] = {}
+        self.cache: dict[str, datetime | None] = {}
 
     def __call__(self, text: str) -> datetime | None:
-        cache = self._cache
-        try:
-            return cache[text]
-        except KeyError:
-            pass
+        cache = self.cache
+        value = cache.get(text, cache)
+        if value is not cache:
+            return value  # type: ignore[return-value]
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         value = cache[text] = self._parse(text.strip(), self._default_tz)
@@ -165,7 +190,7 @@ class DateParser:
         if not zone or zone == "-":
             return self(text)
         key = f"{text}\x00{zone}"
-        cache = self._cache
+        cache = self.cache
         try:
             return cache[key]
         except KeyError:
