@@ -7,9 +7,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+import ujson
+from hypothesis import given
+from hypothesis import strategies as st
 
 from import_logs.backends.base import EncodeSpec
-from import_logs.backends.piwikpro_encode import PiwikProEncoder
+from import_logs.backends.piwikpro_encode import PiwikProEncoder, _json
 from import_logs.config import TrackingOptions
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
 from import_logs.hit import Hit
@@ -118,3 +121,10 @@ def test_reverse_dns_and_long_urls() -> None:
     assert params["dp"] == "0"
     assert len(params["url"]) == len("https://www.example.com") + 1024
     assert len(params["urlref"]) == 1024
+
+
+@given(st.text())
+def test_json_strings_are_what_ujson_writes(text: str) -> None:
+    """The quote-only shortcut of ``_json`` writes exactly what ujson writes, and JSON reads it back."""
+    assert _json(text) == ujson.dumps(text, ensure_ascii=False, escape_forward_slashes=False)
+    assert json.loads(_json(text)) == text

@@ -36,6 +36,14 @@ _CACHE_LIMIT = 100_000
 
 
 def _json(text: str) -> str:
+    """The JSON string literal of ``text``, non-ASCII kept, ``/`` not escaped.
+
+    Most values (URLs, paths) need no escape: printable text without ``"`` or ``\\`` (``isprintable`` is
+    False for control characters, DEL, U+2028/U+2029 and lone surrogates) is only quoted, which costs a
+    fraction of a ``ujson`` call; the rest goes through ``ujson``.
+    """
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     return str(ujson.dumps(text, ensure_ascii=False, escape_forward_slashes=False))
 
 
