@@ -81,10 +81,9 @@ class HitFilter:
 
     def is_bot(self, user_agent: str) -> bool:
         cache = self._bots
-        try:
-            return cache[user_agent]
-        except KeyError:
-            pass
+        found = cache.get(user_agent)
+        if found is not None:
+            return found
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         lowered = user_agent.lower()
@@ -98,10 +97,9 @@ class HitFilter:
         after the host name and status checks.
         """
         cache = self._paths
-        try:
-            return cache[path]
-        except KeyError:
-            pass
+        verdict = cache.get(path)
+        if verdict is not None:
+            return verdict
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         o = self._o
