@@ -228,13 +228,19 @@ def _handler(fake: _Fake) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-        def _answer(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        def _answer(
+            self,
+            status: int,
+            payload: Any,
+            headers: dict[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             body = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
             try:
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -258,7 +264,7 @@ def _handler(fake: _Fake) -> type[BaseHTTPRequestHandler]:
                         self.close_connection = True
                         return
                     if fault.status is not None:
-                        self._answer(fault.status, fault.body.encode(), fault.headers)
+                        self._answer(fault.status, fault.body.encode(), fault.headers, fault.content_type)
                         return
             routed = fake.route(self.command, self.path, headers, body)
             if routed is None:

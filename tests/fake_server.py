@@ -38,6 +38,7 @@ class Fault:
     status: int | None = None  # answer this status and record nothing
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
+    content_type: str = "text/plain"
     delay: float = 0.0  # sleep first; with status None the request is then handled normally
     drop: bool = False  # close the connection without an answer
 
@@ -210,7 +211,7 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             if fault.status is not None:
                 if endpoint == "track":
                     fake.track_statuses.append(fault.status)
-                self._answer(fault.status, fault.body.encode(), fault.headers, "text/plain")
+                self._answer(fault.status, fault.body.encode(), fault.headers, fault.content_type)
                 return True
             return False
 

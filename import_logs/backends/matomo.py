@@ -9,6 +9,8 @@ the sites.
   silently (it does on database lock timeouts).
 * An error answer means Matomo rolled the whole batch back: it is sent again, then split in halves until the
   hit that keeps failing is alone; that hit is reported with its file and line and the rest goes on.
+* A success that is not Matomo's bulk JSON (a maintenance page, a proxy) stops the import, and so does
+  ``tracked: 0, invalid: 0`` twice for the same batch: nothing of it is counted as imported.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 
 from import_logs import __version__
+from import_logs.backends.answers import matomo_counts, not_a_tracker
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.matomo_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD
 from import_logs.backends.piwikpro_encode import normalise_url
@@ -32,6 +35,8 @@ from import_logs.http import Retrier, excerpt, make_client
 #: Words of Matomo error messages that are about the token, not about a hit.
 _AUTH_WORDS = ("token_auth", "authenticat", "permission", "custom timestamp")
 NO_HOST = "no-hostname-found-in-log"
+#: What ``_judge`` says of a success that stored none of the hits (sent once more, then it stops).
+NONE_STORED = "Matomo answered success but stored none of the hits"
 
 
 def error_message(response: httpx.Response) -> str | None:
@@ -231,6 +236,8 @@ class MatomoSender:
             message = self._judge(response, batch, start, end - start, result)
             if message is None:
                 continue
+            if message is NONE_STORED and not retry:
+                raise self._none_stored(batch, start, end - start, response)
             if retry:  # Matomo rolled the batch back: once more as it is (a lock timeout passes)
                 if self._stop.wait(self.retrier.backoff(1)):
                     raise self._rejected(batch, start, response, message)
@@ -258,17 +265,17 @@ class MatomoSender:
         status = response.status_code
         message = error_message(response)
         if 200 <= status < 300 and message is None:
-            try:
-                data = response.json()
-            except ValueError:
-                return None  # an answer without figures: taken as all tracked
-            if not isinstance(data, dict):
-                return None
+            data = matomo_counts(response) or self._debug_counts(response)
+            if data is None:
+                raise not_a_tracker(response, url=self.tracker_url, backend="Matomo", batch=batch, start=start)
+            tracked, invalid = _int(data.get("tracked")), _int(data.get("invalid"))
+            if "tracked" in data and sent and tracked == 0 and invalid == 0:
+                return NONE_STORED  # nothing of it was stored: safe to send again, not to count as done
             for index in data.get("invalid_indices") or []:
                 if isinstance(index, int) and 0 <= index < sent:
                     result.rejected.append((start + index, "invalid for Matomo (see its tracker log)"))
             if "tracked" in data:
-                result.dropped += max(0, sent - _int(data.get("tracked")) - _int(data.get("invalid")))
+                result.dropped += max(0, sent - tracked - invalid)
             return None
         if message is not None and any(word in message.lower() for word in _AUTH_WORDS):
             idsite = self.config.backend.idsite or "each site"
@@ -298,6 +305,32 @@ class MatomoSender:
         if message is not None:
             return message
         raise self._rejected(batch, start, response, excerpt(response, 160))
+
+    def _debug_counts(self, response: httpx.Response) -> dict[str, Any] | None:
+        """With --debug-tracker Matomo writes its debug text before the bulk answer: find the answer."""
+        if not self.config.http.debug_tracker:
+            return None
+        text = response.text
+        at = text.rfind('{"status"')
+        try:
+            data = json.loads(text[at:]) if at >= 0 else None
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _none_stored(self, batch: Batch, start: int, sent: int, response: httpx.Response) -> RejectedError:
+        path, lineno = batch.where(start)
+        return RejectedError(
+            f"POST {self.tracker_url}: Matomo answered success but stored none of the {sent} hits of the batch "
+            f"starting at {path}:{lineno}, twice (tracked 0, invalid 0). They are not counted as imported; the "
+            "next run sends them again. Check Matomo's tracker log (--debug-tracker shows its answer), and whether "
+            "the site excludes these visitors (excluded IPs, user agents or parameters).",
+            url=self.tracker_url,
+            status=response.status_code,
+            excerpt=excerpt(response),
+            path=path,
+            lineno=lineno,
+        )
 
     def _rejected(self, batch: Batch, start: int, response: httpx.Response, message: str) -> RejectedError:
         path, lineno = batch.where(start)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from import_logs import __version__
+from import_logs.backends.answers import not_a_tracker, pirsch_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.pirsch_encode import DEFAULT_PAYLOAD, DEFAULT_URL
 from import_logs.backends.piwikpro_encode import normalise_url
@@ -150,8 +151,10 @@ class PirschSender:
             self.client, "POST", self.url, content=body, headers={"Content-Type": "application/json"}, auth=self.auth
         )
         status = response.status_code
-        if 200 <= status < 300:
+        if pirsch_accepts(response):
             return None
+        if 200 <= status < 300:
+            raise not_a_tracker(response, url=self.url, backend="Pirsch", batch=batch)
         path, lineno = batch.where()
         if status in (401, 403):
             raise AuthError(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import httpx
 
 from import_logs import __version__
+from import_logs.backends.answers import not_a_tracker, piwikpro_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD, normalise_url
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
@@ -229,8 +230,10 @@ class PiwikProSender:
         status = response.status_code
         if self.config.http.debug_tracker and self._say is not None:
             self._say(f"tracker answered HTTP {status}: {excerpt(response, 300)}")
-        if 200 <= status < 300:
+        if piwikpro_accepts(response):
             return None
+        if 200 <= status < 300:
+            raise not_a_tracker(response, url=self.tracker_url, backend="Piwik PRO", batch=batch)
         path, lineno = batch.where()
         where = f"{path}:{lineno}"
         if status in (401, 403):

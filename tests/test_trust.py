@@ -1,0 +1,106 @@
+"""What a new user and a fault injector found (issue #15): each case failed before its fix.
+
+The real CLI, with its real worker processes, against the fake servers on 127.0.0.1. Log lines carry their
+tag and number in their path (see ``test_resume``), so the servers' hits say what was imported, and how often.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from conftest import SECRET_ENV, piwik_args, run_cli
+from fake_others import FakeMatomo, FakePirsch
+from fake_server import FakePiwikPro, Fault
+from test_resume import append, expect, imported
+
+MAINTENANCE = Fault(
+    status=200,
+    body="<html><head><title>Down for maintenance</title></head><body>Back soon.</body></html>",
+    content_type="text/html",
+)
+
+
+def urls(hits: list[dict[str, str]]) -> Counter[str]:
+    return Counter(h["url"].split("/p/", 1)[1] for h in hits)
+
+
+# --- 1. a success status that is not the tracker's answer ----------------------------------------------------
+
+
+def test_piwik_pro_a_maintenance_page_with_200_is_not_an_import(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "m", 1, 30)
+    fake.fail_next("track", MAINTENANCE)
+    args = piwik_args(fake, "--workers=1", "--recorders=1", "--recorder-max-payload-size=10", str(log))
+    first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert first.returncode == 5, first.stderr
+    assert "answered HTTP 200 with text/html (<html><head><title>Down for maintenance" in first.stderr
+    assert "which is not the answer of a Piwik PRO tracker" in first.stderr
+    assert "access.log:1 was not counted as imported" in first.stderr
+    assert fake.hits == []
+    again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert again.returncode == 0, again.stderr
+    assert imported(fake) == Counter(expect("m", 1, 30))
+
+
+def test_piwik_pro_answers_it_documents_are_accepted(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "a", 1, 3)
+    for fault in (
+        Fault(status=204),
+        Fault(status=200),  # empty
+        Fault(status=200, body="GIF89a", content_type="image/gif"),
+        Fault(status=200, body='{"status":"ok"}', content_type="application/json"),
+    ):
+        with FakePiwikPro() as fake:
+            fake.fail_next("track", fault)
+            result = run_cli(*piwik_args(fake, "--workers=1", str(log)), cwd=tmp_path, env=SECRET_ENV)
+            assert result.returncode == 0, (fault, result.stderr)  # each fake a new port: a state of its own
+
+
+def test_matomo_a_page_that_is_not_its_json_is_not_an_import(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "m", 1, 20)
+    with FakeMatomo() as matomo:
+        matomo.fail_next("track", MAINTENANCE)
+        args = [f"--url={matomo.url}", "--idsite=1", "--retry-delay=0.01", "--no-progress", str(log)]
+        env = {"IMPORT_LOGS_TOKEN_AUTH": "secret-token"}
+        first = run_cli(*args, cwd=tmp_path, env=env)
+        assert first.returncode == 5, first.stderr
+        assert "which is not the answer of a Matomo tracker" in first.stderr
+        again = run_cli(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert urls(matomo.hits) == Counter(expect("m", 1, 20))
+
+
+def test_matomo_success_that_stores_nothing_is_sent_again_then_stops(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "z", 1, 20)
+    with FakeMatomo() as matomo:
+        matomo.silent_drops = 10**6  # "status": "success", "tracked": 0, "invalid": 0 for every batch
+        args = [f"--url={matomo.url}", "--idsite=1", "--retry-delay=0.01", "--no-progress", str(log)]
+        env = {"IMPORT_LOGS_TOKEN_AUTH": "secret-token"}
+        first = run_cli(*args, cwd=tmp_path, env=env)
+        assert first.returncode == 5, first.stderr
+        assert "Matomo answered success but stored none of the 20 hits of the batch starting at" in first.stderr
+        assert len(matomo.tracking_requests()) == 2  # once more, then it stops
+        matomo.silent_drops = 0
+        again = run_cli(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert urls(matomo.hits) == Counter(expect("z", 1, 20))
+
+
+def test_pirsch_a_page_that_is_not_its_answer_is_not_an_import(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "p", 1, 20)
+    with FakePirsch() as pirsch:
+        pirsch.fail_next("track", MAINTENANCE)
+        args = ["--backend=pirsch", f"--url={pirsch.url}", "--retry-delay=0.01", "--no-progress", str(log)]
+        env = {"IMPORT_LOGS_CLIENT_SECRET": "pa_access-key"}
+        first = run_cli(*args, cwd=tmp_path, env=env)
+        assert first.returncode == 5, first.stderr
+        assert "which is not the answer of a Pirsch tracker" in first.stderr
+        again = run_cli(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert urls(pirsch.hits) == Counter(expect("p", 1, 20))
