@@ -18,7 +18,7 @@ from import_logs.http import excerpt
 
 
 def media_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
 
 
 def json_body(response: httpx.Response) -> Any:
