@@ -48,6 +48,20 @@ class InputError(ImportLogsError):
         super().__init__(f"{path}: {reason}. {fix}")
 
 
+class CorruptInputError(InputError):
+    """A compressed file that ends early or is damaged. It does not stop the import: the lines before the fault
+    are imported, the file is named and counted, and a later run reads on from there once it is complete."""
+
+    def __init__(self, path: str, reason: str, offset: int) -> None:
+        self.offset = offset
+        super().__init__(
+            path,
+            reason,
+            "The lines before it were imported; a later run imports the rest once the file is complete (logrotate "
+            "may still be compressing it). If it stays so, the file is damaged: restore it, or leave it out.",
+        )
+
+
 class FormatError(ImportLogsError):
     """An unknown format name, a bad user regex, or a log no known format matches."""
 

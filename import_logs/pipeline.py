@@ -20,7 +20,7 @@ from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, EncodeSpec, SendResult, destination, open_sender
 from import_logs.config import Config
-from import_logs.errors import ConfigError, FormatError, WorkerError
+from import_logs.errors import ConfigError, CorruptInputError, FormatError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
 from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
 from import_logs.lanes import Lanes
@@ -154,6 +154,8 @@ class Importer:
         self._sites: SiteMap | None = None
         self._per_source_hits: dict[int, int] = {}
         self._checked: set[str] = set()
+        #: Sources that could not be read to their end: never marked done.
+        self._incomplete: set[int] = set()
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -263,82 +265,93 @@ class Importer:
         return resume
 
     def _jobs(self, forced: FormatDef | None, spec: EncodeSpec) -> Generator[Job, None, None]:
-        c = self.config
         claimed: set[int] = set()
         for source in self.sources:
-            resume = self._plan(source, claimed)
-            if resume.nothing:
-                self.on_event(Notice(f"{source.name}: {resume.nothing}, nothing to import"))
-                self.stats.formats[source.name] = ""
-                continue
-            self._resume[source.index] = resume
-            self._line_base[source.index] = resume.line
-            stream = None
-            first: tuple[int, bytes] | None = None
-            blocks: Iterator[tuple[int, bytes]] | None = None
+            try:
+                yield from self._source_jobs(source, forced, spec, claimed)
+            except CorruptInputError as exc:  # the lines before the fault go on; this file waits to be whole
+                self._incomplete.add(source.index)
+                self.stats.unreadable[source.name] = exc.reason
+                self.stats.formats.setdefault(source.name, "")
+                self.on_event(Notice(str(exc)))
+
+    def _source_jobs(
+        self, source: Source, forced: FormatDef | None, spec: EncodeSpec, claimed: set[int]
+    ) -> Generator[Job, None, None]:
+        """The blocks of one source, from where the state says it stands."""
+        c = self.config
+        resume = self._plan(source, claimed)
+        if resume.nothing:
+            self.on_event(Notice(f"{source.name}: {resume.nothing}, nothing to import"))
+            self.stats.formats[source.name] = ""
+            return
+        self._resume[source.index] = resume
+        self._line_base[source.index] = resume.line
+        stream = None
+        first: tuple[int, bytes] | None = None
+        blocks: Iterator[tuple[int, bytes]] | None = None
+        try:
             if source.path is None or source.compression:
                 stream = open_stream(source, self.stdin)
                 skip_bytes(stream, resume.offset)
                 blocks = stream_blocks(stream, c.block_size, start=resume.offset)
                 first = next(blocks, None)
                 if first is None and resume.entry is not None and resume.offset:
-                    stream.close()
                     resume.entry.done = bool(source.compression)
                     self.on_event(Notice(f"{source.name}: no new lines, nothing to import"))
                     self.stats.formats[source.name] = ""
-                    continue
-            try:
-                lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
-                written = [line for line in lines if line.strip()]
-                if not written or all(line.startswith("#") for line in written):
-                    said = "only W3C headers" if written else "empty"
-                    self.on_event(Notice(f"{source.name}: {said}, nothing to import"))
-                    self.stats.formats[source.name] = ""
-                    continue
-                fmt = self._format_for(source, lines, forced, resume)
-                self.stats.formats[source.name] = fmt.name
-                self._check_groups(fmt)
-                by_host = spec.per_hit_site and spec.replay_suffixes is None and not c.tracking.log_hostname
-                if by_host and "host" not in fmt.groups:
-                    raise ConfigError(
-                        f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
-                        "be found by host name. Give --idsite, or --log-hostname=HOST."
-                    )
-                if self.ledger is not None and resume.entry is not None:
-                    self.ledger.track(source.index, resume.entry)
-                self.on_event(FileStarted(source.name, fmt.name, source.size))
-                ctx = WorkContext(
-                    fmt=fmt,
-                    filters=c.filters,
-                    encode=spec,
-                    encoding=c.formats.encoding,
-                    timezone=c.formats.timezone,
-                    keep_rejected=c.verbose > 0,
-                    encode_hits=not self.stats.dry_run,
+                    return
+            lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
+            written = [line for line in lines if line.strip()]
+            if not written or all(line.startswith("#") for line in written):
+                said = "only W3C headers" if written else "empty"
+                self.on_event(Notice(f"{source.name}: {said}, nothing to import"))
+                self.stats.formats[source.name] = ""
+                return
+            fmt = self._format_for(source, lines, forced, resume)
+            self.stats.formats[source.name] = fmt.name
+            self._check_groups(fmt)
+            by_host = spec.per_hit_site and spec.replay_suffixes is None and not c.tracking.log_hostname
+            if by_host and "host" not in fmt.groups:
+                raise ConfigError(
+                    f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
+                    "be found by host name. Give --idsite, or --log-hostname=HOST."
                 )
-                if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
-                    assert source.path is not None
-                    stream = open_stream(source, None)
-                    skip_bytes(stream, resume.offset)
-                    end = resume.end if resume.end is not None else source.size
-                    blocks = stream_blocks(
-                        LimitedStream(stream, (end or 0) - resume.offset), c.block_size, start=resume.offset
-                    )
-                if blocks is None:
-                    assert source.path is not None and source.size is not None
-                    end = resume.end if resume.end is not None else source.size
-                    for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
-                        yield ctx, Block(source.index, start, stop, path=source.path)
-                    continue
-                for offset, data in _chain([first] if first else [], blocks):
-                    pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
-                    for at, piece, fields in pieces:
-                        if fields is not None:
-                            ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
-                        yield ctx, Block(source.index, at, at + len(piece), data=piece)
-            finally:
-                if stream is not None and source.path is not None:
-                    stream.close()
+            if self.ledger is not None and resume.entry is not None:
+                self.ledger.track(source.index, resume.entry)
+            self.on_event(FileStarted(source.name, fmt.name, source.size))
+            ctx = WorkContext(
+                fmt=fmt,
+                filters=c.filters,
+                encode=spec,
+                encoding=c.formats.encoding,
+                timezone=c.formats.timezone,
+                keep_rejected=c.verbose > 0,
+                encode_hits=not self.stats.dry_run,
+            )
+            if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
+                assert source.path is not None
+                stream = open_stream(source, None)
+                skip_bytes(stream, resume.offset)
+                end = resume.end if resume.end is not None else source.size
+                blocks = stream_blocks(
+                    LimitedStream(stream, (end or 0) - resume.offset), c.block_size, start=resume.offset
+                )
+            if blocks is None:
+                assert source.path is not None and source.size is not None
+                end = resume.end if resume.end is not None else source.size
+                for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
+                    yield ctx, Block(source.index, start, stop, path=source.path)
+                return
+            for offset, data in _chain([first] if first else [], blocks):
+                pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
+                for at, piece, fields in pieces:
+                    if fields is not None:
+                        ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
+                    yield ctx, Block(source.index, at, at + len(piece), data=piece)
+        finally:
+            if stream is not None and source.path is not None:
+                stream.close()
 
     def _check_groups(self, fmt: FormatDef) -> None:
         """Say once per format which groups named by the options it does not have (the reference crashed)."""
@@ -401,6 +414,8 @@ class Importer:
             ) from None
 
     def _finish_source(self) -> None:
+        if self._current in self._incomplete:
+            return
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
             self.ledger.finish_source(self._current)
 

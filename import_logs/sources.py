@@ -11,11 +11,12 @@ import glob
 import gzip
 import lzma
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from import_logs.errors import InputError
+from import_logs.errors import CorruptInputError, InputError
 
 STDIN = "-"
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
@@ -103,6 +104,57 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
     return sources
 
 
+#: What the decompressors raise on a file that ends early or is damaged (gzip.BadGzipFile is an OSError).
+_DAMAGE: tuple[type[Exception], ...] = (OSError, zlib.error, lzma.LZMAError)
+
+
+class CheckedStream:
+    """A decompressed stream whose faults are a :class:`CorruptInputError` naming the file and the offset.
+
+    It reads in steps, so that what was decompressed before a fault is returned first, and the fault is raised
+    by the next read: the lines before a truncation are imported, and the state stops at the last of them.
+    """
+
+    STEP = 64 << 10
+
+    def __init__(self, stream: ByteStream, path: str, damage: tuple[type[Exception], ...] = _DAMAGE) -> None:
+        self.stream, self.path, self.damage = stream, path, damage
+        #: Bytes of decompressed content read so far.
+        self.offset = 0
+        self._fault: CorruptInputError | None = None
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._fault is not None:
+            raise self._fault
+        want = size if size >= 0 else 1 << 62
+        chunks: list[bytes] = []
+        got = 0
+        while got < want:
+            try:
+                data = self.stream.read(min(self.STEP, want - got))
+            except EOFError:
+                self._fault = CorruptInputError(
+                    self.path, f"ends early: truncated after {self.offset + got:,} bytes of content", self.offset + got
+                )
+            except self.damage as exc:
+                self._fault = CorruptInputError(
+                    self.path, f"is corrupt after {self.offset + got:,} bytes of content ({exc})", self.offset + got
+                )
+            if self._fault is not None:
+                if not chunks:
+                    raise self._fault
+                break
+            if not data:
+                break
+            chunks.append(data)
+            got += len(data)
+        self.offset += got
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
     """The decompressed bytes of a source."""
     if source.path is None:
@@ -110,11 +162,11 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
             raise InputError("<stdin>", "standard input is not available")
         return stdin
     if source.compression == "gzip":
-        return gzip.open(source.path, "rb")
+        return CheckedStream(gzip.open(source.path, "rb"), source.path)
     if source.compression == "bz2":
-        return bz2.open(source.path, "rb")
+        return CheckedStream(bz2.open(source.path, "rb"), source.path)
     if source.compression == "xz":
-        return lzma.open(source.path, "rb")
+        return CheckedStream(lzma.open(source.path, "rb"), source.path)
     if source.compression == "zstd":
         try:
             import zstandard  # optional: only for .zst logs
@@ -122,7 +174,7 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
             raise InputError(
                 source.path, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
             ) from None
-        return zstandard.open(source.path, "rb")  # type: ignore[no-any-return]
+        return CheckedStream(zstandard.open(source.path, "rb"), source.path, (*_DAMAGE, zstandard.ZstdError))
     return open(source.path, "rb")
 
 

@@ -41,6 +41,8 @@ class Stats:
     unknown_sites: Counter[str] = field(default_factory=Counter)
     #: Sites created by --add-sites-new-hosts: host → id.
     sites_created: dict[str, str] = field(default_factory=dict)
+    #: Files that could not be read to their end (truncated, damaged, no valid line): name → why.
+    unreadable: dict[str, str] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
@@ -78,6 +80,7 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
     invalid = sum(stats.invalid.values())
     return {
         "files": list(stats.files),
+        "files_not_read_whole": dict(stats.unreadable),
         "formats": dict(stats.formats),
         "lines_parsed": stats.lines,
         "already_imported": stats.already_imported,
@@ -140,6 +143,9 @@ def summary_text(stats: Stats) -> str:
     for key, text in INVALID_REASONS.items():
         if d["invalid"][key]:
             lines.append(row(d["invalid"][key], f"invalid log lines: {text}", 8))
+    if d["files_not_read_whole"]:
+        lines += ["", "Files not read to their end: the rest is imported by a later run", "-" * 64]
+        lines += [f"    {name}: {why}" for name, why in d["files_not_read_whole"].items()]
     if d["sites_created"]:
         lines += ["", "Sites created (--add-sites-new-hosts)", "-------------------------------------"]
         lines += [f"    {host}: {site}" for host, site in d["sites_created"].items()]
@@ -179,6 +185,8 @@ def result_line(stats: Stats) -> str:
         extra += f", {d['hits_not_sent']:,} not sent"
     if d["unknown_hosts"]:
         extra += f", {sum(d['unknown_hosts'].values()):,} of hosts with no site"
+    if d["files_not_read_whole"]:
+        extra += f", {len(d['files_not_read_whole'])} file(s) not read to their end"
     return (
         f"import-logs: {d['lines_parsed']:,} new lines in {len(d['files'])} file(s): {sent}, "
         f"{d['skipped_total']:,} skipped, {d['invalid_total']:,} invalid{extra}; {d['elapsed_seconds']:.1f} s"

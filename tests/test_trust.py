@@ -6,13 +6,14 @@ tag and number in their path (see ``test_resume``), so the servers' hits say wha
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from pathlib import Path
 
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_others import FakeMatomo, FakePirsch
 from fake_server import FakePiwikPro, Fault
-from test_resume import append, expect, imported
+from test_resume import append, expect, imported, log_lines
 
 MAINTENANCE = Fault(
     status=200,
@@ -104,3 +105,51 @@ def test_pirsch_a_page_that_is_not_its_answer_is_not_an_import(tmp_path: Path) -
         again = run_cli(*args, cwd=tmp_path, env=env)
         assert again.returncode == 0, again.stderr
         assert urls(pirsch.hits) == Counter(expect("p", 1, 20))
+
+
+# --- 2. a truncated or damaged compressed file in a glob -------------------------------------------------------
+
+
+def test_a_truncated_gz_is_named_the_others_imported_and_it_is_finished_when_whole(
+    fake: FakePiwikPro, tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for tag in ("a", "c"):
+        (logs / f"{tag}.log.gz").write_bytes(gzip.compress(log_lines(tag, 1, 200).encode()))
+    whole = gzip.compress(log_lines("b", 1, 3000).encode())
+    (logs / "b.log.gz").write_bytes(whole[: len(whole) * 2 // 3])  # logrotate still compressing
+    args = piwik_args(fake, "--workers=2", str(logs / "*.gz"))
+    first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert first.returncode == 3, first.stderr
+    assert "b.log.gz: ends early: truncated after" in first.stderr
+    assert "a later run imports the rest once the file is complete" in first.stderr
+    assert "Files not read to their end" in first.stdout and "b.log.gz: ends early" in first.stdout
+    counts = imported(fake)
+    assert expect("a", 1, 200) | expect("c", 1, 200) <= set(counts)
+    assert max(counts.values()) == 1
+    partly = {k for k in counts if k.startswith("b/")}
+    assert partly and partly == expect("b", 1, len(partly))  # the lines before the cut, in order
+    again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)  # still truncated: nothing twice, still named
+    assert again.returncode == 3, again.stderr
+    assert imported(fake) == counts
+    (logs / "b.log.gz").write_bytes(whole)  # compression finished
+    last = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert last.returncode == 0, last.stderr
+    assert imported(fake) == Counter(expect("a", 1, 200) | expect("b", 1, 3000) | expect("c", 1, 200))
+
+
+def test_a_damaged_gz_is_named_as_corrupt(fake: FakePiwikPro, tmp_path: Path) -> None:
+    data = bytearray(gzip.compress(log_lines("d", 1, 3000).encode()))
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)
+    (tmp_path / "d.log.gz").write_bytes(bytes(data))
+    append(tmp_path / "e.log", "e", 1, 10)
+    result = run_cli(
+        *piwik_args(fake, "--workers=1", str(tmp_path / "d.log.gz"), str(tmp_path / "e.log")),
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "d.log.gz: is corrupt after" in result.stderr
+    assert expect("e", 1, 10) <= set(imported(fake))

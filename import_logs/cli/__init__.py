@@ -431,6 +431,8 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
         close_bar(output)
     if importer.sources:
         summaries(importer.stats, options["summary_json"], summary_out, output, quiet=quiet)
+    if code == ExitCode.OK and importer.stats.unreadable:
+        return ExitCode.INPUT  # the other files were imported; these wait (named in the summary)
     if code == ExitCode.OK and importer.stats.lines == 0:
         return ExitCode.NOTHING_NEW
     return code
