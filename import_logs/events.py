@@ -34,9 +34,10 @@ class LineRejected:
 
 @dataclass(frozen=True)
 class Notice:
-    """A warning or a retry: worth a line on stderr, not worth stopping for."""
+    """A warning or a retry: worth a line on stderr, not worth stopping for (``detail``: only with -v)."""
 
     message: str
+    detail: bool = False
 
 
 Event = FileStarted | Progress | LineRejected | Notice

@@ -312,13 +312,18 @@ def load_format_file(path: str) -> FormatDef:
     return from_definition(data, where=path)
 
 
+def first_lines(lines: list[str]) -> list[str]:
+    """The lines that detection looks at: the first written ones."""
+    return [line for line in lines if line.strip()][:DETECT_LINES]
+
+
 def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef:
     """The most specific bundled format for the first lines of a file.
 
     Each candidate scores the number of named groups it captures, summed over the sample lines it matches,
     so a format with more fields wins only where it really matches; a tie keeps the earlier format.
     """
-    sample = [line for line in lines if line.strip()][:DETECT_LINES]
+    sample = first_lines(lines)
     candidates = [f for f in builtin_formats().values() if f.detect]
     tried = tuple(c.name for c in candidates)
     best: FormatDef | None = None

@@ -125,6 +125,12 @@ class LineParser:
         self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
 
 
+def reads_any(fmt: FormatDef, lines: list[str], tracking: TrackingOptions, *, timezone: str | None = None) -> bool:
+    """Does the format read at least one of these lines into a hit (W3C headers are not lines)?"""
+    parse = LineParser(fmt, tracking, timezone=timezone).parse
+    return any(isinstance(parse(line), Hit) for line in lines)
+
+
 def _extractor(fmt: FormatDef) -> Callable[[dict[str, object]], tuple[str | None, ...]]:
     """For a JSON format: an object → its groups as text (numbers too), in the order of ``fmt.keys``."""
     alternatives = [paths for _, paths in fmt.keys]

@@ -69,6 +69,14 @@ class Ledger:
             self._finished.add(source)
             self._advance(source)
 
+    def rewind(self, source: int, offset: int, line: int) -> None:
+        """Put a source back where its run started (none of its lines was valid: it must not look done)."""
+        with self._lock:
+            entry = self._entries[source]
+            self._blocks[source].clear()
+            self._finished.discard(source)
+            entry.offset, entry.line, entry.done = offset, line, False
+
     def accept(self, refs: list[tuple[int, int]]) -> None:
         """A batch was accepted: its hits are done. Journaled before the lane sends anything else."""
         with self._lock:

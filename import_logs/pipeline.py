@@ -22,7 +22,8 @@ from import_logs.backends import Batch, EncodeSpec, SendResult, destination, ope
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
-from import_logs.formats import FormatDef, detect, get_format, load_format_file, user_regex_format
+from import_logs.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
+from import_logs.hit import EMPTY, reads_any
 from import_logs.lanes import Lanes
 from import_logs.ledger import Ledger
 from import_logs.resume import Resume, plan, read_head
@@ -156,6 +157,9 @@ class Importer:
         self._checked: set[str] = set()
         #: Sources that could not be read to their end: never marked done.
         self._incomplete: set[int] = set()
+        #: Per source: lines read that the format could read (not invalid), and lines it could not.
+        self._valid: dict[int, int] = {}
+        self._bad: dict[int, int] = {}
 
     # --- the run ------------------------------------------------------------------------------------------
 
@@ -163,6 +167,9 @@ class Importer:
         c = self.config
         self.sources = resolve_inputs(c.inputs)
         self.stats.files = [s.name for s in self.sources]
+        if len(self.sources) > 1:
+            order = ", ".join(s.name for s in self.sources)
+            self.on_event(Notice(f"reading the files in this order (each log's oldest first): {order}", detail=True))
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
         resolve_zone(c.formats.timezone)  # a wrong --timezone stops here, before anything is sent
@@ -379,7 +386,7 @@ class Importer:
         w3c = self.config.formats.w3c
         fmt = forced or detect(lines, path=source.name, w3c_options=w3c)
         if fmt.kind != "w3c" and not (fmt.comments and resume.offset):
-            return fmt
+            return self._check_forced(fmt, source, lines) if forced else fmt
         fields = header_fields(lines, w3c)
         if resume.offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
             fields = fields_before(source, resume.offset) or fields
@@ -389,7 +396,22 @@ class Importer:
                 'Give them with --w3c-fields="#Fields: date time c-ip ...".',
                 path=source.name,
             )
-        return build_w3c(fmt, fields, w3c, where=source.name)
+        built = build_w3c(fmt, fields, w3c, where=source.name)
+        return self._check_forced(built, source, lines) if forced else built
+
+    def _check_forced(self, fmt: FormatDef, source: Source, lines: list[str]) -> FormatDef:
+        """A format the options name must read one of the first lines, as a detected one does."""
+        c = self.config
+        sample = first_lines(lines)
+        if not sample or reads_any(fmt, sample, c.tracking, timezone=c.formats.timezone):
+            return fmt
+        option = "--log-format-regex" if c.formats.regex else "--log-format-name"
+        raise FormatError(
+            f"{source.name}: the format {fmt.name} given by {option} reads none of the first lines. First line: "
+            f"{sample[0][:120]!r}. Leave {option} out to detect the format (see --list-formats), or correct it.",
+            path=source.name,
+            tried=(fmt.name,),
+        )
 
     def _results(
         self, jobs: Iterator[Job], executor: Executor | None, window: deque[Future[BlockResult]]
@@ -414,10 +436,33 @@ class Importer:
             ) from None
 
     def _finish_source(self) -> None:
-        if self._current in self._incomplete:
+        src = self._current
+        if src is not None and self._bad.get(src) and not self._valid.get(src):
+            self._no_valid_line(src)
+        if src in self._incomplete:
             return
         if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
             self.ledger.finish_source(self._current)
+
+    def _no_valid_line(self, src: int) -> None:
+        """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
+        name = self.sources[src].name
+        bad = self._bad[src]
+        self._incomplete.add(src)
+        self.stats.unreadable[name] = (
+            f"none of its {bad:,} lines is a valid {self.stats.formats.get(name) or 'log'} line, so it was not "
+            "marked as imported"
+        )
+        self.on_event(
+            Notice(
+                f"{name}: none of its {bad:,} lines could be read as {self.stats.formats.get(name)}; it is not marked "
+                "as imported. Run with -v to see them, and check --log-format-name, --log-format-regex or "
+                "--log-date-format."
+            )
+        )
+        resume = self._resume[src]
+        if self.ledger is not None and self.ledger.tracks(src):
+            self.ledger.rewind(src, resume.offset, resume.line)
 
     def _merge(self, r: BlockResult) -> bool:
         stats = self.stats
@@ -425,6 +470,10 @@ class Importer:
         if src != self._current:
             self._finish_source()
             self._current = src
+        invalid = sum(r.invalid.values())
+        empty = r.invalid.get(EMPTY, 0)
+        self._bad[src] = self._bad.get(src, 0) + invalid - empty
+        self._valid[src] = self._valid.get(src, 0) + r.lines - invalid
         base = self._line_base[src]
         self._line_base[src] = base + r.lines
         stats.lines += r.lines

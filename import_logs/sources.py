@@ -11,6 +11,7 @@ import glob
 import gzip
 import lzma
 import os
+import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -85,23 +86,66 @@ def _check(path: str) -> str | None:
 
 
 def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
-    """Expand globs (each pattern's matches sorted), check every file, and number the sources."""
-    sources: list[Source] = []
+    """Expand globs, put the files of each log oldest first, check every file, and number the sources."""
+    runs: list[list[str]] = [[]]  # the files between two '-' (standard input keeps its place)
     for pattern in patterns:
         if pattern == STDIN:
-            sources.append(Source(len(sources), "<stdin>", None, None, None))
-            continue
-        if os.path.exists(pattern) or not glob.has_magic(pattern):
-            paths = [pattern]
+            runs += [[STDIN], []]
+        elif os.path.exists(pattern) or not glob.has_magic(pattern):
+            runs[-1].append(pattern)
         else:
-            paths = sorted(glob.glob(pattern))
+            paths = glob.glob(pattern)
             if not paths:
                 raise InputError(pattern, "no file matches this pattern", "Check the directory and the pattern.")
-        for path in paths:
+            runs[-1] += sorted(paths)
+    sources: list[Source] = []
+    for run in runs:
+        for path in run if run == [STDIN] else oldest_first(run):
+            if path == STDIN:
+                sources.append(Source(len(sources), "<stdin>", None, None, None))
+                continue
             compression = _check(path)
             size = os.path.getsize(path)
             sources.append(Source(len(sources), path, path, compression, size))
     return sources
+
+
+#: ``access.log.3`` (logrotate's numbers: the higher, the older).
+_NUMBERED = re.compile(r"(?P<base>.+)\.(?P<number>\d{1,6})")
+#: ``access.log-20261129``, ``access.log.2026-11-29``, ``access.log-1764400000`` (dateext: the higher, the newer).
+_DATED = re.compile(r"(?P<base>.+?)[-_.](?P<stamp>\d{8,14}|\d{4}-\d\d-\d\d(?:[-_T]\d\d(?:[-:]?\d\d){0,2})?)")
+
+
+def rotation(path: str) -> tuple[str, tuple[int, int]]:
+    """The log a file belongs to (its path without rotation and compression suffixes), and its age rank:
+    dated copies by date, then numbered copies from the highest number, then the live file."""
+    stem = path
+    if os.path.splitext(stem)[1].lower() in _SUFFIX:
+        stem = os.path.splitext(stem)[0]
+    found = _NUMBERED.fullmatch(stem)
+    if found:
+        return found["base"], (1, -int(found["number"]))
+    found = _DATED.fullmatch(stem)
+    if found:
+        return found["base"], (0, int(re.sub(r"\D", "", found["stamp"])))
+    return stem, (2, 0)
+
+
+def oldest_first(paths: list[str]) -> list[str]:
+    """The files of each log from the oldest to the newest (rotation rank, then modification time); the logs
+    in the order of their first file. ``access.log*`` gives ``.3.gz .2.gz .1`` and then ``access.log``."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(rotation(path)[0], []).append(path)
+
+    def age(path: str) -> tuple[tuple[int, int], float, str]:
+        try:
+            mtime = os.path.getmtime(path)
+        except OSError:
+            mtime = 0.0  # missing: _check names it
+        return rotation(path)[1], mtime, path
+
+    return [path for group in groups.values() for path in sorted(group, key=age)]
 
 
 #: What the decompressors raise on a file that ends early or is damaged (gzip.BadGzipFile is an OSError).

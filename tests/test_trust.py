@@ -153,3 +153,75 @@ def test_a_damaged_gz_is_named_as_corrupt(fake: FakePiwikPro, tmp_path: Path) ->
     assert result.returncode == 3, result.stderr
     assert "d.log.gz: is corrupt after" in result.stderr
     assert expect("e", 1, 10) <= set(imported(fake))
+
+
+# --- 3. a forced format that reads no line --------------------------------------------------------------------
+
+
+def test_a_forced_format_that_reads_none_of_the_first_lines_stops_like_failed_detection(
+    fake: FakePiwikPro, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(log_lines("f", 1, 40).replace("www.example.com ", ""))  # combined, without the vhost
+    forced = run_cli(*piwik_args(fake, "--log-format-name=common_vhost", str(log)), cwd=tmp_path, env=SECRET_ENV)
+    assert forced.returncode == 3, forced.stderr
+    assert "access.log: the format common_vhost given by --log-format-name reads none of the first lines." in (
+        forced.stderr
+    )
+    assert "Leave --log-format-name out to detect the format (see --list-formats)" in forced.stderr
+    assert fake.hits == []
+    detected = run_cli(*piwik_args(fake, str(log)), cwd=tmp_path, env=SECRET_ENV)
+    assert detected.returncode == 0, detected.stderr
+    assert imported(fake) == Counter(expect("f", 1, 40))
+
+
+def test_new_lines_that_are_all_invalid_are_named_and_not_marked_done(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "g", 1, 30)
+    args = piwik_args(fake, "--workers=1", str(log))
+    assert run_cli(*args, cwd=tmp_path, env=SECRET_ENV).returncode == 0
+    with log.open("a") as f:  # the server's log format was changed
+        f.writelines(f'{{"time": "2024-03-01T00:00:{n:02d}Z", "uri": "/p/g/{n}"}}\n' for n in range(31, 61))
+    for _ in range(2):  # said again on every run: the state did not move past them
+        result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+        assert result.returncode == 3, result.stderr
+        assert "access.log: none of its 30 lines could be read as common_complete" in result.stderr
+        assert "none of its 30 lines is a valid common_complete line" in result.stdout
+    assert imported(fake) == Counter(expect("g", 1, 30))
+
+
+# --- 4. the files of a log, oldest first ----------------------------------------------------------------------
+
+
+def test_rotated_files_are_read_oldest_first_however_the_shell_or_glob_sorts_them(
+    fake: FakePiwikPro, tmp_path: Path
+) -> None:
+    # access.log.12.gz is the oldest day, access.log the newest; one visitor's hits across all of them.
+    names = ["access.log.12.gz", "access.log.11.gz", "access.log.3.gz", "access.log.2.gz", "access.log.1"]
+    names.append("access.log")
+    first = 1
+    for name in names:
+        text = log_lines("r", first, 20)
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+        first += 20
+    shell_sorted = sorted(str(tmp_path / n) for n in names)  # what `access.log*` expands to
+    result = run_cli(*piwik_args(fake, "--workers=2", "-v", *shell_sorted), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    order = ", ".join(str(tmp_path / n) for n in names)
+    assert f"reading the files in this order (each log's oldest first): {order}" in result.stderr
+    numbers = [int(h["url"].rsplit("/", 1)[1]) for h in fake.hits]
+    assert sorted(numbers) == list(range(1, first))
+    for ip in {h["cip"] for h in fake.hits}:  # each visitor's hits reached the server in the log's order
+        theirs = [int(h["url"].rsplit("/", 1)[1]) for h in fake.hits if h["cip"] == ip]
+        assert theirs == sorted(theirs), ip
+
+
+def test_the_glob_itself_is_ordered_oldest_first(fake: FakePiwikPro, tmp_path: Path) -> None:
+    for age, name in enumerate(["access.log-20261127.gz", "access.log-20261128.gz", "access.log"]):
+        text = log_lines("d", 1 + 10 * age, 10)
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    result = run_cli(*piwik_args(fake, "--workers=1", str(tmp_path / "access.log*")), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert [int(h["url"].rsplit("/", 1)[1]) for h in fake.hits] == list(range(1, 31))

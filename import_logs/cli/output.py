@@ -47,7 +47,7 @@ def draw(output: Output, show_progress: bool, verbose: int, *, quiet: bool = Fal
         elif isinstance(event, FileStarted):
             if verbose or show_progress:
                 output.message(f"Parsing log {event.name} (format {event.format})...")
-        elif isinstance(event, Notice) and not quiet:
+        elif isinstance(event, Notice) and not quiet and (verbose or not event.detail):
             output.message(f"import-logs: {event.message}")
 
     return sink
