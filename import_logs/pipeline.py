@@ -157,6 +157,8 @@ class Importer:
         self._checked: set[str] = set()
         #: Sources that could not be read to their end: never marked done.
         self._incomplete: set[int] = set()
+        #: Sources cut short under us while they were read (copytruncate).
+        self._cut: set[int] = set()
         #: Per source: lines read that the format could read (not invalid), and lines it could not.
         self._valid: dict[int, int] = {}
         self._bad: dict[int, int] = {}
@@ -464,12 +466,32 @@ class Importer:
         if self.ledger is not None and self.ledger.tracks(src):
             self.ledger.rewind(src, resume.offset, resume.line)
 
+    def _cut_short(self, r: BlockResult) -> None:
+        """The file was cut short while it was read (copytruncate): it ends, for this run, before this block.
+
+        Nothing of this block or of the later ones counts, so the checkpoint stays at the last block read whole,
+        and the next run reads on from there in the rotated copy (its content, so its fingerprint, is the same).
+        """
+        if r.source in self._cut:
+            return
+        self._cut.add(r.source)
+        self.on_event(
+            Notice(
+                f"{self.sources[r.source].name}: became shorter while it was read (rotated by copytruncate?); it was "
+                f"imported up to line {self._line_base[r.source]:,}, and the next run reads on from there in the "
+                "rotated copy."
+            )
+        )
+
     def _merge(self, r: BlockResult) -> bool:
         stats = self.stats
         src = r.source
         if src != self._current:
             self._finish_source()
             self._current = src
+        if r.short or src in self._cut:
+            self._cut_short(r)
+            return True
         invalid = sum(r.invalid.values())
         empty = r.invalid.get(EMPTY, 0)
         self._bad[src] = self._bad.get(src, 0) + invalid - empty

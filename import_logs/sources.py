@@ -53,13 +53,18 @@ class Block:
     path: str | None = None
     data: bytes | None = None
 
-    def read(self) -> bytes:
+    def read(self) -> bytes | None:
+        """The block's bytes; None when the file no longer holds the whole range (cut short under us by
+        copytruncate): those bytes are not the lines that were planned, and the block must not count as read."""
         if self.data is not None:
             return self.data
         assert self.path is not None
         with open(self.path, "rb") as f:
             f.seek(self.start)
-            return f.read(self.end - self.start)
+            data = f.read(self.end - self.start)
+            if len(data) < self.end - self.start or os.fstat(f.fileno()).st_size < self.end:
+                return None
+        return data
 
 
 def _compression(path: str) -> str | None:

@@ -57,6 +57,8 @@ class BlockResult:
     invalid: Counter[str] = field(default_factory=Counter)
     #: (block-relative line index, reason, line) when ``keep_rejected``.
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    #: The file no longer held the block's range when it was read (copytruncate): nothing of it was read.
+    short: bool = False
 
 
 @lru_cache(maxsize=16)
@@ -78,7 +80,10 @@ def split_lines(data: bytes, encoding: str) -> list[str]:
 
 def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     parser, hit_filter, encode = _stages(ctx)
-    lines = split_lines(block.read(), ctx.encoding)
+    data = block.read()
+    if data is None:
+        return BlockResult(block.source, block.start, block.end, short=True)
+    lines = split_lines(data, ctx.encoding)
     result = BlockResult(block.source, block.start, block.end, lines=len(lines))
     skipped = result.skipped
     invalid = result.invalid

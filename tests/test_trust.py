@@ -7,13 +7,16 @@ tag and number in their path (see ``test_resume``), so the servers' hits say wha
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_others import FakeMatomo, FakePirsch
 from fake_server import FakePiwikPro, Fault
-from test_resume import append, expect, imported, log_lines
+from test_resume import append, expect, imported, log_lines, start
 
 MAINTENANCE = Fault(
     status=200,
@@ -225,3 +228,33 @@ def test_the_glob_itself_is_ordered_oldest_first(fake: FakePiwikPro, tmp_path: P
     result = run_cli(*piwik_args(fake, "--workers=1", str(tmp_path / "access.log*")), cwd=tmp_path, env=SECRET_ENV)
     assert result.returncode == 0, result.stderr
     assert [int(h["url"].rsplit("/", 1)[1]) for h in fake.hits] == list(range(1, 31))
+
+
+# --- 5a. copytruncate while the file is being read ------------------------------------------------------------
+
+
+def long_lines(tag: str, first: int, count: int) -> str:
+    """Lines of ~1 KB (a long user agent), so that a few thousand fill several 1 MiB blocks."""
+    return log_lines(tag, first, count).replace("Mozilla/5.0 test", "Mozilla/5.0 " + "x" * 900)
+
+
+def test_copytruncate_during_a_read_loses_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(long_lines("t", 1, 6000))  # about 6 blocks
+    with FakePiwikPro() as fake:
+        fake.fail_next("track", Fault(delay=3.0))  # the first request waits: the reading stalls behind it
+        args = piwik_args(fake, "--workers=1", "--recorders=2")
+        proc = start([*args, str(log)], tmp_path, output=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not fake.tracking_requests() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        shutil.copyfile(log, tmp_path / "access.log.1")  # logrotate's copytruncate
+        with log.open("r+") as f:
+            f.truncate(0)
+        append(log, "n", 1, 5)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "access.log: became shorter while it was read (rotated by copytruncate?)" in err
+        again = run_cli(*args, str(tmp_path / "access.log*"), cwd=tmp_path, env=SECRET_ENV)
+        assert again.returncode == 0, again.stderr
+        assert imported(fake) == Counter(expect("t", 1, 6000) | expect("n", 1, 5))
