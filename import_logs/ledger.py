@@ -42,14 +42,22 @@ class Ledger:
         self._entries: dict[int, Entry] = {}
         self._blocks: dict[int, deque[_Block]] = {}
         self._finished: set[int] = set()
+        #: Per source: the lines accepted beyond its checkpoint by earlier runs.
+        self._prior: dict[int, frozenset[int]] = {}
         self._closed = False
         self._snapshot_at = 0.0
 
     def track(self, source: int, entry: Entry) -> None:
-        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint."""
+        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint.
+
+        The lines a previous run had accepted beyond the checkpoint stay in every snapshot until the checkpoint
+        passes them: the journal that listed them is emptied by the snapshot, and a crash now must not forget
+        them (the next run would send them twice).
+        """
         with self._lock:
             self._entries[source] = entry
             self._blocks[source] = deque()
+            self._prior[source] = frozenset(entry.acked)
             self._snapshot()
 
     def tracks(self, source: int) -> bool:
@@ -112,7 +120,9 @@ class Ledger:
 
     def _snapshot(self, clean: bool = False) -> None:
         for source, entry in self._entries.items():
-            entry.acked = sorted(line for block in self._blocks[source] for line in block.accepted)
+            accepted = {line for block in self._blocks[source] for line in block.accepted}
+            accepted.update(line for line in self._prior[source] if line > entry.line)
+            entry.acked = sorted(accepted)
         self.state.save(clean=clean, in_flight=0 if clean else self.in_flight_bound)
         self._snapshot_at = time.monotonic()
 

@@ -7,6 +7,7 @@ tag and number in their path (see ``test_resume``), so the servers' hits say wha
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 import subprocess
 import time
@@ -258,3 +259,44 @@ def test_copytruncate_during_a_read_loses_nothing(tmp_path: Path) -> None:
         again = run_cli(*args, str(tmp_path / "access.log*"), cwd=tmp_path, env=SECRET_ENV)
         assert again.returncode == 0, again.stderr
         assert imported(fake) == Counter(expect("t", 1, 6000) | expect("n", 1, 5))
+
+
+# --- 5b. a crash at the first snapshot of the next run --------------------------------------------------------
+
+
+def test_lines_accepted_before_a_crash_survive_a_second_crash_at_the_first_snapshot(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "k", 1, 400)
+    state = tmp_path / "state.json"
+    recorders, payload = 2, 5
+    with FakePiwikPro(track_delay=0.005) as fake:
+        args = piwik_args(
+            fake,
+            "--workers=1",
+            f"--recorders={recorders}",
+            f"--recorder-max-payload-size={payload}",
+            f"--state-file={state}",
+            str(log),
+        )
+        first = start(args, tmp_path, output=subprocess.DEVNULL)  # killed after 150 hits were accepted
+        deadline = time.monotonic() + 30
+        while len(fake.hits) < 150 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first.kill()
+        first.wait(timeout=10)
+        fake.track_delay = 5.0  # the second run gets nothing accepted before it is killed
+        inode = state.stat().st_ino
+        second = start(args, tmp_path, output=subprocess.DEVNULL)  # killed at its first snapshot
+        while state.stat().st_ino == inode and time.monotonic() < deadline:
+            time.sleep(0.001)
+        second.kill()
+        second.wait(timeout=10)
+        fake.track_delay = 0.0
+        third = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+        assert third.returncode == 0, third.stderr
+        counts = imported(fake)
+    assert set(counts) == expect("k", 1, 400)
+    duplicates = sum(n - 1 for n in counts.values())
+    assert duplicates <= recorders * payload, f"{duplicates} lines sent twice"
+    announced = re.search(r"up to (\d+) of its hits may have been accepted", third.stderr)
+    assert announced is not None and duplicates <= int(announced[1])
