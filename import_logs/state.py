@@ -19,6 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
+import struct
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -79,6 +82,7 @@ class StateFile:
         self.previous_clean = True
         self.previous_in_flight = 0
         self._lock_fd: int | None = None
+        self._guard: socket.socket | None = None
         self._journal_fd: int | None = None
         self.journal_path = path + ".journal"
 
@@ -103,6 +107,9 @@ class StateFile:
         self._unlock()
 
     def _lock(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Two locks, both released by the kernel when the process ends, however it ends: a flock on
+        ``<state>.lock``, and (Linux) an abstract socket named after the state file, which no one can delete;
+        so a run that deletes the lock file it takes for stale still finds the state in use."""
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(directory, exist_ok=True)
@@ -113,28 +120,55 @@ class StateFile:
             ) from None
         deadline = time.monotonic() + self.lock_timeout
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = self._try_lock(fd)
+            if held is None:
                 break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                    os.close(fd)
-                    raise StateLockedError(
-                        f"another import (pid {holder}) is using the state file {self.path}; waited "
-                        f"{self.lock_timeout:g} s. Let it finish, or raise --lock-timeout to wait longer."
-                    ) from None
-                sleep(0.1)
+            if time.monotonic() >= deadline:
+                holder = _peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                self._release_guard()
+                raise StateLockedError(
+                    f"another import (pid {holder}) is using the state file {self.path}; waited "
+                    f"{self.lock_timeout:g} s. Let it finish, or raise --lock-timeout to wait longer."
+                ) from None
+            sleep(0.1)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+
+    def _try_lock(self, fd: int) -> str | None:
+        """Take both locks (None), or say which one is held: "" for the file, else the socket's name."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            return ""
+        if self._guard is not None or not sys.platform.startswith("linux"):
+            return None
+        name = "\0import-logs/" + hashlib.sha256(os.path.realpath(self.path).encode()).hexdigest()
+        guard = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            guard.bind(name)
+            guard.listen(64)  # never accepted: a waiting run connects once, to learn the holder's pid
+        except OSError as exc:
+            guard.close()
+            if exc.errno != errno.EADDRINUSE:
+                return None  # no abstract sockets here: the file lock alone, as on other systems
+            return name
+        self._guard = guard
+        return None
+
+    def _release_guard(self) -> None:
+        if self._guard is not None:
+            self._guard.close()
+            self._guard = None
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        self._release_guard()
 
     def _load(self) -> None:
         try:
@@ -238,6 +272,18 @@ class StateFile:
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
             yield f"  {e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+
+
+def _peer_pid(name: str) -> str:
+    """The pid of the process listening on an abstract socket (SO_PEERCRED), or "?"."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(name)
+            pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        except OSError:
+            return "?"
+    return str(pid)
 
 
 def _epoch(text: str) -> float:

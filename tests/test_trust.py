@@ -300,3 +300,27 @@ def test_lines_accepted_before_a_crash_survive_a_second_crash_at_the_first_snaps
     assert duplicates <= recorders * payload, f"{duplicates} lines sent twice"
     announced = re.search(r"up to (\d+) of its hits may have been accepted", third.stderr)
     assert announced is not None and duplicates <= int(announced[1])
+
+
+# --- 5d. the lock file deleted under a running import ---------------------------------------------------------
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_run_in(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "l", 1, 200)
+    state = tmp_path / "state.json"
+    lock = tmp_path / "state.json.lock"
+    with FakePiwikPro(track_delay=0.05) as fake:
+        args = piwik_args(fake, "--workers=1", "--recorders=1", "--recorder-max-payload-size=5")
+        args += [f"--state-file={state}", str(log)]
+        holder = start(args, tmp_path, output=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not fake.tracking_requests() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        lock.unlink()  # "a stale pid file"
+        second = run_cli(*args, "--lock-timeout=0.5", cwd=tmp_path, env=SECRET_ENV)
+        assert second.returncode == 75, second.stderr
+        assert f"another import (pid {holder.pid}) is using the state file {state}; waited 0.5 s." in second.stderr
+        holder.communicate(timeout=60)
+        assert holder.returncode == 0
+        assert imported(fake) == Counter(expect("l", 1, 200))
