@@ -56,7 +56,7 @@ KNOWN_GROUPS = {
 _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 FIELD_PATTERNS = {
     "ip": r"(?P<ip>[\w.:%*-]+)",
-    "vhost": r"(?P<host>[\w.-]*)(?::\d+)?",
+    "vhost": r"(?P<host>[\w.-]+)(?::\d+)?",  # not empty: see W3C_FIELDS
     "ident": r"\S+",
     "userid": r"(?P<userid>\S+)",
     "clf_date": r"(?P<date>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?: [+-]\d{4})?)",

@@ -16,14 +16,16 @@ from import_logs.errors import FormatError
 from import_logs.formats import FormatDef, check_regex
 from import_logs.sources import Source, open_stream
 
+#: Every field matches at least one character (W3C writes "-" for an empty one): a field that could match nothing
+#: between two ``\s+`` lets a run of blanks be cut in many ways, and the regex backtracks polynomially over it.
 W3C_FIELDS = {
     "date": r'"?(?P<date>\d{4}-\d\d-\d\d)"?',
     "time": r'"?(?P<time>\d\d:\d\d:\d\d(?:\.\d+)?)"?',
     "cs-uri-stem": r"(?P<path>/\S*)",
-    "cs-uri-query": r"(?P<query_string>\S*)",
-    "c-ip": r'"?(?P<ip>[\w*.:%-]*)"?',
-    "cs(User-Agent)": r'(?P<user_agent>"[^"]*"|\S*)',
-    "cs(Referer)": r'(?P<referrer>"[^"]*"|\S*)',
+    "cs-uri-query": r"(?P<query_string>\S+)",
+    "c-ip": r'"?(?P<ip>[\w*.:%-]+)"?',
+    "cs(User-Agent)": r'(?P<user_agent>"[^"]*"|\S+)',
+    "cs(Referer)": r'(?P<referrer>"[^"]*"|\S+)',
     "sc-status": r"(?P<status>\d+)",
     "sc-bytes": r"(?P<length>\S+)",
     "cs-host": r"(?P<host>\S+)",
