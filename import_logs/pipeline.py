@@ -30,6 +30,7 @@ from import_logs.resume import Resume, plan, read_head
 from import_logs.sites import SiteMap
 from import_logs.sources import (
     Block,
+    CheckedStream,
     LimitedStream,
     Source,
     byte_ranges,
@@ -157,6 +158,8 @@ class Importer:
         self._checked: set[str] = set()
         #: Sources that could not be read to their end: never marked done.
         self._incomplete: set[int] = set()
+        #: Compressed bytes read so far of each compressed source (its progress).
+        self._compressed_read: dict[int, int] = {}
         #: Sources cut short under us while they were read (copytruncate).
         self._cut: set[int] = set()
         #: Per source: lines read that the format could read (not invalid), and lines it could not.
@@ -293,6 +296,7 @@ class Importer:
         if resume.nothing:
             self.on_event(Notice(f"{source.name}: {resume.nothing}, nothing to import"))
             self.stats.formats[source.name] = ""
+            self._bytes_done += source.size or 0
             return
         self._resume[source.index] = resume
         self._line_base[source.index] = resume.line
@@ -338,6 +342,8 @@ class Importer:
                 keep_rejected=c.verbose > 0,
                 encode_hits=not self.stats.dry_run,
             )
+            if source.path is not None and not source.compression:
+                self._bytes_done += resume.offset  # the progress starts where the file is resumed
             if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
                 assert source.path is not None
                 stream = open_stream(source, None)
@@ -353,6 +359,8 @@ class Importer:
                     yield ctx, Block(source.index, start, stop, path=source.path)
                 return
             for offset, data in _chain([first] if first else [], blocks):
+                if isinstance(stream, CheckedStream):
+                    self._compressed_read[source.index] = stream.consumed()
                 pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
                 for at, piece, fields in pieces:
                     if fields is not None:
@@ -536,6 +544,7 @@ class Importer:
         if self._sites is not None and items:
             numbers, items, visitors = self._sites.put(numbers, items, visitors, keys)
         stats.already_imported += len(done_before)
+        stats.lines -= len(done_before)  # read again only to find the rest: counted as already imported
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
             self.ledger.add_block(src, r.start, r.end, base, r.lines, numbers, done_before)
@@ -543,7 +552,8 @@ class Importer:
             return False
         if self.sources[src].compression is None:
             self._bytes_done += r.end - r.start
-        self.on_event(Progress(stats.lines, stats.kept, stats.sent, self._bytes_done, self._bytes_total))
+        done = self._bytes_done + sum(self._compressed_read.values())
+        self.on_event(Progress(stats.lines, stats.kept, stats.sent, done, self._bytes_total))
         return True
 
 

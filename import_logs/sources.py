@@ -166,8 +166,10 @@ class CheckedStream:
 
     STEP = 64 << 10
 
-    def __init__(self, stream: ByteStream, path: str, damage: tuple[type[Exception], ...] = _DAMAGE) -> None:
-        self.stream, self.path, self.damage = stream, path, damage
+    def __init__(
+        self, stream: ByteStream, path: str, raw: BinaryIO, damage: tuple[type[Exception], ...] = _DAMAGE
+    ) -> None:
+        self.stream, self.path, self.raw, self.damage = stream, path, raw, damage
         #: Bytes of decompressed content read so far.
         self.offset = 0
         self._fault: CorruptInputError | None = None
@@ -200,8 +202,16 @@ class CheckedStream:
         self.offset += got
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def consumed(self) -> int:
+        """Compressed bytes read so far (for progress: the file's size is in compressed bytes)."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):  # closed
+            return 0
+
     def close(self) -> None:
         self.stream.close()
+        self.raw.close()
 
 
 def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
@@ -210,12 +220,6 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
         if stdin is None:
             raise InputError("<stdin>", "standard input is not available")
         return stdin
-    if source.compression == "gzip":
-        return CheckedStream(gzip.open(source.path, "rb"), source.path)
-    if source.compression == "bz2":
-        return CheckedStream(bz2.open(source.path, "rb"), source.path)
-    if source.compression == "xz":
-        return CheckedStream(lzma.open(source.path, "rb"), source.path)
     if source.compression == "zstd":
         try:
             import zstandard  # optional: only for .zst logs
@@ -223,8 +227,16 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
             raise InputError(
                 source.path, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
             ) from None
-        return CheckedStream(zstandard.open(source.path, "rb"), source.path, (*_DAMAGE, zstandard.ZstdError))
-    return open(source.path, "rb")
+        raw = open(source.path, "rb")  # noqa: SIM115 - CheckedStream closes it
+        return CheckedStream(zstandard.open(raw, "rb"), source.path, raw, (*_DAMAGE, zstandard.ZstdError))
+    raw = open(source.path, "rb")  # noqa: SIM115 - the caller closes it, or CheckedStream does
+    if source.compression == "gzip":
+        return CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), source.path, raw)
+    if source.compression == "bz2":
+        return CheckedStream(bz2.BZ2File(raw, "rb"), source.path, raw)
+    if source.compression == "xz":
+        return CheckedStream(lzma.LZMAFile(raw, "rb"), source.path, raw)
+    return raw
 
 
 def skip_bytes(stream: ByteStream, count: int) -> None:

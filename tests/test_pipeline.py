@@ -20,7 +20,7 @@ from conftest import SAMPLES
 
 from import_logs.config import BackendOptions, Config, FilterOptions, FormatOptions
 from import_logs.errors import FormatError, InputError
-from import_logs.events import Event, LineRejected, Notice
+from import_logs.events import Event, LineRejected, Notice, Progress
 from import_logs.pipeline import Importer
 from import_logs.stats import Stats
 
@@ -233,3 +233,30 @@ def test_zstd_input(tmp_path: Path) -> None:
     packed = tmp_path / "access.log.zst"
     packed.write_bytes(zstandard.ZstdCompressor().compress(plain.read_bytes()))
     assert run(tmp_path, str(packed))[0] == run(tmp_path, str(plain))[0]
+
+
+def test_progress_ends_at_the_total_for_compressed_and_resumed_files(tmp_path: Path) -> None:
+    """The bar counts compressed bytes of compressed files, and starts a resumed file at its checkpoint."""
+    text = generated_log(tmp_path / "plain.log", 3000).read_bytes()
+    packed = generated_log(tmp_path / "other.log", 2000, seed=8).read_bytes()
+    (tmp_path / "packed.log.gz").write_bytes(gzip.compress(packed))
+    state = tmp_path / "state.json"
+    config = replace(
+        Config(inputs=(str(tmp_path / "packed.log.gz"), str(tmp_path / "plain.log")), workers=1),
+        save_requests=str(tmp_path / "out.jsonl"),
+        backend=BackendOptions(idsite="app"),
+    )
+    config = replace(config, state=replace(config.state, path=str(state)))
+    seen: list[Event] = []
+    Importer(config, on_event=seen.append).run()
+    last = [e for e in seen if isinstance(e, Progress)][-1]
+    assert last.bytes_done == last.bytes_total == len(text) + (tmp_path / "packed.log.gz").stat().st_size
+    with (tmp_path / "plain.log").open("ab") as f:  # the plain file grows by a third: resumed at its checkpoint
+        f.write(text[: text.rfind(b"\n", 0, len(text) // 3) + 1])
+    seen.clear()
+    Importer(replace(config, inputs=(str(tmp_path / "plain.log"),)), on_event=seen.append).run()
+    last = [e for e in seen if isinstance(e, Progress)][-1]
+    assert last.bytes_done == last.bytes_total == (tmp_path / "plain.log").stat().st_size
+    seen.clear()  # and a file with nothing new counts as read
+    Importer(config, on_event=seen.append).run()
+    assert [e for e in seen if isinstance(e, Progress)] == []  # nothing read: no progress to draw

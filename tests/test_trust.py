@@ -7,8 +7,10 @@ tag and number in their path (see ``test_resume``), so the servers' hits say wha
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -324,3 +326,28 @@ def test_deleting_the_lock_file_does_not_let_a_second_run_in(tmp_path: Path) -> 
         holder.communicate(timeout=60)
         assert holder.returncode == 0
         assert imported(fake) == Counter(expect("l", 1, 200))
+
+
+# --- 8. the summary's equation on a resumed run -----------------------------------------------------------------
+
+
+def test_a_resumed_run_counts_each_line_once(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "s", 1, 300)
+    summary = tmp_path / "summary.json"
+    with FakePiwikPro(track_delay=0.01) as fake:
+        args = piwik_args(fake, "--workers=1", "--recorders=2", "--recorder-max-payload-size=5", str(log))
+        first = start([*args, f"--summary-json={summary}"], tmp_path, output=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(fake.hits) < 100 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 143
+        stopped = json.loads(summary.read_text())
+        again = run_cli(*args, f"--summary-json={summary}", cwd=tmp_path, env=SECRET_ENV)
+        assert again.returncode == 0, again.stderr
+        d = json.loads(summary.read_text())
+    assert d["lines_parsed"] + d["already_imported"] == 300
+    assert d["lines_parsed"] == d["hits_kept"] + d["skipped_total"] + d["invalid_total"]
+    assert d["hits_kept"] == d["hits_sent"] + d["hits_rejected"] + d["hits_dropped_by_server"] + d["hits_not_sent"]
+    assert stopped["hits_sent"] + d["hits_sent"] >= 300  # the in-flight ones may be counted by both
