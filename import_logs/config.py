@@ -179,6 +179,10 @@ class HttpOptions:
     """Timeouts and the retry policy shared by every request."""
 
     timeout: float = 300.0
+    #: Connecting is bounded apart, and much shorter: a server that does not answer a connection says so fast.
+    connect_timeout: float = 10.0
+    #: --url had no scheme, so https:// was assumed (said when the TLS handshake fails).
+    assumed_https: bool = False
     max_attempts: int = 3
     retry_delay: float = 10.0
     #: No single wait (back-off or Retry-After) is longer than this.

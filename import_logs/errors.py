@@ -109,3 +109,13 @@ class WorkerError(ImportLogsError):
 
 class StateLockedError(ImportLogsError):
     """Another import holds the state file of this destination."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The import was asked to stop (Ctrl-C, SIGTERM). Raised by the core at a safe point, never by a signal
+    handler: an exception raised at an arbitrary point can leave a lock taken (a queue's, the ledger's) and
+    hang the shutdown."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

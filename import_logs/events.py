@@ -34,10 +34,14 @@ class LineRejected:
 
 @dataclass(frozen=True)
 class Notice:
-    """A warning or a retry: worth a line on stderr, not worth stopping for (``detail``: only with -v)."""
+    """A warning or a retry: worth a line on stderr, not worth stopping for.
+
+    ``detail``: shown only with -v. ``warning``: shown even with --quiet (what a cron job must not miss).
+    """
 
     message: str
     detail: bool = False
+    warning: bool = False
 
 
 Event = FileStarted | Progress | LineRejected | Notice

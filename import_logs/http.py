@@ -8,6 +8,7 @@ import's stop event.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -32,7 +33,7 @@ def make_client(options: HttpOptions, *, connections: int = 4) -> httpx.Client:
         auth = httpx.BasicAuth(options.basic_user, password)
     hooks = {"request": [_suffixer(options.request_suffix)]} if options.request_suffix else {}
     return httpx.Client(
-        timeout=httpx.Timeout(options.timeout),
+        timeout=httpx.Timeout(options.timeout, connect=min(options.connect_timeout, options.timeout)),
         verify=options.verify_tls,
         limits=httpx.Limits(max_connections=connections + 2, max_keepalive_connections=connections + 2),
         headers={"User-Agent": USER_AGENT},
@@ -115,6 +116,9 @@ class Retrier:
             except httpx.TimeoutException:
                 problem = f"no answer within {self.options.timeout:g} s"
             except httpx.TransportError as exc:
+                tls = _ssl_error(exc)
+                if tls is not None:  # retrying cannot change a certificate or make a plain-HTTP port speak TLS
+                    raise self._tls_failed(method, url, tls) from None
                 problem = f"connection failed ({type(exc).__name__}: {exc})" if str(exc) else type(exc).__name__
             else:
                 if response.status_code == 429:
@@ -141,6 +145,33 @@ class Retrier:
             excerpt=excerpt(last) if last is not None else "",
             attempts=attempt,
         )
+
+    def _tls_failed(self, method: str, url: str, error: ssl.SSLError) -> ServerError:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            fix = (
+                f"the server's TLS certificate was refused ({error.verify_message or error.reason}). Renew or fix "
+                "the certificate (or the CA bundle of this machine); --accept-invalid-ssl-certificate turns the "
+                "check off."
+            )
+        else:
+            assumed = "https:// was assumed, since --url has no scheme; " if self.options.assumed_https else ""
+            fix = (
+                f"the TLS handshake failed ({error.reason or error}): the server may not speak HTTPS on this port. "
+                f"{assumed}give --url=http://... if it serves plain HTTP."
+            )
+        return ServerError(f"{method} {url}: {fix}", url=url, attempts=1)
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a transport error, if that is what it is."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class TokenSource:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from import_logs.backends import Batch, SendResult
@@ -111,7 +112,8 @@ class Lanes:
         return False
 
     def close(self) -> None:
-        """Send what is pending, wait for every lane, and raise the first error of any."""
+        """Send what is pending, wait for every lane, and raise the first error of any. Once the import is asked
+        to stop it returns without waiting: the caller aborts, with a bound."""
         for lane, p in enumerate(self._pending):
             if p.items:
                 self._put(lane, p.cut(len(p.items), self._names))
@@ -120,7 +122,7 @@ class Lanes:
             raise self.error
 
     def abort(self, wait: float = 1.5) -> None:
-        """Stop now: nothing more is sent; a request under way gets ``wait`` seconds to end."""
+        """Stop now: nothing more is sent; the requests under way get ``wait`` seconds in all to end."""
         self._stop.set()
         self._finish(timeout=wait)
 
@@ -139,8 +141,13 @@ class Lanes:
                     break
                 except queue.Full:
                     continue
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            if deadline is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
+                continue
+            while thread.is_alive() and not self._stop.is_set():  # a stop asked now is the caller's to bound
+                thread.join(_POLL)
 
     def _drain(self, lane: int) -> None:
         q = self._queues[lane]

@@ -1,7 +1,8 @@
 """The spine of an import: sources → workers → ordered merge → lanes → backend, counted in :class:`Stats`.
 
 ``Importer(config).run()`` is the one entry point of the core. It raises :mod:`import_logs.errors` for what
-stops an import and ``KeyboardInterrupt`` for Ctrl-C; either way ``importer.stats`` holds the figures so far
+stops an import and :class:`~import_logs.errors.Interrupted` once :meth:`Importer.interrupt` was called (the CLI
+calls it on Ctrl-C and SIGTERM); either way ``importer.stats`` holds the figures so far
 and the state file holds every line the server accepted.
 """
 
@@ -12,7 +13,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -20,7 +21,7 @@ from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, EncodeSpec, SendResult, destination, open_sender
 from import_logs.config import Config
-from import_logs.errors import ConfigError, CorruptInputError, FormatError, WorkerError
+from import_logs.errors import ConfigError, CorruptInputError, FormatError, Interrupted, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
 from import_logs.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
 from import_logs.hit import EMPTY, reads_any
@@ -48,6 +49,8 @@ from import_logs.w3c import cut_at_fields, fields_before, header_fields
 from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
 Job = tuple[WorkContext, Block]
+#: Seconds the requests under way get to end when the import is asked to stop.
+ABORT_WAIT = 1.5
 
 
 def forced_format(config: Config) -> FormatDef | None:
@@ -68,7 +71,9 @@ def mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def state_file_for(config: Config, *, read_only: bool) -> StateFile | None:
+def state_file_for(
+    config: Config, *, read_only: bool, on_wait: Callable[[str], None] | None = None
+) -> StateFile | None:
     """The state file of the configured destination (None when there is none to keep)."""
     dest = destination(config)
     if dest is None:
@@ -80,7 +85,7 @@ def state_file_for(config: Config, *, read_only: bool) -> StateFile | None:
         path = default_state_path(config.state.directory, dest)
     if read_only and not os.path.exists(path):
         return None
-    return StateFile(path, dest, lock_timeout=config.state.lock_timeout, read_only=read_only)
+    return StateFile(path, dest, lock_timeout=config.state.lock_timeout, read_only=read_only, on_wait=on_wait)
 
 
 def dump_format(config: Config, stdin: BinaryIO | None = None) -> list[str]:
@@ -141,8 +146,10 @@ class Importer:
         self.on_event = on_event
         self.stdin = stdin
         self.stdout = stdout
-        self.stats = Stats(dry_run=config.dry_run and not config.save_requests)
+        self.stats = Stats(dry_run=config.dry_run and not config.save_requests, saved_to=config.save_requests or "")
         self.stop = threading.Event()
+        #: The signal that asked the import to stop (see :meth:`interrupt`).
+        self.interrupted: int | None = None
         self.sources: list[Source] = []
         self.state: StateFile | None = None
         self.ledger: Ledger | None = None
@@ -166,6 +173,16 @@ class Importer:
         self._valid: dict[int, int] = {}
         self._bad: dict[int, int] = {}
 
+    def interrupt(self, signum: int) -> None:
+        """Ask the import to stop; safe to call from a signal handler (it only sets flags). The import stops
+        reading, gives the requests under way a moment, saves the state and raises :class:`Interrupted`."""
+        self.interrupted = signum
+        self.stop.set()
+
+    def _check_interrupted(self) -> None:
+        if self.interrupted is not None:
+            raise Interrupted(self.interrupted)
+
     # --- the run ------------------------------------------------------------------------------------------
 
     def run(self) -> Stats:
@@ -182,15 +199,19 @@ class Importer:
             self.on_event(Notice(f"--debug-request-limit {c.request_limit}: a trial run, no state file is kept"))
             self.state = None
         else:
-            self.state = state_file_for(c, read_only=self.stats.dry_run)
+            self.state = state_file_for(
+                c, read_only=self.stats.dry_run, on_wait=lambda text: self.on_event(Notice(text, warning=True))
+            )
         with self.state or contextlib.nullcontext():
             if self.state is not None:
                 self.stats.state_file = self.state.path
                 if not self.state.previous_clean and self.state.previous_in_flight:
+                    self.stats.previous_in_flight = self.state.previous_in_flight
                     self.on_event(
                         Notice(
                             f"the previous run stopped while sending: up to {self.state.previous_in_flight} of its "
-                            "hits may have been accepted without it knowing, and are sent again now."
+                            "hits may have been accepted without it knowing, and are sent again now.",
+                            warning=True,
                         )
                     )
             self._run(forced)
@@ -203,7 +224,9 @@ class Importer:
         window: deque[Future[BlockResult]] = deque()
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
         try:
+            self._check_interrupted()
             spec = sender.prepare()
+            self._check_interrupted()
             if spec.per_hit_site and not self.stats.dry_run:
                 self._sites = SiteMap(sender, c.backend, self.stats, self.on_event)
             payload = c.backend.payload_size or sender.default_payload_size
@@ -222,22 +245,34 @@ class Importer:
             jobs = self._jobs(forced, spec)
             try:
                 for result in self._results(jobs, executor, window):
-                    if not self._merge(result):
+                    if self.interrupted is not None or not self._merge(result):
                         break
             finally:
                 jobs.close()
+            self._check_interrupted()
             if self._lanes is not None:
                 self._lanes.close()
+            self._check_interrupted()  # the lanes dropped what was left once asked to stop
             self._finish_source()
             if self.ledger is not None:
                 self.ledger.save(clean=True)
-        except BaseException:
+        except BaseException as exc:
             self.stop.set()
             if self._lanes is not None:
-                self._lanes.abort()
+                if self.interrupted is not None and not self._lanes.idle():
+                    self.on_event(
+                        Notice(
+                            f"stopping: waiting up to {ABORT_WAIT:g} s for the requests under way, then saving "
+                            "the state",
+                            warning=True,
+                        )
+                    )
+                self._lanes.abort(ABORT_WAIT)
             if self.ledger is not None:
                 self.ledger.save(clean=self._lanes is None or self._lanes.idle())
                 self.ledger.close()
+            if self.interrupted is not None and not isinstance(exc, Interrupted):
+                raise Interrupted(self.interrupted) from None  # a retry cut short by the stop, say
             raise
         finally:
             if executor is not None:
@@ -268,6 +303,8 @@ class Importer:
             self.ledger.accept(batch.refs)
 
     def _plan(self, source: Source, claimed: set[int]) -> Resume:
+        if self.state is not None and source.path is None:
+            self.stats.streams.append(source.name)
         if self.state is None or source.path is None:
             return Resume()
         resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed)
@@ -367,7 +404,7 @@ class Importer:
                         ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
                     yield ctx, Block(source.index, at, at + len(piece), data=piece)
         finally:
-            if stream is not None and source.path is not None:
+            if stream is not None and (source.path is not None or source.stream is not None):
                 stream.close()
 
     def _check_groups(self, fmt: FormatDef) -> None:

@@ -12,6 +12,7 @@ import gzip
 import lzma
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from typing import BinaryIO, Protocol
 from import_logs.errors import CorruptInputError, InputError
 
 STDIN = "-"
+#: What ``_check`` says of a file that is not a regular file.
+STREAM = "stream"
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
@@ -38,9 +41,12 @@ class ByteStream(Protocol):
 class Source:
     index: int
     name: str
-    path: str | None  # None: standard input
+    path: str | None  # None: a stream (standard input, or ``stream``)
     compression: str | None
     size: int | None
+    #: A named file that is not a regular file (a FIFO, ``/dev/stdin``, ``<(zcat ...)``): opened once, read as
+    #: a stream from its start to its end, with no place in the state.
+    stream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +83,19 @@ def _compression(path: str) -> str | None:
 
 
 def _check(path: str) -> str | None:
-    """Open the file once, so that a missing or unreadable one stops the import before anything is sent."""
+    """Open the file once, so that a missing or unreadable one stops the import before anything is sent.
+
+    A regular file's compression, by its magic bytes; ``STREAM`` for a pipe or a device, which is not opened
+    here (reading its first bytes would take them away from the import, and a FIFO waits for its writer).
+    """
     try:
-        if os.path.isdir(path):
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
             raise InputError(path, "is a directory, not a log file", "Name the files, e.g. DIR/*.log.")
+        if not stat.S_ISREG(mode):
+            if not os.access(path, os.R_OK):
+                raise PermissionError
+            return STREAM
         return _compression(path)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
@@ -110,6 +125,9 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
                 sources.append(Source(len(sources), "<stdin>", None, None, None))
                 continue
             compression = _check(path)
+            if compression == STREAM:
+                sources.append(Source(len(sources), path, None, None, None, stream=path))
+                continue
             size = os.path.getsize(path)
             sources.append(Source(len(sources), path, path, compression, size))
     return sources
@@ -216,6 +234,8 @@ class CheckedStream:
 
 def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
     """The decompressed bytes of a source."""
+    if source.stream is not None:
+        return open(source.stream, "rb")
     if source.path is None:
         if stdin is None:
             raise InputError("<stdin>", "standard input is not available")

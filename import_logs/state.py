@@ -72,8 +72,18 @@ def default_state_path(directory: str, destination: str) -> str:
 class StateFile:
     """The state of one destination. Use as a context manager: it takes the lock, and releases it."""
 
-    def __init__(self, path: str, destination: str, *, lock_timeout: float = 10.0, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        destination: str,
+        *,
+        lock_timeout: float = 10.0,
+        read_only: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = path
+        #: Told once when the lock is held by another run and this one starts waiting for it.
+        self.on_wait = on_wait
         self.destination = destination
         self.lock_timeout = lock_timeout
         self.read_only = read_only
@@ -119,12 +129,19 @@ class StateFile:
                 f"state file {self.path}: cannot be created ({exc.strerror}). Choose another with --state-file."
             ) from None
         deadline = time.monotonic() + self.lock_timeout
+        holder: str | None = None
         while True:
             held = self._try_lock(fd)
             if held is None:
                 break
-            if time.monotonic() >= deadline:
+            if holder is None:  # asked once: each probe of the socket stays in its backlog
                 holder = _peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                if self.on_wait is not None and self.lock_timeout > 0:
+                    self.on_wait(
+                        f"another import (pid {holder}) is using the state file {self.path}; waiting up to "
+                        f"{self.lock_timeout:g} s (--lock-timeout) for it to finish"
+                    )
+            if time.monotonic() >= deadline:
                 os.close(fd)
                 self._release_guard()
                 raise StateLockedError(

@@ -47,8 +47,14 @@ class Stats:
     invalid: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
     already_imported: int = 0
+    #: Hits the previous run may have had accepted without knowing (it stopped while sending): sent again.
+    previous_in_flight: int = 0
     state_file: str = ""
+    #: Sources read as streams (standard input, pipes): they have no place in the state.
+    streams: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: --save-requests: where the requests were written instead of sent ("-": standard output).
+    saved_to: str = ""
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -84,7 +90,9 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "formats": dict(stats.formats),
         "lines_parsed": stats.lines,
         "already_imported": stats.already_imported,
+        "previous_run_in_flight": stats.previous_in_flight,
         "state_file": stats.state_file,
+        "streams_without_state": list(stats.streams),
         "hits_kept": stats.kept,
         "hits_sent": stats.sent,
         "hits_not_sent": stats.kept - stats.sent - stats.rejected - stats.dropped if not stats.dry_run else 0,
@@ -117,10 +125,15 @@ def summary_text(stats: Stats) -> str:
     lines = ["", "Logs import summary", "-------------------"]
     files = len(d["files"])
     lines.append(row(d["lines_parsed"], f"lines parsed in {files} file{'s' if files != 1 else ''}"))
-    if d["state_file"]:
+    if d["state_file"] and len(d["streams_without_state"]) < files:
         lines.append(row(d["already_imported"], f"lines skipped as already imported (state: {d['state_file']})"))
+    for name in d["streams_without_state"]:
+        lines.append(f"    {name}: a stream, with no place in the state: a re-run sends its lines again")
     if stats.dry_run:
         lines.append(row(d["hits_kept"], "requests would have been imported (dry run: nothing sent)"))
+    elif stats.saved_to:
+        where = "standard output" if stats.saved_to == "-" else stats.saved_to
+        lines.append(row(d["hits_sent"], f"requests written to {where} (--save-requests: nothing sent)"))
     else:
         lines.append(row(d["hits_sent"], "requests imported successfully"))
         if d["hits_rejected"]:
@@ -177,7 +190,12 @@ def summary_text(stats: Stats) -> str:
 def result_line(stats: Stats) -> str:
     """The one line of ``--quiet``."""
     d = summary_dict(stats)
-    sent = f"{d['hits_kept']:,} hits kept (dry run)" if stats.dry_run else f"{d['hits_sent']:,} hits sent"
+    if stats.dry_run:
+        sent = f"{d['hits_kept']:,} hits kept (dry run)"
+    elif stats.saved_to:
+        sent = f"{d['hits_sent']:,} hits written (--save-requests)"
+    else:
+        sent = f"{d['hits_sent']:,} hits sent"
     extra = ""
     if d["hits_rejected"] or d["hits_dropped_by_server"]:
         extra += f", {d['hits_rejected'] + d['hits_dropped_by_server']:,} rejected or dropped by the server"

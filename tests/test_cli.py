@@ -122,7 +122,7 @@ def test_save_requests_to_stdout_keeps_the_summary_on_stderr() -> None:
     assert result.exit_code == ExitCode.OK
     requests = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(requests) == 9 and requests[0]["url"] == "https://www.example.com/"
-    assert "9 requests imported successfully" in result.stderr
+    assert "9 requests written to standard output (--save-requests: nothing sent)" in result.stderr
 
 
 def test_dry_run_summary() -> None:
@@ -140,8 +140,10 @@ def test_summary_json(tmp_path: Path) -> None:
     assert figures["lines_parsed"] == 20 and figures["hits_kept"] == 9
     assert figures["skipped"]["static"] == 4 and figures["invalid"]["no_match"] == 1
     assert figures["skipped_total"] + figures["invalid_total"] + figures["hits_kept"] == 20
-    out = invoke("--dry-run", "--summary-json=-", LOG).stdout
-    assert json.loads(out[out.index("\n{") :])["lines_parsed"] == 20
+    said = invoke("--dry-run", "--summary-json=-", LOG)
+    only = json.loads(said.stdout)  # the only thing on stdout; the text summary goes to stderr
+    assert only["lines_parsed"] == 20 and only["exit_code"] == 0 and only["error"] is None
+    assert "Logs import summary" in said.stderr
 
 
 def test_verbose_lists_invalid_and_skipped_lines_with_file_and_line() -> None:

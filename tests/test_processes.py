@@ -89,6 +89,19 @@ def test_ctrl_c_stops_every_process_within_two_seconds(big_log: Path, tmp_path: 
     assert time.monotonic() - stopped < 2.0
 
 
+def test_a_killed_importer_takes_its_forkserver_and_workers_with_it(big_log: Path, tmp_path: Path) -> None:
+    """kill -9 of the importer: its workers held its stdout, so `import-logs ... | cat` never ended (#15)."""
+    proc = start(big_log, tmp_path)
+    family = descendants(proc.pid)
+    assert len(family) >= 3, "the forkserver and two workers"
+    proc.kill()
+    proc.communicate(timeout=30)  # the pipes reach their end: no process of the import holds them any more
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in family if alive(pid)]
+
+
 def _direct_children(pid: int) -> list[int]:
     kids: list[int] = []
     for task in os.listdir(f"/proc/{pid}/task"):

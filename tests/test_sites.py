@@ -56,7 +56,7 @@ def test_matomo_without_add_sites_two_sites_and_one_host_counted_and_listed(tmp_
     summary = summary_of(result.stdout)
     assert summary["unknown_hosts"] == {"blog.example.org": 3}
     assert summary["skipped"]["unknown_site"] == 3 and summary["hits_not_sent"] == 0
-    assert "blog.example.org" in result.stdout.split("Hosts with no site")[1]
+    assert "blog.example.org" in result.stderr.split("Hosts with no site")[1]  # the text summary: stderr
     # Each host is looked up once for the run, whatever the number of its hits.
     lookups = [c["url"] for c in matomo.api_calls if c["method"] == "SitesManager.getSitesIdFromSiteUrl"]
     assert sorted(lookups) == sorted(f"http://{h}" for h in ("www.example.com", "shop.example.com", "blog.example.org"))

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_others import FakeMatomo, FakePirsch
 from fake_server import FakePiwikPro, Fault
@@ -351,3 +355,184 @@ def test_a_resumed_run_counts_each_line_once(tmp_path: Path) -> None:
     assert d["lines_parsed"] == d["hits_kept"] + d["skipped_total"] + d["invalid_total"]
     assert d["hits_kept"] == d["hits_sent"] + d["hits_rejected"] + d["hits_dropped_by_server"] + d["hits_not_sent"]
     assert stopped["hits_sent"] + d["hits_sent"] >= 300  # the in-flight ones may be counted by both
+
+
+# --- 7. what a stop and a crash leave behind is always said -----------------------------------------------------
+
+
+def test_the_resend_warning_is_shown_with_quiet_and_counted_in_the_json(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "w", 1, 300)
+    summary = tmp_path / "summary.json"
+    with FakePiwikPro(track_delay=0.01) as fake:
+        args = piwik_args(fake, "--workers=1", "--recorders=2", "--recorder-max-payload-size=5", str(log))
+        first = start(args, tmp_path, output=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(fake.hits) < 50 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first.kill()
+        first.wait(timeout=10)
+        again = run_cli(*args, "--quiet", f"--summary-json={summary}", cwd=tmp_path, env=SECRET_ENV)
+    assert again.returncode == 0, again.stderr
+    assert "the previous run stopped while sending: up to 10 of its hits may have been accepted" in again.stderr
+    assert json.loads(summary.read_text())["previous_run_in_flight"] == 10
+    assert oct(summary.stat().st_mode & 0o777) == "0o600"  # it names files and hosts
+
+
+def test_a_stop_says_it_waits_for_the_requests_under_way(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "q", 1, 50)
+    with FakePiwikPro(track_delay=1.0) as fake:
+        proc = start(piwik_args(fake, "--workers=1", "--recorders=1", str(log)), tmp_path, output=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # signed in, the first batch under way
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "stopping: waiting up to 1.5 s for the requests under way, then saving the state" in err
+    assert "import-logs: stopped by SIGTERM." in err
+
+
+def test_waiting_for_the_lock_is_said(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "a", 1, 10)
+    state = tmp_path / "state.json"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); f.write('4242'); f.flush();"
+            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
+            f"{state}.lock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        args = piwik_args(fake, f"--state-file={state}", "--lock-timeout=0.5", "--quiet", str(log))
+        result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert result.returncode == 75
+    assert "another import (pid 4242) is using the state file" in result.stderr
+    assert "waiting up to 0.5 s (--lock-timeout) for it to finish" in result.stderr
+
+
+# --- 9. output for scripts and cron -----------------------------------------------------------------------------
+
+
+def test_a_failed_run_says_so_in_the_json_and_prints_no_summary_of_zeros(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "e", 1, 10)
+    result = run_cli(
+        *piwik_args(fake, "--summary-json=-", str(log)),
+        cwd=tmp_path,
+        env={"IMPORT_LOGS_CLIENT_SECRET": "wrong"},
+    )
+    assert result.returncode == 4
+    summary = json.loads(result.stdout)  # the only thing on stdout
+    assert summary["exit_code"] == 4 and "refused the API credentials" in summary["error"]
+    assert "Logs import summary" not in result.stderr
+    assert result.stderr.count("\n") == 1  # one message: the cause and the fix
+
+
+def test_quiet_prints_nothing_when_nothing_is_new(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "c", 1, 10)
+    args = piwik_args(fake, "--quiet", str(log))
+    first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert first.returncode == 0 and first.stdout.startswith("import-logs: 10 new lines in 1 file(s): 10 hits sent")
+    second = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert second.returncode == 6
+    assert second.stdout == second.stderr == ""
+
+
+# --- 5. streams that are not regular files ------------------------------------------------------------------------
+
+
+def test_dev_stdin_process_substitution_and_a_fifo_are_read_as_streams(fake: FakePiwikPro, tmp_path: Path) -> None:
+    text = log_lines("i", 1, 40)
+    args = piwik_args(fake, "--workers=1")
+    env = {**os.environ, **SECRET_ENV}
+    through_stdin = subprocess.run(
+        [sys.executable, "-m", "import_logs", *args, "/dev/stdin"],
+        input=text,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert through_stdin.returncode == 0, through_stdin.stderr
+    assert "/dev/stdin: a stream, with no place in the state: a re-run sends its lines again" in through_stdin.stdout
+    assert "lines skipped as already imported" not in through_stdin.stdout
+    assert imported(fake) == Counter(expect("i", 1, 40))
+    (tmp_path / "p.log").write_text(log_lines("p", 1, 30))
+    command = f"{sys.executable} -m import_logs {' '.join(args)} <(cat {tmp_path / 'p.log'})"
+    substituted = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path
+    )
+    assert substituted.returncode == 0, substituted.stderr
+    assert expect("p", 1, 30) <= set(imported(fake))
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    reader = start([*args, str(fifo)], tmp_path, output=subprocess.PIPE)
+    with fifo.open("w") as f:  # the writer comes after the reader, as a log shipper would
+        f.write(log_lines("f", 1, 25))
+    _, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert imported(fake) == Counter(expect("i", 1, 40) | expect("p", 1, 30) | expect("f", 1, 25))
+
+
+# --- 6. https assumed, TLS failures ----------------------------------------------------------------------------
+
+
+def test_a_url_without_scheme_on_a_plain_http_server_says_https_was_assumed(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "h", 1, 5)
+    bare = fake.url.removeprefix("http://")
+    args = [f"--url={bare}", "--client-id=client-id", "--idsite=app-uuid-1", "--no-progress", str(log)]
+    result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 5, result.stderr
+    assert f"--url {bare}: no scheme, so https:// is assumed; give http://{bare} for a plain-HTTP server." in (
+        result.stderr
+    )
+    assert "the TLS handshake failed" in result.stderr
+    assert "https:// was assumed, since --url has no scheme; give --url=http://... if it serves plain HTTP" in (
+        result.stderr
+    )
+    assert "attempt 2 of" not in result.stderr  # a handshake error is not retried
+
+
+def test_a_refused_certificate_is_named_and_not_retried(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    make = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [*make, "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    log = tmp_path / "access.log"
+    append(log, "t", 1, 5)
+    with FakePiwikPro() as fake:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)
+        url = fake.url.replace("http://", "https://")
+        args = [f"--url={url}", "--client-id=client-id", "--idsite=app-uuid-1", "--no-progress", str(log)]
+        refused = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+        assert refused.returncode == 5, refused.stderr
+        assert "the server's TLS certificate was refused (self-signed certificate)" in refused.stderr
+        assert "--accept-invalid-ssl-certificate turns the check off" in refused.stderr
+        assert "attempt 2 of" not in refused.stderr
+        accepted = run_cli(*args, "--accept-invalid-ssl-certificate", cwd=tmp_path, env=SECRET_ENV)
+        assert accepted.returncode == 0, accepted.stderr
+        assert imported(fake) == Counter(expect("t", 1, 5))

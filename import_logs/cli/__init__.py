@@ -26,6 +26,7 @@ from import_logs.errors import (
     FormatError,
     ImportLogsError,
     InputError,
+    Interrupted,
     ServerError,
     StateLockedError,
     WorkerError,
@@ -50,10 +51,6 @@ def exit_code_for(exc: ImportLogsError) -> ExitCode:
         if isinstance(exc, cls):
             return code
     return ExitCode.FAILURE
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C but with its own exit code."""
 
 
 def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -392,7 +389,9 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     if show is None:
         show = output.err.isatty()
     show = show and not quiet
-    summary_out = output.err if config.save_requests == "-" else output.out
+    # --summary-json=- is the only thing on stdout; --save-requests=- writes the requests there.
+    to_stdout = config.save_requests == "-" or options["summary_json"] == "-"
+    summary_out = output.err if to_stdout else output.out
     if show:
         from tqdm import tqdm
 
@@ -408,35 +407,60 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     importer = Importer(
         config, on_event=draw(output, show, verbose, quiet=quiet), stdin=sys.stdin.buffer, stdout=output.out
     )
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {signum: signal.signal(signum, _stopper(importer)) for signum in (signal.SIGINT, signal.SIGTERM)}
     code = ExitCode.OK
+    error = ""
     try:
         importer.run()
     except ImportLogsError as exc:
         code = exit_code_for(exc)
+        error = str(exc)
         report(output, verbose > 1 or options["show_traceback"], f"import-logs: error: {exc}")
     except Exception as exc:  # a bug: say so in one line, and show the traceback on request
         code = ExitCode.FAILURE
+        error = f"internal error: {exc!r}"
         report(
             output,
             verbose > 1 or options["show_traceback"],
             f"import-logs: internal error: {exc!r}. Run again with --traceback and report it.",
         )
-    except KeyboardInterrupt as exc:
-        code = ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
+    except KeyboardInterrupt as exc:  # Interrupted, raised by the core once a signal asked it to stop
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        code = ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
+        error = "stopped by " + ("SIGTERM" if code == ExitCode.TERMINATED else "Ctrl-C")
         close_bar(output)
-        output.message("import-logs: stopped by " + ("SIGTERM" if code == ExitCode.TERMINATED else "Ctrl-C") + ".")
+        output.message(f"import-logs: {error}.")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         close_bar(output)
-    if importer.sources:
-        summaries(importer.stats, options["summary_json"], summary_out, output, quiet=quiet)
-    if code == ExitCode.OK and importer.stats.unreadable:
-        return ExitCode.INPUT  # the other files were imported; these wait (named in the summary)
-    if code == ExitCode.OK and importer.stats.lines == 0:
-        return ExitCode.NOTHING_NEW
+    stats = importer.stats
+    if code == ExitCode.OK and stats.unreadable:
+        code = ExitCode.INPUT  # the other files were imported; these wait (named in the summary)
+    elif code == ExitCode.OK and stats.lines == 0:
+        code = ExitCode.NOTHING_NEW
+    summaries(
+        stats,
+        options["summary_json"],
+        summary_out,
+        output,
+        quiet=quiet,
+        outcome={"exit_code": int(code), "error": error or None},
+        text=bool(stats.formats),  # an error before any file was read: no summary of zeros
+    )
     return code
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise Terminated()
+def _stopper(importer: Importer) -> Any:
+    """The handler of Ctrl-C and SIGTERM: ask the import to stop at a safe point (it raises Interrupted there).
+    A second signal ends the process at once, as the default action does (the state journal is kept as after
+    a kill -9, so that is safe too)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if importer.interrupted is not None:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        importer.interrupt(signum)
+
+    return handler

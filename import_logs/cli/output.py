@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -47,7 +48,7 @@ def draw(output: Output, show_progress: bool, verbose: int, *, quiet: bool = Fal
         elif isinstance(event, FileStarted):
             if verbose or show_progress:
                 output.message(f"Parsing log {event.name} (format {event.format})...")
-        elif isinstance(event, Notice) and not quiet and (verbose or not event.detail):
+        elif isinstance(event, Notice) and (event.warning or (not quiet and (verbose or not event.detail))):
             output.message(f"import-logs: {event.message}")
 
     return sink
@@ -67,15 +68,29 @@ def close_bar(output: Output) -> None:
         output.bar = None
 
 
-def summaries(stats: Stats, json_path: str | None, summary_out: TextIO, output: Output, *, quiet: bool = False) -> None:
-    click.echo(result_line(stats) if quiet else summary_text(stats), file=summary_out)
+def summaries(
+    stats: Stats,
+    json_path: str | None,
+    summary_out: TextIO,
+    output: Output,
+    *,
+    quiet: bool = False,
+    outcome: dict[str, Any] | None = None,
+    text: bool = True,
+) -> None:
+    """The text summary (or --quiet's one line) and --summary-json, which also carries ``outcome`` (exit code
+    and error). --quiet prints nothing when nothing was read and nothing went wrong, so cron mails nothing."""
+    failed = bool(outcome and outcome.get("error"))
+    if text and not (quiet and not stats.lines and not failed and not stats.unreadable):
+        click.echo(result_line(stats) if quiet else summary_text(stats), file=summary_out)
     if json_path:
-        text = json.dumps(summary_dict(stats), indent=2)
+        text_json = json.dumps({**summary_dict(stats), **(outcome or {})}, indent=2)
         if json_path == "-":
-            click.echo(text, file=output.out)
+            click.echo(text_json, file=output.out)
         else:
             try:
-                with open(json_path, "w", encoding="utf-8") as f:
-                    f.write(text + "\n")
+                fd = os.open(json_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with open(fd, "w", encoding="utf-8") as f:
+                    f.write(text_json + "\n")
             except OSError as exc:
                 output.message(f"import-logs: error: --summary-json {json_path}: {exc.strerror}.")

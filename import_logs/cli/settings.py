@@ -153,6 +153,8 @@ def build_config(o: dict[str, Any]) -> Config:
         ),
         http=HttpOptions(
             timeout=o["request_timeout"],
+            connect_timeout=min(10.0, o["request_timeout"]),
+            assumed_https=bool(o["url"]) and "://" not in o["url"],
             max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
             retry_delay=o["retry_delay"],
             verify_tls=not o["accept_invalid_ssl_certificate"],
@@ -188,6 +190,10 @@ NOT_NEEDED = {
 def warnings(o: dict[str, Any]) -> list[str]:
     """What the command line says that has no effect here, in one line each."""
     said = [text for key, text in NOT_NEEDED.items() if o.get(key)]
+    if o.get("url") and "://" not in o["url"]:
+        said.append(
+            f"--url {o['url']}: no scheme, so https:// is assumed; give http://{o['url']} for a plain-HTTP server."
+        )
     if o.get("enable_bulk_tracking"):
         pass  # the Piwik PRO documentation's spelling of the default: nothing to say
     if o.get("auth_user") and (o.get("client_id") or o.get("backend") in ("piwikpro", "pirsch")):
