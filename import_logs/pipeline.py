@@ -67,8 +67,11 @@ def forced_format(config: Config) -> FormatDef | None:
 
 def mp_context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one (no fork of a threaded process), else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["import_logs.orphans"])  # the forkserver ends with the importer
+    return context
 
 
 def state_file_for(

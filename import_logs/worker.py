@@ -20,6 +20,7 @@ from import_logs.config import FilterOptions
 from import_logs.filters import DOWNLOAD, NOT_TRACKING, HitFilter
 from import_logs.formats import FormatDef
 from import_logs.hit import HEADER, LineParser
+from import_logs.orphans import die_with_parent
 from import_logs.sources import Block
 
 
@@ -143,5 +144,6 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
 
 
 def init_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them."""
+    """Workers leave Ctrl-C to the main process, which stops them, and end with their parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
