@@ -3,7 +3,7 @@
 A definition is a JSON object (the same schema for the bundled ones and a user's own file)::
 
     {"name": "common",
-     "description": "one line for `import-logs formats`",
+     "description": "one line for `import-logs --list-formats`",
      "aliases": ["clf"],
      "layout": "{ip} {ident} {userid} [{clf_date}] \\"{request}\\" {status} {length}",
      "fields": {"my_field": "(?P<my_field>\\\\S+)"},   # optional: placeholders of its own
@@ -244,7 +244,7 @@ def check_regex(regex: str, *, where: str) -> None:
     if missing:
         raise FormatError(
             f"{where}: the regex has no named group {', '.join(repr(g) for g in missing)}. "
-            "Name the groups (?P<date>...) and (?P<path>...); see `import-logs formats --groups`."
+            "Name the groups (?P<date>...) and (?P<path>...); the README's Log formats section lists every group."
         )
 
 
@@ -282,7 +282,7 @@ def get_format(name: str) -> FormatDef:
             return definition
     raise FormatError(
         f"unknown log format {name!r}. Known formats: {', '.join(formats)}. "
-        "Run `import-logs formats` to see them, or give --log-format-regex."
+        "Run `import-logs --list-formats` to see them, or give --log-format-regex."
     )
 
 

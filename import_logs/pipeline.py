@@ -123,6 +123,11 @@ def reset_state(config: Config) -> list[str]:
         )
     said = []
     with state:
+        if not config.inputs:  # no file named: forget every one
+            said = [f"{entry.path}: forgotten; the next run imports it again" for entry in state.entries]
+            state.forget(list(state.entries))
+            state.save(clean=True)
+            return said or ["the state holds no file"]
         for source in resolve_inputs(config.inputs):
             if source.path is None:
                 continue
@@ -131,7 +136,9 @@ def reset_state(config: Config) -> list[str]:
                 said.append(f"{source.name}: not in the state")
                 continue
             state.forget([entry])
-            said.append(f"{source.name}: forgotten (was at line {entry.line + 1}); the next run imports it again")
+            said.append(
+                f"{source.name}: forgotten (was imported up to line {entry.line}); the next run imports it again"
+            )
         state.save(clean=True)
     return said
 

@@ -262,7 +262,7 @@ def test_force_reimport_show_and_reset(fake: FakePiwikPro, tmp_path: Path) -> No
     run(fake, tmp_path, "--force-reimport", str(log))
     assert imported(fake) == Counter({k: 2 for k in expect("a", 1, 10)})
     reset = run(fake, tmp_path, "--reset-state", str(log))
-    assert f"{log}: forgotten (was at line 11); the next run imports it again" in reset.stdout
+    assert f"{log}: forgotten (was imported up to line 10); the next run imports it again" in reset.stdout
     run(fake, tmp_path, str(log))
     assert imported(fake) == Counter({k: 3 for k in expect("a", 1, 10)})
 

@@ -536,3 +536,59 @@ def test_a_refused_certificate_is_named_and_not_retried(tmp_path: Path) -> None:
         accepted = run_cli(*args, "--accept-invalid-ssl-certificate", cwd=tmp_path, env=SECRET_ENV)
         assert accepted.returncode == 0, accepted.stderr
         assert imported(fake) == Counter(expect("t", 1, 5))
+
+
+# --- 11. smaller -----------------------------------------------------------------------------------------------
+
+
+def test_smaller_things_a_new_user_tripped_on(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "x", 1, 10)
+    unknown = run_cli("--dry-run", "--log-format-name=nope", str(log), cwd=tmp_path)
+    assert unknown.returncode == 3 and "Run `import-logs --list-formats` to see them" in unknown.stderr
+    refused = run_cli("--dry-run", "--recorders=0", str(log), cwd=tmp_path)
+    assert refused.returncode == 2 and "0 is not in the range x>=1" in refused.stderr
+    nothing = run_cli("--dry-run", cwd=tmp_path)
+    assert nothing.returncode == 2 and "no log file given" in nothing.stderr
+    assert run_cli(*piwik_args(fake, str(log)), cwd=tmp_path, env=SECRET_ENV).returncode == 0
+    shown = run_cli(*piwik_args(fake, "--show-state"), cwd=tmp_path)  # no files needed
+    assert shown.returncode == 0 and f"{log}: next line 11" in shown.stdout
+    upper = fake.url.replace("http://", "HTTP://")  # one destination, so one state
+    again = run_cli(*piwik_args(fake, str(log)), f"--url={upper}", cwd=tmp_path, env=SECRET_ENV)
+    assert again.returncode == 6, again.stderr
+    forced = run_cli(*piwik_args(fake, "--force-reimport", "--dry-run", str(log)), cwd=tmp_path, env=SECRET_ENV)
+    assert "--force-reimport: the lines imported before are sent again, and the backend counts them twice" in (
+        forced.stderr
+    )
+    reset = run_cli(*piwik_args(fake, "--reset-state", str(log)), cwd=tmp_path)
+    assert reset.returncode == 0 and "forgotten (was imported up to line 10)" in reset.stdout
+    everything = run_cli(*piwik_args(fake, "--reset-state"), cwd=tmp_path)
+    assert everything.returncode == 0 and "the state holds no file" in everything.stdout
+
+
+def test_settings_file_errors_name_the_file_and_the_key_as_written(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "x", 1, 3)
+    settings = tmp_path / "import-logs.toml"
+    settings.write_text('url = "https://trueblue.example"\nrecorder-max-payload-size = "many"\n')
+    bad = run_cli(f"--settings={settings}", "--dry-run", str(log), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert f"{settings}: recorder-max-payload-size = 'many'" in bad.stderr and "is not a valid integer" in bad.stderr
+    settings.write_text('url = "https://trueblue.example"\nclient-secrt = "x"\n')
+    typo = run_cli(f"--settings={settings}", "--dry-run", str(log), cwd=tmp_path)
+    assert typo.returncode == 2 and "unknown key(s) client-secrt;" in typo.stderr
+
+
+def test_replay_keeps_dp_and_queuedtracking_and_drops_every_form_of_token_auth() -> None:
+    from datetime import datetime, timezone
+
+    from import_logs.backends.replay import replay_params, tracking_params
+    from import_logs.hit import Hit
+
+    query = "idsite=3&rec=1&_id=abc&TOKEN_AUTH=s1&token_auth[]=s2&Token_Auth=s3&token_auth=s4&url=u"
+    when = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    hit = Hit(when, "1.2.3.4", None, "GET", "/matomo.php", query, 200, 0, "", "ua", None, None)
+    params = tracking_params(hit, ("matomo.php",))
+    assert params is not None and not any("token" in key.lower() for key in params)
+    sent = replay_params(hit, params, "2024-01-01 00:00:00", "3", dp="0")
+    assert sent["queuedtracking"] == "0" and sent["dp"] == "0" and sent["_id"] == "abc"

@@ -40,8 +40,7 @@ class MatomoEncoder(PiwikProEncoder):
 
     def __init__(self, spec: EncodeSpec) -> None:
         super().__init__(spec)
-        t = spec.tracking
-        self._head = f"?idsite={_q(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={'0' if t.enable_reverse_dns else '1'}"
+        self._head = f"?idsite={_q(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}"
         self._quoted = _Quoted()
 
     def __call__(self, hit: Hit, flags: int) -> str:
@@ -80,7 +79,7 @@ class MatomoEncoder(PiwikProEncoder):
         return _json("".join(parts))
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:
-        values = replay_params(hit, params, self.cdt(hit.time), self.site)
+        values = replay_params(hit, params, self.cdt(hit.time), self.site, dp=self.dp)
         return _json("?" + "&".join(f"{_q(k)}={_q(v)}" for k, v in values.items()))
 
 

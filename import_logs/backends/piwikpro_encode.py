@@ -23,11 +23,15 @@ MAX_URL = 1024
 
 
 def normalise_url(url: str) -> str:
-    """``example.piwik.pro`` → ``https://example.piwik.pro`` (Piwik PRO's default scheme), no trailing slash."""
+    """``example.piwik.pro`` → ``https://example.piwik.pro`` (Piwik PRO's default scheme), no trailing slash;
+    the scheme and the host lowercased, so that ``HTTP://X`` and ``http://x`` are one destination."""
     url = url.strip()
     if "://" not in url:
         url = "https://" + url
-    return url.rstrip("/")
+    scheme, rest = url.split("://", 1)
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    return f"{scheme.lower()}://{userinfo}{at}{host.lower()}{slash}{path}".rstrip("/")
 
 
 DEFAULT_ENDPOINT = "/ppms.php"
@@ -71,10 +75,8 @@ class PiwikProEncoder:
         self._main = spec.main_url.rstrip("/")
         self._bots = spec.enable_bots
         self.site = SITE_PLACEHOLDER if spec.per_hit_site else spec.idsite
-        self._prefix = (
-            f'{{"rec":"1","apiv":"1","idsite":{_json(self.site)},"queuedtracking":"0",'
-            f'"dp":"{"0" if t.enable_reverse_dns else "1"}"'
-        )
+        self.dp = "0" if t.enable_reverse_dns else "1"
+        self._prefix = f'{{"rec":"1","apiv":"1","idsite":{_json(self.site)},"queuedtracking":"0","dp":"{self.dp}"'
         self._suffix = f',"ts_n":{_json(spec.client_name)},"ts_v":{_json(spec.client_version)}}}'
         self._esc = _Escaped()
         self._cdt: dict[datetime, str] = {}
@@ -172,7 +174,7 @@ class PiwikProEncoder:
         """A logged tracking request, as an object of its parameters (the site first)."""
         return str(
             ujson.dumps(
-                replay_params(hit, params, self.cdt(hit.time), self.site),
+                replay_params(hit, params, self.cdt(hit.time), self.site, dp=self.dp),
                 ensure_ascii=False,
                 escape_forward_slashes=False,
             )

@@ -15,19 +15,21 @@ DEFAULT_SUFFIXES = ("piwik.php", "matomo.php", "ppms.php", "/js/", "/js/tracker.
 
 #: Logged timestamps that --add-to-date shifts along with the hit.
 _TIMESTAMPS = ("_idts", "_viewts", "_ects", "_refts")
-#: Never replayed.
-_DROPPED = ("token_auth",)
+#: Never replayed, in any case or form (``TOKEN_AUTH``, ``token_auth[]``): someone else's secret.
+_DROPPED = frozenset({"token_auth"})
 
 
 def tracking_params(hit: Hit, suffixes: tuple[str, ...], add_to_date: int = 0) -> dict[str, str] | None:
     """The logged parameters of a tracking request, or None when the hit is not one (or names no site)."""
     if not hit.query or not hit.path.lower().endswith(suffixes):
         return None
-    params = dict(parse_qsl(hit.query, keep_blank_values=True))
+    params = {
+        key: value
+        for key, value in parse_qsl(hit.query, keep_blank_values=True)
+        if key.lower().split("[", 1)[0] not in _DROPPED
+    }
     if not params.get("idsite"):
         return None
-    for key in _DROPPED:
-        params.pop(key, None)
     if add_to_date:
         for key in _TIMESTAMPS:
             value = params.get(key)
@@ -45,10 +47,10 @@ def visitor(params: dict[str, str], hit: Hit) -> str:
     return hit.ip or ""
 
 
-def replay_params(hit: Hit, params: dict[str, str], cdt: str, idsite: str) -> dict[str, str]:
+def replay_params(hit: Hit, params: dict[str, str], cdt: str, idsite: str, *, dp: str = "1") -> dict[str, str]:
     """The request to send: the log's time, IP and user agent, overridden by what the request logged, and
-    the site (resolved by the sender) first."""
-    base = {"idsite": idsite, "rec": "1", "apiv": "1", "cdt": cdt}
+    the site (resolved by the sender) first. ``queuedtracking`` and ``dp`` as on every other request."""
+    base = {"idsite": idsite, "rec": "1", "apiv": "1", "queuedtracking": "0", "dp": dp, "cdt": cdt}
     if hit.ip:
         base["cip"] = hit.ip
     if hit.user_agent:

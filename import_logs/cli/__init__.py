@@ -67,7 +67,7 @@ def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
 @click.option(
     "--settings",
     type=click.Path(dir_okay=False),
@@ -218,7 +218,7 @@ def _list_formats(ctx: click.Context, _param: click.Parameter, value: bool) -> N
 @click.option("--enable-reverse-dns", is_flag=True, help="Let the server resolve visitor IPs (dp=0).")
 @click.option("--title-category-delimiter", default="/", show_default=True, help="Separator in error titles.")
 # performance
-@click.option("--recorders", type=int, default=1, show_default=True, help="Concurrent sending lanes.")
+@click.option("--recorders", type=click.IntRange(min=1), default=1, show_default=True, help="Concurrent sending lanes.")
 @click.option(
     "--recorder-max-payload-size",
     type=click.IntRange(min=1),
@@ -358,6 +358,9 @@ def run(options: dict[str, Any], output: Output) -> ExitCode:
     """One import; returns the exit code. Separate from ``main`` so that tests can call it."""
     verbose = max(options["verbose"], options["debug"])
     quiet = options["quiet"]
+    if not options["files"] and not (options["show_state"] or options["reset_state"]):
+        output.message("import-logs: error: no log file given. Name the files (or - for standard input); see --help.")
+        return ExitCode.USAGE
     try:
         config = build_config(options)
     except OSError as exc:

@@ -194,6 +194,11 @@ def warnings(o: dict[str, Any]) -> list[str]:
         said.append(
             f"--url {o['url']}: no scheme, so https:// is assumed; give http://{o['url']} for a plain-HTTP server."
         )
+    if o.get("force_reimport"):
+        said.append(
+            "--force-reimport: the lines imported before are sent again, and the backend counts them twice "
+            "(it keeps no record of what it received). Use it after deleting those hits, or for another site."
+        )
     if o.get("enable_bulk_tracking"):
         pass  # the Piwik PRO documentation's spelling of the default: nothing to say
     if o.get("auth_user") and (o.get("client_id") or o.get("backend") in ("piwikpro", "pirsch")):
