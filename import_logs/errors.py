@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     AUTH = 4  # credentials refused, or the site or app cannot be used with them
     SERVER = 5  # the server is unreachable, keeps failing, or rejected a request
     NOTHING_NEW = 6  # not an error: no new line in any file (everything was imported before)
+    STATE = 7  # the state file cannot be written (a full disk) or is not one of ours
     BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM
@@ -105,6 +106,14 @@ class RejectedError(ServerError):
 
 class WorkerError(ImportLogsError):
     """A worker process died or failed; the import stops rather than lose its lines."""
+
+
+class StateFileError(ImportLogsError):
+    """The state file cannot be written (a full disk, a read-only file system), or holds something else."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class StateLockedError(ImportLogsError):

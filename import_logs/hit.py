@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -64,8 +65,16 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 }
 
 
+#: A host name or address, with maybe a port: what a host field may hold. Anything else (``@``, ``/``, ``#``,
+#: blanks...) would rewrite the tracked URL or drive a site lookup and creation, so it counts as no host.
+_HOST = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?"
+)
+
+
 def _normal_host(raw: str) -> str | None:
-    return raw.lower().strip(".").strip('"') or None
+    host = raw.lower().strip(".").strip('"')
+    return host if host and _HOST.fullmatch(host) else None
 
 
 class LineParser:

@@ -23,6 +23,9 @@ from import_logs.config import HttpOptions
 from import_logs.errors import ServerError
 
 USER_AGENT = f"import-logs/{__version__} (+https://pypi.org/project/import-logs/)"
+#: Set on a response (``response.extensions``) that answers a retry of an attempt the server may have
+#: received (a read timeout, a connection dropped after sending): what it carried may be stored twice.
+MAYBE_TWICE = "import_logs_maybe_twice"
 
 
 def make_client(options: HttpOptions, *, connections: int = 4) -> httpx.Client:
@@ -109,13 +112,17 @@ class Retrier:
         attempts = max(1, self.options.max_attempts)
         problem = ""
         last: httpx.Response | None = None
+        #: An attempt may have reached the server before it failed: a retry may then store it twice.
+        maybe_received = False
         for attempt in range(1, attempts + 1):
             wait: float | None = None
             try:
                 response = client.request(method, url, **kwargs)
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 problem = f"no answer within {self.options.timeout:g} s"
+                maybe_received |= not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
             except httpx.TransportError as exc:
+                maybe_received |= isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
                 tls = _ssl_error(exc)
                 if tls is not None:  # retrying cannot change a certificate or make a plain-HTTP port speak TLS
                     raise self._tls_failed(method, url, tls) from None
@@ -129,6 +136,7 @@ class Retrier:
                     last = response
                     problem = f"HTTP {response.status_code} {excerpt(response, 120)}".rstrip()
                 else:
+                    response.extensions[MAYBE_TWICE] = maybe_received and attempt > 1
                     return response
             if attempt == attempts:
                 break

@@ -308,7 +308,7 @@ class Importer:
                         "without an error (Matomo does so on database lock timeouts; check its logs)."
                     )
                 )
-        self.stats.add_sent(len(batch.items), rejected, dropped)
+        self.stats.add_sent(len(batch.items), rejected, dropped, result.maybe_twice if result is not None else 0)
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
 

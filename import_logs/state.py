@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from import_logs.errors import ConfigError, StateLockedError
+from import_logs.errors import ConfigError, StateFileError, StateLockedError
 
 FINGERPRINT_BYTES = 1024
 VERSION = 1
@@ -197,6 +197,7 @@ class StateFile:
                 f"state file {self.path}: cannot be read ({exc}). Move it away to start afresh (every line "
                 "would be imported again), or restore it from a backup."
             ) from None
+        _check_shape(data, self.path)
         if data.get("destination") not in (None, self.destination):
             raise ConfigError(
                 f"state file {self.path} belongs to {data.get('destination')}, not {self.destination}. "
@@ -254,7 +255,10 @@ class StateFile:
     def record(self, acked: dict[str, list[int]]) -> None:
         """Journal lines just accepted (fingerprint → line numbers): one append, no fsync."""
         if self._journal_fd is not None:
-            os.write(self._journal_fd, (json.dumps({"acked": acked}, separators=(",", ":")) + "\n").encode())
+            try:
+                os.write(self._journal_fd, (json.dumps({"acked": acked}, separators=(",", ":")) + "\n").encode())
+            except OSError as exc:
+                raise self._unwritable(self.journal_path, exc) from None
 
     def save(self, *, clean: bool, in_flight: int = 0) -> None:
         """Write a snapshot atomically and durably (fsync, rename, directory fsync), then empty the journal."""
@@ -271,14 +275,28 @@ class StateFile:
             "sources": [asdict(e) for e in keep],
         }
         tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it names files and hosts
+            with open(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, separators=(",", ":"))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # no empty .tmp left behind; the snapshot before, and the journal, stand
+            raise self._unwritable(self.path, exc) from None
         _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
+
+    def _unwritable(self, path: str, exc: OSError) -> StateFileError:
+        return StateFileError(
+            f"state file {path}: cannot be written ({exc.strerror or exc}). The import stopped so that the state "
+            f"never runs behind the server; free space in {os.path.dirname(os.path.abspath(path))} (or choose "
+            "another --state-file) and run again: at most the batches that were being sent are sent again.",
+            path=path,
+        )
 
     def describe(self) -> Iterator[str]:
         """Lines for --show-state."""
@@ -289,6 +307,28 @@ class StateFile:
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
             yield f"  {e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+
+
+def _check_shape(data: Any, path: str) -> None:
+    """Valid JSON that is not a state file (another program's, or edited by hand) is named, not a crash."""
+    sources = data.get("sources", []) if isinstance(data, dict) else None
+    fine = isinstance(sources, list) and all(
+        isinstance(e, dict)
+        and isinstance(e.get("fingerprint"), str)
+        and isinstance(e.get("path"), str)
+        and all(
+            isinstance(e.get(k, 0), int) and not isinstance(e.get(k, 0), bool) for k in ("fp_len", "offset", "line")
+        )
+        and isinstance(e.get("acked", []), list)
+        for e in sources
+    )
+    if not fine:
+        raise StateFileError(
+            f"state file {path} is JSON but not an import-logs state file (expected an object with a list of "
+            "sources, each with fingerprint, path, offset and line). Move it away to start afresh (every line "
+            "would be imported again), or restore it from a backup.",
+            path=path,
+        )
 
 
 def _peer_pid(name: str) -> str:

@@ -35,6 +35,8 @@ class Stats:
     #: Hits the server answered for but refused as invalid, or dropped without saying which.
     rejected: int = 0
     dropped: int = 0
+    #: Hits sent again after a timeout or a dropped connection: the server may have stored them twice.
+    maybe_twice: int = 0
     #: (file, line, reason) of the first rejected hits.
     rejected_lines: list[tuple[str, int, str]] = field(default_factory=list)
     #: Hits not sent because their host (or logged site) has no site, per host.
@@ -59,9 +61,13 @@ class Stats:
     finished: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add_sent(self, hits: int, rejected: Sequence[tuple[str, int, str]] = (), dropped: int = 0) -> None:
-        """A batch the server answered: ``hits`` items, of which ``rejected`` refused and ``dropped`` lost."""
+    def add_sent(
+        self, hits: int, rejected: Sequence[tuple[str, int, str]] = (), dropped: int = 0, maybe_twice: int = 0
+    ) -> None:
+        """A batch the server answered: ``hits`` items, of which ``rejected`` refused and ``dropped`` lost;
+        ``maybe_twice`` were sent again after an attempt the server may have received."""
         with self._lock:
+            self.maybe_twice += maybe_twice
             self.sent += hits - len(rejected) - dropped
             self.rejected += len(rejected)
             self.dropped += dropped
@@ -98,6 +104,7 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "hits_not_sent": stats.kept - stats.sent - stats.rejected - stats.dropped if not stats.dry_run else 0,
         "hits_rejected": stats.rejected,
         "hits_dropped_by_server": stats.dropped,
+        "hits_maybe_stored_twice": stats.maybe_twice,
         "rejected_lines": [{"file": f, "line": n, "reason": r} for f, n, r in stats.rejected_lines],
         "unknown_hosts": dict(stats.unknown_sites.most_common()),
         "sites_created": dict(stats.sites_created),
@@ -147,6 +154,13 @@ def summary_text(stats: Stats) -> str:
             )
         if d["hits_not_sent"]:
             lines.append(row(d["hits_not_sent"], "requests kept but not imported (the import stopped early)"))
+        if d["hits_maybe_stored_twice"]:
+            lines.append(
+                row(
+                    d["hits_maybe_stored_twice"],
+                    "requests sent again after a timeout or a dropped connection: may have been stored twice",
+                )
+            )
     lines.append(row(d["downloads"], "requests were downloads"))
     ignored = d["skipped_total"] + d["invalid_total"]
     lines.append(row(ignored, "requests ignored:"))

@@ -592,3 +592,126 @@ def test_replay_keeps_dp_and_queuedtracking_and_drops_every_form_of_token_auth()
     assert params is not None and not any("token" in key.lower() for key in params)
     sent = replay_params(hit, params, "2024-01-01 00:00:00", "3", dp="0")
     assert sent["queuedtracking"] == "0" and sent["dp"] == "0" and sent["_id"] == "abc"
+
+
+# --- 11a. a full disk, a state file of the wrong shape ----------------------------------------------------------
+
+
+def _file_size_limit(limit: int) -> None:
+    """In the child: files cannot grow past ``limit`` bytes, as on a full disk (EFBIG instead of SIGXFSZ)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_stops_with_its_own_message_and_loses_or_doubles_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "d", 1, 300)
+    state = tmp_path / "state.json"
+    recorders, payload = 2, 5
+    with FakePiwikPro() as fake:
+        args = piwik_args(
+            fake,
+            "--workers=1",
+            f"--recorders={recorders}",
+            f"--recorder-max-payload-size={payload}",
+            f"--state-file={state}",
+            str(log),
+        )
+        full = subprocess.run(
+            [sys.executable, "-m", "import_logs", *args],
+            env={**os.environ, **SECRET_ENV},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            preexec_fn=lambda: _file_size_limit(1500),  # the journal fills the disk after a few batches
+        )
+        assert full.returncode == 7, full.stderr
+        assert f"state file {state}.journal: cannot be written (File too large)" in full.stderr
+        assert "internal error" not in full.stderr
+        assert not (tmp_path / "state.json.tmp").exists()
+        again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+        assert again.returncode == 0, again.stderr
+        counts = imported(fake)
+    assert set(counts) == expect("d", 1, 300)
+    assert sum(n - 1 for n in counts.values()) <= recorders * payload
+
+
+def test_a_state_file_of_the_wrong_shape_is_named(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "s", 1, 5)
+    state = tmp_path / "state.json"
+    for wrong in ('["not", "a", "state"]', '{"sources": {"a": 1}}', '{"sources": [{"path": 3}]}'):
+        state.write_text(wrong)
+        result = run_cli(*piwik_args(fake, f"--state-file={state}", str(log)), cwd=tmp_path, env=SECRET_ENV)
+        assert result.returncode == 7, result.stderr
+        assert f"state file {state} is JSON but not an import-logs state file" in result.stderr
+    assert fake.hits == []
+
+
+# --- 11b. secrets and personal data -----------------------------------------------------------------------------
+
+
+def test_a_password_in_the_url_is_used_and_never_shown_or_stored(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "u", 1, 10)
+    summary = tmp_path / "summary.json"
+    with FakeMatomo() as matomo:
+        url = matomo.url.replace("http://", "http://admin:hunter2@")
+        args = [f"--url={url}", "--idsite=1", "--retry-delay=0.01", "--no-progress", f"--summary-json={summary}"]
+        result = run_cli(*args, "-v", str(log), cwd=tmp_path, env={"IMPORT_LOGS_TOKEN_AUTH": "secret-token"})
+        assert result.returncode == 0, result.stderr
+        assert matomo.tracking_requests()[0].headers["authorization"].startswith("Basic ")
+    state_dir = Path(os.environ["IMPORT_LOGS_STATE_DIR"])
+    written = [result.stdout, result.stderr, summary.read_text()]
+    written += [p.name + p.read_text() for p in state_dir.iterdir() if p.is_file()]
+    assert not [text for text in written if "hunter2" in text]
+    for path in [summary, *state_dir.glob("*.json")]:
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path
+
+
+def test_saved_requests_and_output_files_are_private(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "o", 1, 5)
+    saved, output = tmp_path / "requests.jsonl", tmp_path / "import.log"
+    result = run_cli("--idsite=1", f"--save-requests={saved}", f"--output={output}", str(log), cwd=tmp_path)
+    assert result.returncode == 0, output.read_text()
+    assert oct(saved.stat().st_mode & 0o777) == oct(output.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_host_that_is_not_a_host_name_does_not_rewrite_the_url(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    lines = log_lines("v", 1, 3).splitlines()
+    lines[1] = lines[1].replace("www.example.com", "evil.example/phish#", 1)
+    lines[2] = lines[2].replace("www.example.com", "user@evil.example", 1)
+    log.write_text("\n".join(lines) + "\n")
+    saved = tmp_path / "requests.jsonl"
+    regex = (
+        r'(?P<host>\S+) (?P<ip>\S+) \S+ \S+ \[(?P<date>[^]]+)\] "\S+ (?P<path>\S+) [^"]*" (?P<status>\d+) '
+        r"(?P<length>\d+)"
+    )
+    args = [
+        "--idsite=1",
+        f"--save-requests={saved}",
+        f"--log-format-regex={regex}",
+        "--log-date-format=%d/%b/%Y:%H:%M:%S %z",
+    ]
+    result = run_cli(*args, str(log), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    urls = [json.loads(line)["url"] for line in saved.read_text().splitlines()]
+    assert len(urls) == 3 and not [u for u in urls if "evil" in u]
+
+
+def test_a_batch_sent_again_after_a_dropped_connection_is_counted_as_maybe_twice(
+    fake: FakePiwikPro, tmp_path: Path
+) -> None:
+    log = tmp_path / "access.log"
+    append(log, "m", 1, 5)
+    summary = tmp_path / "summary.json"
+    fake.fail_next("track", Fault(drop=True))
+    result = run_cli(*piwik_args(fake, f"--summary-json={summary}", str(log)), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(summary.read_text())["hits_maybe_stored_twice"] == 5
+    assert "5 requests sent again after a timeout or a dropped connection: may have been stored twice" in result.stdout

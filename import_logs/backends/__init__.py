@@ -73,10 +73,10 @@ def open_sender(
             return FileSender(c, stdout)
         try:
             # With a state file a re-run adds the new requests; without one, each run writes the file anew.
-            if c.state.path:
-                stream = open(c.save_requests, "a", encoding="utf-8")  # noqa: SIM115 - the sender closes it
-            else:
-                stream = open(c.save_requests, "w", encoding="utf-8")  # noqa: SIM115 - the sender closes it
+            # Only its owner reads it: it holds IPs and URLs.
+            how = os.O_APPEND if c.state.path else os.O_TRUNC
+            fd = os.open(c.save_requests, os.O_WRONLY | os.O_CREAT | how, 0o600)
+            stream = open(fd, "a" if c.state.path else "w", encoding="utf-8")  # noqa: SIM115 - the sender closes it
         except OSError as exc:
             raise ConfigError(
                 f"--save-requests {c.save_requests}: cannot write there ({exc.strerror}). Choose another path."

@@ -75,6 +75,8 @@ class SendResult:
 
     rejected: list[tuple[int, str]] = field(default_factory=list)
     dropped: int = 0
+    #: Hits sent again after an attempt the server may have received (a timeout, a dropped connection).
+    maybe_twice: int = 0
 
 
 class Encoder(Protocol):

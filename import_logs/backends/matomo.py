@@ -30,7 +30,7 @@ from import_logs.backends.piwikpro_encode import normalise_url
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import Retrier, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, Retrier, excerpt, make_client
 
 #: Words of Matomo error messages that are about the token, not about a hit.
 _AUTH_WORDS = ("token_auth", "authenticat", "permission", "custom timestamp")
@@ -231,6 +231,8 @@ class MatomoSender:
         while todo:
             start, end, retry = todo.pop(0)
             response = self._post(batch.items[start:end])
+            if response.extensions.get(MAYBE_TWICE):
+                result.maybe_twice += end - start
             if self.config.http.debug_tracker and self._say is not None:
                 self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
             message = self._judge(response, batch, start, end - start, result)

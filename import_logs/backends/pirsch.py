@@ -21,7 +21,7 @@ from import_logs.backends.pirsch_encode import DEFAULT_PAYLOAD, DEFAULT_URL
 from import_logs.backends.piwikpro_encode import normalise_url
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, BearerAuth, Retrier, TokenSource, excerpt, make_client
 
 BATCH_PATH = "/api/v1/hit/batch"
 
@@ -152,7 +152,7 @@ class PirschSender:
         )
         status = response.status_code
         if pirsch_accepts(response):
-            return None
+            return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
         if 200 <= status < 300:
             raise not_a_tracker(response, url=self.url, backend="Pirsch", batch=batch)
         path, lineno = batch.where()

@@ -21,7 +21,7 @@ from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLO
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import BearerAuth, Retrier, TokenSource, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, BearerAuth, Retrier, TokenSource, excerpt, make_client
 
 JSON_API = "application/vnd.api+json"
 
@@ -231,7 +231,7 @@ class PiwikProSender:
         if self.config.http.debug_tracker and self._say is not None:
             self._say(f"tracker answered HTTP {status}: {excerpt(response, 300)}")
         if piwikpro_accepts(response):
-            return None
+            return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
         if 200 <= status < 300:
             raise not_a_tracker(response, url=self.tracker_url, backend="Piwik PRO", batch=batch)
         path, lineno = batch.where()

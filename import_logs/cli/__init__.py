@@ -28,6 +28,7 @@ from import_logs.errors import (
     InputError,
     Interrupted,
     ServerError,
+    StateFileError,
     StateLockedError,
     WorkerError,
 )
@@ -43,6 +44,7 @@ EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
     (ServerError, ExitCode.SERVER),
     (WorkerError, ExitCode.FAILURE),
     (StateLockedError, ExitCode.BUSY),
+    (StateFileError, ExitCode.STATE),
 )
 
 
@@ -340,7 +342,8 @@ def main(**options: Any) -> None:
     output = Output(sys.stdout, sys.stderr)
     owned: TextIO | None = None
     if options["output"]:
-        owned = open(options["output"], "a", encoding="utf-8")  # noqa: SIM115 - closed below
+        fd = os.open(options["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # it holds IPs and URLs
+        owned = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed below
         output = Output(owned, owned)
     try:
         code = run(options, output)

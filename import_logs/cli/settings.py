@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from import_logs.config import (
     DEFAULT_DOWNLOAD_EXTENSIONS,
@@ -73,6 +74,13 @@ def _pairs(values: Iterable[str], option: str) -> tuple[tuple[str, str], ...]:
 
 def build_config(o: dict[str, Any]) -> Config:
     """Options as click parsed them → the frozen configuration of the import."""
+    url, url_user, url_password = split_credentials(o["url"])
+    o = {
+        **o,
+        "url": url,
+        "auth_user": o["auth_user"] or url_user,
+        "auth_password": o["auth_password"] or url_password,
+    }
     downloads = (
         set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
     )
@@ -190,10 +198,9 @@ NOT_NEEDED = {
 def warnings(o: dict[str, Any]) -> list[str]:
     """What the command line says that has no effect here, in one line each."""
     said = [text for key, text in NOT_NEEDED.items() if o.get(key)]
-    if o.get("url") and "://" not in o["url"]:
-        said.append(
-            f"--url {o['url']}: no scheme, so https:// is assumed; give http://{o['url']} for a plain-HTTP server."
-        )
+    url = split_credentials(o.get("url"))[0]
+    if url and "://" not in url:
+        said.append(f"--url {url}: no scheme, so https:// is assumed; give http://{url} for a plain-HTTP server.")
     if o.get("force_reimport"):
         said.append(
             "--force-reimport: the lines imported before are sent again, and the backend counts them twice "
@@ -207,6 +214,19 @@ def warnings(o: dict[str, Any]) -> list[str]:
             "others only."
         )
     return said
+
+
+def split_credentials(url: str | None) -> tuple[str | None, str | None, str | None]:
+    """``http://user:pass@host/`` → (``http://host/``, user, password): credentials in --url are HTTP Basic,
+    and must not reach the state file's name and contents, the summary or a message."""
+    if not url or "@" not in url.split("://", 1)[-1].split("/", 1)[0]:
+        return url, None, None
+    scheme, has_scheme, rest = url.partition("://") if "://" in url else ("", "", url)
+    netloc, slash, path = rest.partition("/")
+    userinfo, _, host = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = f"{scheme}{has_scheme}{host}{slash}{path}"
+    return clean, unquote(user) or None, unquote(password) or None
 
 
 def backend_name(o: dict[str, Any]) -> str:
