@@ -70,7 +70,9 @@ def mp_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["import_logs.orphans"])  # the forkserver ends with the importer
+    # '__main__' is multiprocessing's default (workers start with the importer's modules imported); ours makes
+    # the forkserver end with the importer.
+    context.set_forkserver_preload(["__main__", "import_logs.orphans"])
     return context
 
 
