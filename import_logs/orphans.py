@@ -4,7 +4,8 @@ Multiprocessing's forkserver and the workers it forks outlive a killed parent: t
 open, so ``import-logs ... | cat`` never ended. On Linux each of them asks the kernel for SIGKILL when its
 parent dies (``PR_SET_PDEATHSIG``): the forkserver when the importer dies (this module is in its preload
 list, see :func:`import_logs.pipeline.mp_context`), a worker when the forkserver dies (``init_worker``).
-Elsewhere this does nothing.
+Elsewhere this does nothing. A process whose parent ended before it asked (its parent is then init, pid 1, or
+a subreaper) ends at once; with a subreaper that race is not caught.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent ended before the request was made: end now, as it would have
+    if os.getppid() != parent or parent == 1:  # the parent ended before the request took effect: end now
         os.kill(os.getpid(), signal.SIGKILL)
 
 
