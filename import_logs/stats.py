@@ -137,7 +137,7 @@ def summary_text(stats: Stats) -> str:
     for name in d["streams_without_state"]:
         lines.append(f"    {name}: a stream, with no place in the state: a re-run sends its lines again")
     if stats.dry_run:
-        lines.append(row(d["hits_kept"], "requests would have been imported (dry run: nothing sent)"))
+        lines.append(row(d["hits_kept"], "requests kept by the filters (dry run: nothing was sent)"))
     elif stats.saved_to:
         where = "standard output" if stats.saved_to == "-" else stats.saved_to
         lines.append(row(d["hits_sent"], f"requests written to {where} (--save-requests: nothing sent)"))
@@ -196,7 +196,8 @@ def summary_text(stats: Stats) -> str:
         "-------------------",
         f"    Total time: {d['elapsed_seconds']:.1f} seconds",
         f"    Lines parsed per second: {d['lines_per_second']:,.0f}",
-        f"    Requests imported per second: {d['hits_per_second']:,.2f}",
+        f"    Requests {'kept' if stats.dry_run else 'written' if stats.saved_to else 'imported'} per second: "
+        f"{d['hits_per_second']:,.2f}",
     ]
     return "\n".join(lines)
 

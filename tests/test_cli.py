@@ -128,7 +128,8 @@ def test_save_requests_to_stdout_keeps_the_summary_on_stderr() -> None:
 def test_dry_run_summary() -> None:
     result = invoke("--dry-run", LOG)
     assert result.exit_code == ExitCode.OK
-    assert "9 requests would have been imported (dry run: nothing sent)" in result.stdout
+    assert "9 requests kept by the filters (dry run: nothing was sent)" in result.stdout
+    assert "imported" not in result.stdout and "Requests kept per second" in result.stdout
     assert "1 invalid log lines: lines that match no part of the log format" in result.stdout
 
 
