@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -62,3 +63,28 @@ def piwik_args(server: FakePiwikPro, *extra: str) -> list[str]:
 
 
 SECRET_ENV = {"IMPORT_LOGS_CLIENT_SECRET": "client-secret"}
+
+
+@contextlib.contextmanager
+def lock_held(path: Path, pid: str = "4242") -> Iterator[None]:
+    """Another process holds the flock of ``path`` (a state's lock file), with ``pid`` written in it."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); f.write(sys.argv[2]); f.flush();"
+            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
+            str(path),
+            pid,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import SECRET_ENV, piwik_args, run_cli
+from conftest import SECRET_ENV, lock_held, piwik_args, run_cli
 from fake_server import FakePiwikPro, Fault
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -228,25 +228,8 @@ def test_a_second_run_waits_for_the_lock_then_gives_up(fake: FakePiwikPro, tmp_p
     log = tmp_path / "access.log"
     append(log, "a", 1, 10)
     state = tmp_path / "state.json"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); f.write('4242'); f.flush();"
-            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
-            f"{state}.lock",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with lock_held(Path(f"{state}.lock")):
         result = run(fake, tmp_path, f"--state-file={state}", "--lock-timeout=0.5", str(log))
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert result.returncode == 75
     assert f"another import (pid 4242) is using the state file {state}; waited 0.5 s." in result.stderr
     assert fake.hits == []

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SECRET_ENV, piwik_args, run_cli
+from conftest import SECRET_ENV, lock_held, piwik_args, run_cli
 from fake_others import FakeMatomo, FakePirsch
 from fake_server import FakePiwikPro, Fault
 from test_resume import append, expect, imported, log_lines, start
@@ -39,20 +39,45 @@ def urls(hits: list[dict[str, str]]) -> Counter[str]:
 # --- 1. a success status that is not the tracker's answer ----------------------------------------------------
 
 
-def test_piwik_pro_a_maintenance_page_with_200_is_not_an_import(fake: FakePiwikPro, tmp_path: Path) -> None:
+#: Per backend: its fake, the options and environment of an import into it, and its name in messages.
+BACKENDS = {
+    "piwikpro": (FakePiwikPro, lambda url: [*piwik_args_for(url), "--recorders=1"], SECRET_ENV, "Piwik PRO"),
+    "matomo": (
+        FakeMatomo,
+        lambda url: [f"--url={url}", "--idsite=1"],
+        {"IMPORT_LOGS_TOKEN_AUTH": "secret-token"},
+        "Matomo",
+    ),
+    "pirsch": (
+        FakePirsch,
+        lambda url: ["--backend=pirsch", f"--url={url}"],
+        {"IMPORT_LOGS_CLIENT_SECRET": "pa_access-key"},
+        "Pirsch",
+    ),
+}
+
+
+def piwik_args_for(url: str) -> list[str]:
+    return [f"--url={url}", "--client-id=client-id", "--idsite=app-uuid-1"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_maintenance_page_with_200_is_not_an_import(backend: str, tmp_path: Path) -> None:
+    fake_class, options, env, name = BACKENDS[backend]
     log = tmp_path / "access.log"
     append(log, "m", 1, 30)
-    fake.fail_next("track", MAINTENANCE)
-    args = piwik_args(fake, "--workers=1", "--recorders=1", "--recorder-max-payload-size=10", str(log))
-    first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
-    assert first.returncode == 5, first.stderr
-    assert "answered HTTP 200 with text/html (<html><head><title>Down for maintenance" in first.stderr
-    assert "which is not the answer of a Piwik PRO tracker" in first.stderr
-    assert "access.log:1 was not counted as imported" in first.stderr
-    assert fake.hits == []
-    again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
-    assert again.returncode == 0, again.stderr
-    assert imported(fake) == Counter(expect("m", 1, 30))
+    with fake_class() as fake:
+        fake.fail_next("track", MAINTENANCE)
+        args = [*options(fake.url), "--retry-delay=0.01", "--no-progress", "--recorder-max-payload-size=10", str(log)]
+        first = run_cli(*args, cwd=tmp_path, env=env)
+        assert first.returncode == 5, first.stderr
+        assert "answered HTTP 200 with text/html (<html><head><title>Down for maintenance" in first.stderr
+        assert f"which is not the answer of a {name} tracker" in first.stderr
+        assert "access.log:1 was not counted as imported" in first.stderr
+        assert fake.hits == []
+        again = run_cli(*args, cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stderr
+        assert urls(fake.hits) == Counter(expect("m", 1, 30))
 
 
 def test_piwik_pro_answers_it_documents_are_accepted(tmp_path: Path) -> None:
@@ -70,21 +95,6 @@ def test_piwik_pro_answers_it_documents_are_accepted(tmp_path: Path) -> None:
             assert result.returncode == 0, (fault, result.stderr)  # each fake a new port: a state of its own
 
 
-def test_matomo_a_page_that_is_not_its_json_is_not_an_import(tmp_path: Path) -> None:
-    log = tmp_path / "access.log"
-    append(log, "m", 1, 20)
-    with FakeMatomo() as matomo:
-        matomo.fail_next("track", MAINTENANCE)
-        args = [f"--url={matomo.url}", "--idsite=1", "--retry-delay=0.01", "--no-progress", str(log)]
-        env = {"IMPORT_LOGS_TOKEN_AUTH": "secret-token"}
-        first = run_cli(*args, cwd=tmp_path, env=env)
-        assert first.returncode == 5, first.stderr
-        assert "which is not the answer of a Matomo tracker" in first.stderr
-        again = run_cli(*args, cwd=tmp_path, env=env)
-        assert again.returncode == 0, again.stderr
-        assert urls(matomo.hits) == Counter(expect("m", 1, 20))
-
-
 def test_matomo_success_that_stores_nothing_is_sent_again_then_stops(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     append(log, "z", 1, 20)
@@ -100,24 +110,6 @@ def test_matomo_success_that_stores_nothing_is_sent_again_then_stops(tmp_path: P
         again = run_cli(*args, cwd=tmp_path, env=env)
         assert again.returncode == 0, again.stderr
         assert urls(matomo.hits) == Counter(expect("z", 1, 20))
-
-
-def test_pirsch_a_page_that_is_not_its_answer_is_not_an_import(tmp_path: Path) -> None:
-    log = tmp_path / "access.log"
-    append(log, "p", 1, 20)
-    with FakePirsch() as pirsch:
-        pirsch.fail_next("track", MAINTENANCE)
-        args = ["--backend=pirsch", f"--url={pirsch.url}", "--retry-delay=0.01", "--no-progress", str(log)]
-        env = {"IMPORT_LOGS_CLIENT_SECRET": "pa_access-key"}
-        first = run_cli(*args, cwd=tmp_path, env=env)
-        assert first.returncode == 5, first.stderr
-        assert "which is not the answer of a Pirsch tracker" in first.stderr
-        again = run_cli(*args, cwd=tmp_path, env=env)
-        assert again.returncode == 0, again.stderr
-        assert urls(pirsch.hits) == Counter(expect("p", 1, 20))
-
-
-# --- 2. a truncated or damaged compressed file in a glob -------------------------------------------------------
 
 
 def test_a_truncated_gz_is_named_the_others_imported_and_it_is_finished_when_whole(
@@ -399,26 +391,9 @@ def test_waiting_for_the_lock_is_said(fake: FakePiwikPro, tmp_path: Path) -> Non
     log = tmp_path / "access.log"
     append(log, "a", 1, 10)
     state = tmp_path / "state.json"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); f.write('4242'); f.flush();"
-            "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
-            f"{state}.lock",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with lock_held(Path(f"{state}.lock")):
         args = piwik_args(fake, f"--state-file={state}", "--lock-timeout=0.5", "--quiet", str(log))
         result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert result.returncode == 75
     assert "another import (pid 4242) is using the state file" in result.stderr
     assert "waiting up to 0.5 s (--lock-timeout) for it to finish" in result.stderr
