@@ -620,10 +620,12 @@ def _start_workers(workers: int) -> ProcessPoolExecutor:
 
 
 def _shutdown(executor: Executor, window: deque[Future[BlockResult]]) -> None:
-    """Stop the workers without waiting for blocks nobody will read (Ctrl-C, an error)."""
+    """Stop the workers without waiting for blocks nobody will read (Ctrl-C, an error): the pool's own
+    processes only, not every child of the process (the executor keeps them in ``_processes`` up to 3.13)."""
+    pool = list((getattr(executor, "_processes", None) or {}).values())
     for future in window:
         future.cancel()
     executor.shutdown(wait=not window, cancel_futures=True)
     if window:
-        for child in multiprocessing.active_children():
-            child.terminate()
+        for process in pool:
+            process.terminate()

@@ -260,3 +260,31 @@ def test_progress_ends_at_the_total_for_compressed_and_resumed_files(tmp_path: P
     seen.clear()  # and a file with nothing new counts as read
     Importer(config, on_event=seen.append).run()
     assert [e for e in seen if isinstance(e, Progress)] == []  # nothing read: no progress to draw
+
+
+def test_a_stopped_import_ends_its_own_workers_only(tmp_path: Path) -> None:
+    """The shutdown terminated every multiprocessing child of the calling process, not only the pool's (#12)."""
+    import multiprocessing
+    import time
+
+    from import_logs.errors import Interrupted
+
+    log = generated_log(tmp_path / "big.log", 60_000)
+    neighbour = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(30,))
+    neighbour.start()
+    try:
+        config = replace(Config(inputs=(str(log),), workers=2, block_size=64 << 10), dry_run=True)
+        importer: Importer
+
+        def stop_at_first_block(event: Event) -> None:
+            if isinstance(event, Progress):
+                importer.interrupt(2)  # as Ctrl-C does, with blocks still under way in the workers
+
+        importer = Importer(config, on_event=stop_at_first_block)
+        with pytest.raises(Interrupted):
+            importer.run()
+        neighbour.join(1.0)  # a SIGTERM, had it been sent, has ended it by now
+        assert neighbour.is_alive()
+    finally:
+        neighbour.terminate()
+        neighbour.join()
