@@ -12,7 +12,7 @@ import fnmatch
 import re
 
 from import_logs.config import BOT_SUBSTRINGS, DEFAULT_DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, FilterOptions
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 DOWNLOAD = 1
 ERROR = 2

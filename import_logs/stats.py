@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from import_logs.filters import SKIP_REASONS
-from import_logs.hit import INVALID_REASONS
+from import_logs.parsing.hit import INVALID_REASONS
 
 #: Rejected hits listed by file and line in the summary (all are counted).
 REJECTED_SHOWN = 100

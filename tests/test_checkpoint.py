@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from import_logs.checkpoint.ledger import Ledger
+from import_logs.checkpoint.state import StateFile
 from import_logs.errors import StateFileError, StateLockedError
-from import_logs.ledger import Ledger
-from import_logs.state import StateFile
 
 HEAD = b'10.0.0.1 - - [01/Mar/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 1\n' * 40
 

@@ -15,7 +15,7 @@ from import_logs.backends.base import EncodeSpec
 from import_logs.backends.piwikpro_encode import PiwikProEncoder, _json
 from import_logs.config import TrackingOptions
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 UA = "Mozilla/5.0 (X11; Linux x86_64)"
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from import_logs.config import TrackingOptions
-from import_logs.formats import builtin_formats, get_format, split_plan
-from import_logs.hit import LineParser
+from import_logs.parsing.formats import builtin_formats, get_format, split_plan
+from import_logs.parsing.hit import LineParser
 
 FORMATS = [name for name, fmt in builtin_formats().items() if split_plan(fmt)]
 UA = "Mozilla/5.0 (X11; Linux x86_64)"

@@ -9,7 +9,7 @@ import pytest
 
 from import_logs.config import FilterOptions
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT, HitFilter, extension
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

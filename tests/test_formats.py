@@ -13,8 +13,15 @@ from conftest import SAMPLES
 
 from import_logs.config import TrackingOptions
 from import_logs.errors import FormatError
-from import_logs.formats import FormatDef, builtin_formats, detect, get_format, load_format_file, user_regex_format
-from import_logs.hit import BAD_DATE, EMPTY, NO_MATCH, Hit, LineParser
+from import_logs.parsing.formats import (
+    FormatDef,
+    builtin_formats,
+    detect,
+    get_format,
+    load_format_file,
+    user_regex_format,
+)
+from import_logs.parsing.hit import BAD_DATE, EMPTY, NO_MATCH, Hit, LineParser
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 

@@ -10,7 +10,7 @@ import pytest
 
 from import_logs.backends import Batch, SendResult
 from import_logs.errors import ServerError
-from import_logs.lanes import Lanes
+from import_logs.pipeline.lanes import Lanes
 
 
 class Recorder:

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from import_logs.config import TrackingOptions
-from import_logs.formats import builtin_formats, detect, get_format
-from import_logs.hit import Hit, LineParser
-from import_logs.worker import split_lines
+from import_logs.parsing.formats import builtin_formats, detect, get_format
+from import_logs.parsing.hit import Hit, LineParser
+from import_logs.pipeline.worker import split_lines
 
 FORMATS = list(builtin_formats())
 NASTY = ['"', "\\", "[", "]", " ", "\t", "{", "}", ":", "-", "/", "?", "\x00", "\udcff", "é", "\u2028", "0", "200"]

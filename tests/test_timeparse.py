@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from import_logs.errors import ConfigError
-from import_logs.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso, resolve_zone
+from import_logs.parsing.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso, resolve_zone
 
 
 def utc(*args: int) -> datetime:

@@ -558,7 +558,7 @@ def test_replay_keeps_dp_and_queuedtracking_and_drops_every_form_of_token_auth()
     from datetime import datetime, timezone
 
     from import_logs.backends.replay import replay_params, tracking_params
-    from import_logs.hit import Hit
+    from import_logs.parsing.hit import Hit
 
     query = "idsite=3&rec=1&_id=abc&TOKEN_AUTH=s1&token_auth[]=s2&Token_Auth=s3&token_auth=s4&url=u"
     when = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from import_logs.config import TrackingOptions
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 
 @dataclass(frozen=True)

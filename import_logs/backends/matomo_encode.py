@@ -14,7 +14,7 @@ from import_logs.backends.base import SITE_PLACEHOLDER, EncodeSpec
 from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
 from import_logs.backends.replay import replay_params
 from import_logs.filters import DOWNLOAD, ERROR, REDIRECT
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 DEFAULT_ENDPOINT = "/matomo.php"
 DEFAULT_PAYLOAD = 200

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from import_logs.backends.base import EncodeSpec
 from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
 from import_logs.errors import ConfigError
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 DEFAULT_URL = "https://api.pirsch.io"
 DEFAULT_PAYLOAD = 100

@@ -16,8 +16,8 @@ import ujson
 from import_logs.backends.base import SITE_PLACEHOLDER, EncodeSpec
 from import_logs.backends.replay import replay_params
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
-from import_logs.hit import Hit
-from import_logs.timeparse import format_cdt
+from import_logs.parsing.hit import Hit
+from import_logs.parsing.timeparse import format_cdt
 
 MAX_URL = 1024
 

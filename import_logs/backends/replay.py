@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from import_logs.hit import Hit
+from import_logs.parsing.hit import Hit
 
 #: Paths (lowercased) that end like a tracker: the two reference importers' lists together.
 DEFAULT_SUFFIXES = ("piwik.php", "matomo.php", "ppms.php", "/js/", "/js/tracker.php")

@@ -32,7 +32,7 @@ from import_logs.errors import (
     StateLockedError,
     WorkerError,
 )
-from import_logs.formats import builtin_formats
+from import_logs.parsing.formats import builtin_formats
 from import_logs.pipeline import Importer, dump_format, reset_state, show_state
 
 #: The one place where errors become exit codes (subclasses first).

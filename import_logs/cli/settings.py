@@ -22,7 +22,7 @@ from import_logs.config import (
     W3COptions,
 )
 from import_logs.errors import ConfigError
-from import_logs.timeparse import parse_iso
+from import_logs.parsing.timeparse import parse_iso
 
 UNBOUNDED_ATTEMPTS = 100
 

@@ -20,15 +20,20 @@ from dataclasses import replace
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, EncodeSpec, SendResult, destination, open_sender
+from import_logs.backends.sites import SiteMap
+from import_logs.checkpoint.ledger import Ledger
+from import_logs.checkpoint.resume import Resume, plan, read_head
+from import_logs.checkpoint.state import StateFile, default_state_path
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, Interrupted, WorkerError
 from import_logs.events import EventSink, FileStarted, LineRejected, Notice, Progress, ignore
-from import_logs.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
-from import_logs.hit import EMPTY, reads_any
-from import_logs.lanes import Lanes
-from import_logs.ledger import Ledger
-from import_logs.resume import Resume, plan, read_head
-from import_logs.sites import SiteMap
+from import_logs.parsing.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
+from import_logs.parsing.hit import EMPTY, reads_any
+from import_logs.parsing.timeparse import resolve_zone
+from import_logs.parsing.w3c import build as build_w3c
+from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
+from import_logs.pipeline.lanes import Lanes
+from import_logs.pipeline.worker import BlockResult, WorkContext, init_worker, process_block
 from import_logs.sources import (
     Block,
     CheckedStream,
@@ -41,12 +46,7 @@ from import_logs.sources import (
     skip_bytes,
     stream_blocks,
 )
-from import_logs.state import StateFile, default_state_path
 from import_logs.stats import Stats
-from import_logs.timeparse import resolve_zone
-from import_logs.w3c import build as build_w3c
-from import_logs.w3c import cut_at_fields, fields_before, header_fields
-from import_logs.worker import BlockResult, WorkContext, init_worker, process_block
 
 Job = tuple[WorkContext, Block]
 #: Seconds the requests under way get to end when the import is asked to stop.
@@ -72,7 +72,7 @@ def mp_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     # '__main__' is multiprocessing's default (workers start with the importer's modules imported); ours makes
     # the forkserver end with the importer.
-    context.set_forkserver_preload(["__main__", "import_logs.orphans"])
+    context.set_forkserver_preload(["__main__", "import_logs.pipeline.orphans"])
     return context
 
 

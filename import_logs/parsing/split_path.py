@@ -1,6 +1,6 @@
 """The split fast path: reading a line of the Apache/nginx family with ``str.split`` instead of its regex.
 
-:func:`fast_lines` writes the code that :class:`~import_logs.hit.LineParser` puts in front of the regex; the
+:func:`fast_lines` writes the code that :class:`~import_logs.parsing.hit.LineParser` puts in front of the regex; the
 names that code uses (cached token checks, the date check) come from :func:`fast_namespace`.
 """
 
@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from import_logs.formats import FIELD_PATTERNS, Piece
+from import_logs.parsing.formats import FIELD_PATTERNS, Piece
 
 
 class CachedFullmatch:

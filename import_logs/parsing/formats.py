@@ -252,7 +252,7 @@ def _formats_dir() -> Path:
     packaged = resources.files("import_logs").joinpath("formats")
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "formats"  # a source checkout
+    return Path(__file__).resolve().parents[2] / "formats"  # a source checkout
 
 
 @lru_cache(maxsize=1)
@@ -331,7 +331,7 @@ def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef
     templates = [f for f in candidates if f.kind == "w3c"]
     if templates:
         from import_logs.config import W3COptions
-        from import_logs.w3c import detect_w3c  # w3c builds on this module
+        from import_logs.parsing.w3c import detect_w3c  # w3c builds on this module
 
         found = detect_w3c(templates, lines, w3c_options or W3COptions())
         if found is not None:

@@ -18,9 +18,9 @@ from import_logs.backends.replay import tracking_params
 from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions
 from import_logs.filters import DOWNLOAD, NOT_TRACKING, HitFilter
-from import_logs.formats import FormatDef
-from import_logs.hit import HEADER, LineParser
-from import_logs.orphans import die_with_parent
+from import_logs.parsing.formats import FormatDef
+from import_logs.parsing.hit import HEADER, LineParser
+from import_logs.pipeline.orphans import die_with_parent
 from import_logs.sources import Block
 
 

@@ -14,9 +14,9 @@ from urllib.parse import unquote
 
 from import_logs.config import TrackingOptions
 from import_logs.errors import FormatError
-from import_logs.formats import FormatDef, compile_regex, dig, json_object, split_plan
-from import_logs.split_path import fast_lines, fast_namespace
-from import_logs.timeparse import DateParser, resolve_zone
+from import_logs.parsing.formats import FormatDef, compile_regex, dig, json_object, split_plan
+from import_logs.parsing.split_path import fast_lines, fast_namespace
+from import_logs.parsing.timeparse import DateParser, resolve_zone
 
 NO_MATCH = "no_match"
 #: Not invalid: a header line of a W3C log (``#Fields:`` and the like), counted as skipped.

@@ -5,7 +5,7 @@ batch; a block is done when none of its hits is outstanding. For each source the
 its first block that is not done, plus the lines after it already accepted (sent again they would be twice).
 Invalid and filtered lines count as done.
 
-Each accepted batch is journaled before its lane sends another (see :mod:`import_logs.state`), and a snapshot
+Each accepted batch is journaled before its lane sends another (see :mod:`import_logs.checkpoint.state`), and a snapshot
 is written at most once a second, so after a kill -9 only the batches that were being sent may be sent again:
 at most one per lane, which is the bound the next run reports.
 """
@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from import_logs.state import Entry, StateFile, now_text
+from import_logs.checkpoint.state import Entry, StateFile, now_text
 
 SNAPSHOT_EVERY = 1.0
 

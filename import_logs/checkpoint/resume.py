@@ -12,8 +12,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint
 from import_logs.sources import Source, open_stream
-from import_logs.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint
 
 #: A plain file modified more recently than this may be half-way through writing its last line.
 SETTLE_SECONDS = 60.0
