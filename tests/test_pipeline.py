@@ -288,3 +288,23 @@ def test_a_stopped_import_ends_its_own_workers_only(tmp_path: Path) -> None:
     finally:
         neighbour.terminate()
         neighbour.join()
+
+
+def test_destinations_name_the_same_state_files_as_before_the_registry() -> None:
+    """A destination names a user's state file: the backend registry (#12) must not change any."""
+    import hashlib
+
+    from import_logs.backends import destination
+    from import_logs.config import Secret
+
+    def of(**backend: object) -> str | None:
+        return destination(Config(inputs=("x",), backend=BackendOptions(**backend)))  # type: ignore[arg-type]
+
+    assert of(url="HTTPS://Example.Piwik.PRO/", idsite="app") == "https://example.piwik.pro/ppms.php#app"
+    assert of(url="https://example.piwik.pro") == "https://example.piwik.pro/ppms.php#by-host"
+    assert of(name="matomo", url="https://m.example", idsite="1") == "https://m.example/matomo.php#1"
+    assert of(name="matomo", url="https://m.example", replay_tracking=True) == "https://m.example/matomo.php#replay"
+    assert of(name="pirsch", client_id="c1") == "https://api.pirsch.io/api/v1/hit/batch#c1"
+    key = "key-" + hashlib.sha256(b"pa_k").hexdigest()[:12]
+    assert of(name="pirsch", client_secret=Secret("pa_k")) == f"https://api.pirsch.io/api/v1/hit/batch#{key}"
+    assert of(name="piwikpro") is None  # no --url: no state to keep

@@ -2,6 +2,7 @@
 
 ``piwikpro`` (``piwikpro.py``), ``matomo`` (``matomo.py``) and ``pirsch`` (``pirsch.py``) talk to a server;
 ``file.py`` writes the requests of any of them to a file (``--save-requests``) or nowhere (``--dry-run``).
+``registry.py`` names them all: a backend is one entry there.
 """
 
 from __future__ import annotations
@@ -12,33 +13,17 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from import_logs.backends.base import DEFAULTS, SITE_PLACEHOLDER, Batch, Encoder, EncodeSpec, Sender, SendResult
+from import_logs.backends.base import SITE_PLACEHOLDER, Batch, Encoder, EncodeSpec, Sender, SendResult
 from import_logs.backends.file import FileSender, OwnedFileSender
+from import_logs.backends.registry import BACKENDS, REGISTRY, backend, load
 from import_logs.config import Config
 from import_logs.errors import ConfigError
-
-BACKENDS = ("piwikpro", "matomo", "pirsch")
-
-
-def _unknown(name: str) -> ConfigError:
-    return ConfigError(f"unknown backend {name!r}. Known backends: {', '.join(BACKENDS)}.")
 
 
 def make_encoder(spec: EncodeSpec) -> Encoder:
     """The encoder named by a spec; called once per worker."""
-    if spec.backend == "piwikpro":
-        from import_logs.backends.piwikpro_encode import PiwikProEncoder
-
-        return PiwikProEncoder(spec)
-    if spec.backend == "matomo":
-        from import_logs.backends.matomo_encode import MatomoEncoder
-
-        return MatomoEncoder(spec)
-    if spec.backend == "pirsch":
-        from import_logs.backends.pirsch_encode import PirschEncoder
-
-        return PirschEncoder(spec)
-    raise _unknown(spec.backend)
+    encoder: Encoder = load(backend(spec.backend).encoder)(spec)
+    return encoder
 
 
 def destination(config: Config) -> str | None:
@@ -48,17 +33,17 @@ def destination(config: Config) -> str | None:
     b = config.backend
     from import_logs.backends.piwikpro_encode import normalise_url
 
-    if b.name == "pirsch":
-        from import_logs.backends.pirsch_encode import DEFAULT_URL
-
+    info = REGISTRY.get(b.name, REGISTRY["piwikpro"])
+    url = b.url or info.default_url
+    if not url:
+        return None
+    endpoint = b.tracker_endpoint_path or info.tracker_path
+    if info.sites_by_host:
+        who = b.idsite or ("replay" if b.replay_tracking else "by-host")
+    else:  # a backend without sites: its client (or its access key, hashed) is the destination
         secret = b.client_secret.reveal() if b.client_secret else ""
         who = b.client_id or "key-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
-        return f"{normalise_url(b.url or DEFAULT_URL)}/api/v1/hit/batch#{who}"
-    if not b.url:
-        return None
-    endpoint = b.tracker_endpoint_path or DEFAULTS.get(b.name, DEFAULTS["piwikpro"])[0]
-    site = b.idsite or ("replay" if b.replay_tracking else "by-host")
-    return f"{normalise_url(b.url)}/{endpoint.lstrip('/')}#{site}"
+    return f"{normalise_url(url)}/{endpoint.lstrip('/')}#{who}"
 
 
 def open_sender(
@@ -66,8 +51,7 @@ def open_sender(
 ) -> Sender:
     """The sender the options ask for: a file, nothing (dry run), or a server."""
     c = config
-    if c.backend.name not in BACKENDS:
-        raise _unknown(c.backend.name)
+    info = backend(c.backend.name)
     if c.save_requests is not None:
         if c.save_requests == "-":
             return FileSender(c, stdout)
@@ -84,23 +68,13 @@ def open_sender(
         return OwnedFileSender(c, stream)
     if c.dry_run:
         return FileSender(c, None)
-    # Imported here: httpx is needed only when there is a server to talk to.
-    if c.backend.name == "matomo":
-        from import_logs.backends.matomo import MatomoSender
-
-        return MatomoSender(c, stop=stop, on_retry=on_retry)
-    if c.backend.name == "pirsch":
-        from import_logs.backends.pirsch import PirschSender
-
-        return PirschSender(c, stop=stop, on_retry=on_retry)
-    from import_logs.backends.piwikpro import PiwikProSender
-
-    return PiwikProSender(c, stop=stop, on_retry=on_retry)
+    sender: Sender = load(info.sender)(c, stop=stop, on_retry=on_retry)  # httpx is imported only here
+    return sender
 
 
 __all__ = [
     "BACKENDS",
-    "DEFAULTS",
+    "REGISTRY",
     "SITE_PLACEHOLDER",
     "Batch",
     "EncodeSpec",

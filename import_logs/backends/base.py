@@ -57,9 +57,6 @@ class Batch:
         return (self.names[source] if source < len(self.names) else "?"), lineno
 
 
-#: (default tracker path, default hits per request) of each backend.
-DEFAULTS = {"piwikpro": ("/ppms.php", 95), "matomo": ("/matomo.php", 200), "pirsch": ("/api/v1/hit/batch", 100)}
-
 #: What an encoder writes for the site when each hit's site is resolved in the main process: letters and
 #: underscores only, so that JSON escaping and URL encoding both leave it as it is.
 SITE_PLACEHOLDER = "__IDSITE__"

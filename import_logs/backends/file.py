@@ -7,7 +7,8 @@ import threading
 from typing import TextIO
 
 from import_logs import __version__
-from import_logs.backends.base import DEFAULTS, Batch, EncodeSpec, SendResult
+from import_logs.backends.base import Batch, EncodeSpec, SendResult
+from import_logs.backends.registry import REGISTRY
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config
 
@@ -21,7 +22,7 @@ class FileSender:
         self.config = config
         self.stream = stream
         self._lock = threading.Lock()
-        self.default_payload_size = DEFAULTS.get(config.backend.name, DEFAULTS["piwikpro"])[1]
+        self.default_payload_size = REGISTRY.get(config.backend.name, REGISTRY["piwikpro"]).payload_size
 
     def prepare(self) -> EncodeSpec:
         b = self.config.backend
@@ -33,7 +34,7 @@ class FileSender:
             tracking=self.config.tracking,
             enable_bots=self.config.filters.enable_bots,
             client_version=__version__,
-            per_hit_site=b.idsite is None and b.name != "pirsch" and bool(b.url),
+            per_hit_site=b.idsite is None and REGISTRY.get(b.name, REGISTRY["piwikpro"]).sites_by_host and bool(b.url),
             replay_suffixes=(b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None,
         )
 

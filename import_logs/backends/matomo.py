@@ -25,8 +25,8 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import matomo_counts, not_a_tracker
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.matomo_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD
 from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.backends.registry import REGISTRY
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
@@ -51,7 +51,7 @@ def error_message(response: httpx.Response) -> str | None:
 
 
 class MatomoSender:
-    default_payload_size = DEFAULT_PAYLOAD
+    default_payload_size = REGISTRY["matomo"].payload_size
 
     def __init__(
         self,
@@ -77,7 +77,7 @@ class MatomoSender:
         self.config = config
         self.base = normalise_url(b.url)
         self.api = normalise_url(b.api_url or b.url) + "/index.php"
-        endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
+        endpoint = b.tracker_endpoint_path or REGISTRY["matomo"].tracker_path
         self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
         if config.http.debug_tracker:
             self.tracker_url += "?debug=1"

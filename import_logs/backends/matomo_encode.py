@@ -16,8 +16,6 @@ from import_logs.backends.replay import replay_params
 from import_logs.filters import DOWNLOAD, ERROR, REDIRECT
 from import_logs.parsing.hit import Hit
 
-DEFAULT_ENDPOINT = "/matomo.php"
-DEFAULT_PAYLOAD = 200
 _CACHE_LIMIT = 100_000
 
 
@@ -83,4 +81,4 @@ class MatomoEncoder(PiwikProEncoder):
         return _json("?" + "&".join(f"{_q(k)}={_q(v)}" for k, v in values.items()))
 
 
-__all__ = ["DEFAULT_ENDPOINT", "DEFAULT_PAYLOAD", "SITE_PLACEHOLDER", "MatomoEncoder"]
+__all__ = ["SITE_PLACEHOLDER", "MatomoEncoder"]

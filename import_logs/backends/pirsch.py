@@ -17,13 +17,14 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import not_a_tracker, pirsch_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.pirsch_encode import DEFAULT_PAYLOAD, DEFAULT_URL
 from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.backends.registry import REGISTRY
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import MAYBE_TWICE, BearerAuth, Retrier, TokenSource, excerpt, make_client
 
-BATCH_PATH = "/api/v1/hit/batch"
+BATCH_PATH = REGISTRY["pirsch"].tracker_path
+DEFAULT_URL = str(REGISTRY["pirsch"].default_url)
 
 
 def pirsch_error(response: httpx.Response) -> str:
@@ -58,7 +59,7 @@ def base_url(config: Config) -> str:
 
 
 class PirschSender:
-    default_payload_size = DEFAULT_PAYLOAD
+    default_payload_size = REGISTRY["pirsch"].payload_size
 
     def __init__(
         self,

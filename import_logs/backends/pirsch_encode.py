@@ -14,8 +14,6 @@ from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
 from import_logs.errors import ConfigError
 from import_logs.parsing.hit import Hit
 
-DEFAULT_URL = "https://api.pirsch.io"
-DEFAULT_PAYLOAD = 100
 #: Pirsch requires a user agent; logs without one (the common format) get this.
 NO_USER_AGENT = "import-logs (no user agent in the log)"
 

@@ -17,7 +17,8 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import not_a_tracker, piwikpro_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.piwikpro_encode import DEFAULT_ENDPOINT, DEFAULT_PAYLOAD, normalise_url
+from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.backends.registry import REGISTRY
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
@@ -27,7 +28,7 @@ JSON_API = "application/vnd.api+json"
 
 
 class PiwikProSender:
-    default_payload_size = DEFAULT_PAYLOAD
+    default_payload_size = REGISTRY["piwikpro"].payload_size
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class PiwikProSender:
             )
         self.config = config
         self.base = normalise_url(b.url)
-        endpoint = b.tracker_endpoint_path or DEFAULT_ENDPOINT
+        endpoint = b.tracker_endpoint_path or REGISTRY["piwikpro"].tracker_path
         self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
         if config.http.debug_tracker:
             self.tracker_url += "?debug=1"

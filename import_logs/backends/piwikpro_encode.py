@@ -34,8 +34,6 @@ def normalise_url(url: str) -> str:
     return f"{scheme.lower()}://{userinfo}{at}{host.lower()}{slash}{path}".rstrip("/")
 
 
-DEFAULT_ENDPOINT = "/ppms.php"
-DEFAULT_PAYLOAD = 95
 _CACHE_LIMIT = 100_000
 
 
