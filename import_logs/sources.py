@@ -187,7 +187,9 @@ class CheckedStream:
     def __init__(
         self, stream: ByteStream, path: str, raw: BinaryIO, damage: tuple[type[Exception], ...] = _DAMAGE
     ) -> None:
-        self.stream, self.path, self.raw, self.damage = stream, path, raw, damage
+        self.stream, self.path, self.raw = stream, path, raw
+        #: EOFError (a truncated file) and what the decompressor raises on damage.
+        self.faults: tuple[type[Exception], ...] = (EOFError, *damage)
         #: Bytes of decompressed content read so far.
         self.offset = 0
         self._fault: CorruptInputError | None = None
@@ -201,17 +203,16 @@ class CheckedStream:
         while got < want:
             try:
                 data = self.stream.read(min(self.STEP, want - got))
-            except EOFError:
-                self._fault = CorruptInputError(
-                    self.path, f"ends early: truncated after {self.offset + got:,} bytes of content", self.offset + got
+            except self.faults as exc:
+                at = self.offset + got
+                why = (
+                    f"ends early: truncated after {at:,} bytes of content"
+                    if isinstance(exc, EOFError)
+                    else f"is corrupt after {at:,} bytes of content ({exc})"
                 )
-            except self.damage as exc:
-                self._fault = CorruptInputError(
-                    self.path, f"is corrupt after {self.offset + got:,} bytes of content ({exc})", self.offset + got
-                )
-            if self._fault is not None:
+                self._fault = CorruptInputError(self.path, why, at)
                 if not chunks:
-                    raise self._fault
+                    raise self._fault from None
                 break
             if not data:
                 break

@@ -171,7 +171,7 @@ def summary_text(stats: Stats) -> str:
         if d["invalid"][key]:
             lines.append(row(d["invalid"][key], f"invalid log lines: {text}", 8))
     if d["files_not_read_whole"]:
-        lines += ["", "Files not read to their end: the rest is imported by a later run", "-" * 64]
+        lines += ["", "Files not read to their end: a later run reads them again from where they stand", "-" * 78]
         lines += [f"    {name}: {why}" for name, why in d["files_not_read_whole"].items()]
     if d["sites_created"]:
         lines += ["", "Sites created (--add-sites-new-hosts)", "-------------------------------------"]

@@ -181,8 +181,8 @@ class Importer:
         self._compressed_read: dict[int, int] = {}
         #: Sources cut short under us while they were read (copytruncate).
         self._cut: set[int] = set()
-        #: Per source: lines read that the format could read (not invalid), and lines it could not.
-        self._valid: dict[int, int] = {}
+        #: Sources with a line the format could read; per source, the lines it could not.
+        self._readable: set[int] = set()
         self._bad: dict[int, int] = {}
 
     def interrupt(self, signum: int) -> None:
@@ -496,7 +496,7 @@ class Importer:
 
     def _finish_source(self) -> None:
         src = self._current
-        if src is not None and self._bad.get(src) and not self._valid.get(src):
+        if src is not None and self._bad.get(src) and src not in self._readable:
             self._no_valid_line(src)
         if src in self._incomplete:
             return
@@ -552,7 +552,8 @@ class Importer:
         invalid = sum(r.invalid.values())
         empty = r.invalid.get(EMPTY, 0)
         self._bad[src] = self._bad.get(src, 0) + invalid - empty
-        self._valid[src] = self._valid.get(src, 0) + r.lines - invalid
+        if r.lines > invalid:
+            self._readable.add(src)
         base = self._line_base[src]
         self._line_base[src] = base + r.lines
         stats.lines += r.lines
