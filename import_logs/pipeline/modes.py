@@ -1,0 +1,86 @@
+"""The modes that import nothing (--dump-log-regex, --show-state, --reset-state), and the state file of the
+configured destination, which the import and these modes share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import BinaryIO
+
+from import_logs.backends import destination
+from import_logs.checkpoint.resume import read_head
+from import_logs.checkpoint.state import StateFile, default_state_path
+from import_logs.config import Config
+from import_logs.errors import ConfigError
+from import_logs.parsing.formats import detect
+from import_logs.pipeline.plan import forced_format
+from import_logs.sources import head_lines, open_stream, resolve_inputs, stream_blocks
+
+
+def state_file_for(
+    config: Config, *, read_only: bool, on_wait: Callable[[str], None] | None = None
+) -> StateFile | None:
+    """The state file of the configured destination (None when there is none to keep)."""
+    dest = destination(config)
+    if dest is None:
+        return None
+    path = config.state.path
+    if path is None:
+        if config.save_requests is not None or config.state.directory is None:
+            return None
+        path = default_state_path(config.state.directory, dest)
+    if read_only and not os.path.exists(path):
+        return None
+    return StateFile(path, dest, lock_timeout=config.state.lock_timeout, read_only=read_only, on_wait=on_wait)
+
+
+def dump_format(config: Config, stdin: BinaryIO | None = None) -> list[str]:
+    """--dump-log-regex: the format of the first file (named or detected), and how it reads a line."""
+    source = resolve_inputs(config.inputs)[0]
+    fmt = forced_format(config)
+    if fmt is None:
+        head = None
+        if source.path is None:
+            head = next(stream_blocks(open_stream(source, stdin), config.block_size), (0, b""))[1]
+        fmt = detect(head_lines(source, head, encoding=config.formats.encoding), path=source.name)
+    if fmt.kind == "json":
+        return [f"{source.name}: {fmt.name} (JSON)", *(f"  {group} <- {paths}" for group, paths in fmt.keys)]
+    return [f"{source.name}: {fmt.name}", fmt.regex]
+
+
+def show_state(config: Config) -> list[str]:
+    """--show-state: what the state file of this destination holds."""
+    state = state_file_for(config, read_only=True)
+    if state is None:
+        return ["no state kept yet for this destination (give --url and --idsite, or --state-file)"]
+    with state:
+        return list(state.describe())
+
+
+def reset_state(config: Config) -> list[str]:
+    """--reset-state: forget the given files, so that the next run imports them again from the start."""
+    state = state_file_for(config, read_only=False)
+    if state is None:
+        raise ConfigError(
+            "--reset-state: no state file for this destination; give --url and --idsite, or --state-file."
+        )
+    said = []
+    with state:
+        if not config.inputs:  # no file named: forget every one
+            said = [f"{entry.path}: forgotten; the next run imports it again" for entry in state.entries]
+            state.forget(list(state.entries))
+            state.save(clean=True)
+            return said or ["the state holds no file"]
+        for source in resolve_inputs(config.inputs):
+            if source.path is None:
+                continue
+            entry = state.match(read_head(source), source.path, 0, 0)
+            if entry is None:
+                said.append(f"{source.name}: not in the state")
+                continue
+            state.forget([entry])
+            said.append(
+                f"{source.name}: forgotten (was imported up to line {entry.line}); the next run imports it again"
+            )
+        state.save(clean=True)
+    return said

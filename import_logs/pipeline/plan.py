@@ -1,0 +1,247 @@
+"""Planning: each source, in turn, becomes jobs — blocks of whole lines with the context to parse them.
+
+For one source the planner asks the checkpoint where to start (:func:`~import_logs.checkpoint.resume.plan`),
+finds its format (named or detected; a W3C template from the ``#Fields:`` in effect), hands the source's state
+entry to the ledger, and cuts the rest into blocks: byte ranges of a plain file, which the workers read
+themselves, or the bytes of a compressed file, a stream or a W3C file, read here. After planning, the planner
+writes nothing of a source's entry; the ledger does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from typing import BinaryIO
+
+from import_logs.backends import EncodeSpec
+from import_logs.checkpoint.ledger import Ledger
+from import_logs.checkpoint.resume import Resume, plan
+from import_logs.checkpoint.state import StateFile
+from import_logs.config import Config
+from import_logs.errors import ConfigError, CorruptInputError, FormatError
+from import_logs.events import EventSink, FileStarted, Notice
+from import_logs.parsing.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
+from import_logs.parsing.hit import reads_any
+from import_logs.parsing.w3c import build as build_w3c
+from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
+from import_logs.pipeline.pool import Job
+from import_logs.pipeline.worker import WorkContext
+from import_logs.sources import (
+    Block,
+    CheckedStream,
+    LimitedStream,
+    Source,
+    byte_ranges,
+    head_lines,
+    open_stream,
+    skip_bytes,
+    stream_blocks,
+)
+from import_logs.stats import Stats
+
+
+def forced_format(config: Config) -> FormatDef | None:
+    """The format the options name, if any: a regex, a definition file, or a known name."""
+    f = config.formats
+    if f.regex:
+        return user_regex_format(f.regex, f.date_format)
+    if f.name and f.name.endswith(".json"):
+        return load_format_file(f.name)
+    if f.name:
+        return get_format(f.name)
+    return None
+
+
+class Planner:
+    """The jobs of the sources of one run. What it learns of each source is kept for the merge: where it was
+    resumed (:attr:`resume`), which sources cannot be read whole (:attr:`incomplete`), and the bytes counted
+    as done without being read (:attr:`bytes_skipped`, :attr:`compressed_read`, for the progress)."""
+
+    def __init__(
+        self,
+        config: Config,
+        stats: Stats,
+        on_event: EventSink,
+        *,
+        state: StateFile | None,
+        ledger: Ledger | None,
+        spec: EncodeSpec,
+        stdin: BinaryIO | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = stats
+        self.on_event = on_event
+        self.state = state
+        self.ledger = ledger
+        self.spec = spec
+        self.stdin = stdin
+        self.resume: dict[int, Resume] = {}
+        #: Sources that could not be read to their end: never marked done.
+        self.incomplete: set[int] = set()
+        #: Bytes of plain files counted as done without being read (imported before, or nothing to import).
+        self.bytes_skipped = 0
+        #: Compressed bytes read so far of each compressed source (its progress).
+        self.compressed_read: dict[int, int] = {}
+        self._checked: set[str] = set()
+
+    def jobs(self, sources: list[Source], forced: FormatDef | None) -> Generator[Job, None, None]:
+        """The jobs of every source, in order. A source whose compressed data breaks ends there (the lines
+        before the fault go on); it waits, not done, to be whole."""
+        claimed: set[int] = set()
+        for source in sources:
+            try:
+                yield from self._source_jobs(source, forced, claimed)
+            except CorruptInputError as exc:
+                self.incomplete.add(source.index)
+                self.stats.unreadable[source.name] = exc.reason
+                self.stats.formats.setdefault(source.name, "")
+                self.on_event(Notice(str(exc)))
+
+    def _plan(self, source: Source, claimed: set[int]) -> Resume:
+        if self.state is not None and source.path is None:
+            self.stats.streams.append(source.name)
+        if self.state is None or source.path is None:
+            return Resume()
+        resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed)
+        for note in resume.notes:
+            self.on_event(Notice(note))
+        self.stats.already_imported += resume.line
+        return resume
+
+    def _nothing(self, source: Source, why: str) -> None:
+        self.on_event(Notice(f"{source.name}: {why}, nothing to import"))
+        self.stats.formats[source.name] = ""
+
+    def _source_jobs(self, source: Source, forced: FormatDef | None, claimed: set[int]) -> Generator[Job, None, None]:
+        """The blocks of one source, from where the state says it stands."""
+        c = self.config
+        resume = self._plan(source, claimed)
+        if resume.nothing:
+            self._nothing(source, resume.nothing)
+            self.bytes_skipped += source.size or 0
+            return
+        self.resume[source.index] = resume
+        stream = None
+        first: tuple[int, bytes] | None = None
+        blocks: Iterator[tuple[int, bytes]] | None = None
+        try:
+            if source.path is None or source.compression:
+                stream = open_stream(source, self.stdin)
+                skip_bytes(stream, resume.offset)
+                blocks = stream_blocks(stream, c.block_size, start=resume.offset)
+                first = next(blocks, None)
+                if first is None and resume.entry is not None and resume.offset:
+                    resume.entry.done = bool(source.compression)
+                    self._nothing(source, "no new lines")
+                    return
+            lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
+            written = [line for line in lines if line.strip()]
+            if not written or all(line.startswith("#") for line in written):
+                self._nothing(source, "only W3C headers" if written else "empty")
+                return
+            fmt = self._format_for(source, lines, forced, resume)
+            self.stats.formats[source.name] = fmt.name
+            self._check_groups(fmt)
+            by_host = self.spec.per_hit_site and self.spec.replay_suffixes is None and not c.tracking.log_hostname
+            if by_host and "host" not in fmt.groups:
+                raise ConfigError(
+                    f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
+                    "be found by host name. Give --idsite, or --log-hostname=HOST."
+                )
+            if self.ledger is not None and resume.entry is not None:
+                self.ledger.track(source.index, resume.entry)
+            self.on_event(FileStarted(source.name, fmt.name, source.size))
+            ctx = WorkContext(
+                fmt=fmt,
+                filters=c.filters,
+                encode=self.spec,
+                encoding=c.formats.encoding,
+                timezone=c.formats.timezone,
+                keep_rejected=c.verbose > 0,
+                encode_hits=not self.stats.dry_run,
+            )
+            if source.path is not None and not source.compression:
+                self.bytes_skipped += resume.offset  # the progress starts where the file is resumed
+            if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
+                assert source.path is not None
+                stream = open_stream(source, None)
+                skip_bytes(stream, resume.offset)
+                end = resume.end if resume.end is not None else source.size
+                blocks = stream_blocks(
+                    LimitedStream(stream, (end or 0) - resume.offset), c.block_size, start=resume.offset
+                )
+            if blocks is None:
+                assert source.path is not None and source.size is not None
+                end = resume.end if resume.end is not None else source.size
+                for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
+                    yield ctx, Block(source.index, start, stop, path=source.path)
+                return
+            for offset, data in _chain([first] if first else [], blocks):
+                if isinstance(stream, CheckedStream):
+                    self.compressed_read[source.index] = stream.consumed()
+                pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
+                for at, piece, fields in pieces:
+                    if fields is not None:
+                        ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
+                    yield ctx, Block(source.index, at, at + len(piece), data=piece)
+        finally:
+            if stream is not None and (source.path is not None or source.stream is not None):
+                stream.close()
+
+    def _check_groups(self, fmt: FormatDef) -> None:
+        """Say once per format which groups named by the options it does not have (the reference crashed)."""
+        t = self.config.tracking
+        if fmt.name in self._checked or not (t.page_cvars or t.visit_cvars or t.ignore_groups):
+            return
+        self._checked.add(fmt.name)
+        groups = fmt.groups
+        for option, names in (
+            ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
+            ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
+            ("--ignore-groups", list(t.ignore_groups)),
+        ):
+            missing = [name for name in names if name not in groups]
+            if missing:
+                self.on_event(
+                    Notice(
+                        f"{option}: the {fmt.name} format has no group {', '.join(missing)}; ignored. Its groups: "
+                        f"{', '.join(sorted(groups))}."
+                    )
+                )
+
+    def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
+        """The format of a source: named or detected; a W3C template built from the fields in effect."""
+        w3c = self.config.formats.w3c
+        fmt = forced or detect(lines, path=source.name, w3c_options=w3c)
+        if fmt.kind != "w3c" and not (fmt.comments and resume.offset):
+            return self._check_forced(fmt, source, lines) if forced else fmt
+        fields = header_fields(lines, w3c)
+        if resume.offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
+            fields = fields_before(source, resume.offset) or fields
+        if fields is None:
+            raise FormatError(
+                f"{source.name}: no #Fields: line in its first lines, so the W3C fields are unknown. "
+                'Give them with --w3c-fields="#Fields: date time c-ip ...".',
+                path=source.name,
+            )
+        built = build_w3c(fmt, fields, w3c, where=source.name)
+        return self._check_forced(built, source, lines) if forced else built
+
+    def _check_forced(self, fmt: FormatDef, source: Source, lines: list[str]) -> FormatDef:
+        """A format the options name must read one of the first lines, as a detected one does."""
+        c = self.config
+        sample = first_lines(lines)
+        if not sample or reads_any(fmt, sample, c.tracking, timezone=c.formats.timezone):
+            return fmt
+        option = "--log-format-regex" if c.formats.regex else "--log-format-name"
+        raise FormatError(
+            f"{source.name}: the format {fmt.name} given by {option} reads none of the first lines. First line: "
+            f"{sample[0][:120]!r}. Leave {option} out to detect the format (see --list-formats), or correct it.",
+            path=source.name,
+            tried=(fmt.name,),
+        )
+
+
+def _chain(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+    yield from first
+    yield from rest

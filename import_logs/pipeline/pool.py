@@ -1,0 +1,71 @@
+"""The worker pool: started early, fed a bounded window of blocks, results read back in the order of the jobs,
+and stopped without waiting for blocks nobody will read."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from import_logs.errors import WorkerError
+from import_logs.pipeline.worker import BlockResult, WorkContext, init_worker, process_block
+from import_logs.sources import Block
+
+Job = tuple[WorkContext, Block]
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """forkserver where there is one (no fork of a threaded process), else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # '__main__' is multiprocessing's default (workers start with the importer's modules imported); ours makes
+    # the forkserver end with the importer.
+    context.set_forkserver_preload(["__main__", "import_logs.pipeline.orphans"])
+    return context
+
+
+def start_workers(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes, started now (each gets a no-op), so that they boot in the background."""
+    executor = ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker)
+    for _ in range(workers):
+        executor.submit(os.getpid)
+    return executor
+
+
+def results(
+    jobs: Iterator[Job], executor: Executor | None, workers: int, window: deque[Future[BlockResult]]
+) -> Iterator[BlockResult]:
+    """Results in the order of the jobs; at most two blocks per worker under way (bounded memory). Without an
+    executor the blocks are processed here, one by one."""
+    if executor is None:
+        for ctx, block in jobs:
+            yield process_block(ctx, block)
+        return
+    try:
+        for ctx, block in jobs:
+            window.append(executor.submit(process_block, ctx, block))
+            if len(window) >= 2 * workers:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    except BrokenProcessPool:  # from result(), or from submit() once the pool knows
+        raise WorkerError(
+            "a worker process died (killed, or out of memory) while parsing. Nothing after the last "
+            "accepted batch was lost: run the import again."
+        ) from None
+
+
+def shutdown(executor: Executor, window: deque[Future[BlockResult]]) -> None:
+    """Stop the workers without waiting for blocks nobody will read (Ctrl-C, an error): the pool's own
+    processes only, not every child of the process (the executor keeps them in ``_processes`` up to 3.13)."""
+    pool = list((getattr(executor, "_processes", None) or {}).values())
+    for future in window:
+        future.cancel()
+    executor.shutdown(wait=not window, cancel_futures=True)
+    if window:
+        for process in pool:
+            process.terminate()
