@@ -35,6 +35,20 @@ def test_version_and_help() -> None:
     assert "Examples:" in help_text and "--client-secret" in help_text and "IMPORT_LOGS_CLIENT_SECRET" in help_text
 
 
+def test_every_option_is_declared_once_in_one_help_section() -> None:
+    from import_logs.cli.options import SECTIONS
+
+    declared = [opt.name for section in SECTIONS for opt in section.options]
+    assert len(declared) == len(set(declared))
+    params = [param.name for param in main.params]
+    assert sorted(params) == sorted([*declared, "files", "version"])  # --help is added by click
+    help_text = invoke("--help").stdout
+    titles = [line[:-1] for line in help_text.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles == [*(section.title for section in SECTIONS), "General"]
+    general = help_text.split("\nGeneral:\n")[1]
+    assert "--version" in general and "--help" in general and "--settings" not in general
+
+
 def test_list_formats() -> None:
     lines = invoke("--list-formats").stdout.splitlines()
     names = [line.split()[0] for line in lines]
