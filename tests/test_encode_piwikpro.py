@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from import_logs.backends.base import EncodeSpec
-from import_logs.backends.piwikpro_encode import PiwikProEncoder, _json
+from import_logs.backends.encoding import json_string as _json
+from import_logs.backends.piwikpro_encode import PiwikProEncoder
 from import_logs.config import TrackingOptions
 from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT
 from import_logs.parsing.hit import Hit

@@ -31,7 +31,7 @@ def destination(config: Config) -> str | None:
     if config.save_requests is not None:
         return None if config.save_requests == "-" else "file:" + os.path.abspath(config.save_requests)
     b = config.backend
-    from import_logs.backends.piwikpro_encode import normalise_url
+    from import_logs.backends.encoding import normalise_url
 
     info = REGISTRY.get(b.name, REGISTRY["piwikpro"])
     url = b.url or info.default_url

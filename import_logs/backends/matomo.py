@@ -25,12 +25,12 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import matomo_counts, not_a_tracker
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.piwikpro_encode import normalise_url
-from import_logs.backends.registry import REGISTRY
+from import_logs.backends.encoding import normalise_url
+from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.replay import DEFAULT_SUFFIXES
-from import_logs.config import Config, Secret
+from import_logs.config import BackendOptions, Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import MAYBE_TWICE, Retrier, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, excerpt
 
 #: Words of Matomo error messages that are about the token, not about a hit.
 _AUTH_WORDS = ("token_auth", "authenticat", "permission", "custom timestamp")
@@ -50,8 +50,10 @@ def error_message(response: httpx.Response) -> str | None:
     return None
 
 
-class MatomoSender:
-    default_payload_size = REGISTRY["matomo"].payload_size
+class MatomoSender(HttpSender):
+    name = "matomo"
+    label = "Matomo"
+    url_example = "https://matomo.example.com"
 
     def __init__(
         self,
@@ -61,9 +63,14 @@ class MatomoSender:
         on_retry: Callable[[str], None] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
+        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
         b = config.backend
-        if not b.url:
-            raise ConfigError("--url is required: the address of your Matomo, e.g. https://matomo.example.com.")
+        self.api = (normalise_url(b.api_url) if b.api_url else self.base) + "/index.php"
+        self.tracker_url = self.tracker()
+        self._token: Secret | None = b.token_auth
+
+    def check(self, options: BackendOptions) -> None:
+        b = options
         if not b.token_auth and not (b.login and b.password):
             raise ConfigError(
                 "Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under "
@@ -74,18 +81,6 @@ class MatomoSender:
             raise ConfigError(f"--idsite {b.idsite!r}: Matomo site ids are numbers (Administration → Websites).")
         if b.idsite_fallback is not None and not b.idsite_fallback.isdigit():
             raise ConfigError(f"--idsite-fallback {b.idsite_fallback!r}: Matomo site ids are numbers.")
-        self.config = config
-        self.base = normalise_url(b.url)
-        self.api = normalise_url(b.api_url or b.url) + "/index.php"
-        endpoint = b.tracker_endpoint_path or REGISTRY["matomo"].tracker_path
-        self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
-        if config.http.debug_tracker:
-            self.tracker_url += "?debug=1"
-        self._say = on_retry
-        self._token: Secret | None = b.token_auth
-        self.client = client or make_client(config.http, connections=max(1, b.recorders))
-        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
-        self._stop = stop
 
     # --- the Reporting API --------------------------------------------------------------------------------
 
@@ -96,30 +91,30 @@ class MatomoSender:
             form["token_auth"] = self._token.reveal()
         response = self.retrier.request(self.client, "POST", self.api, data=form)
         if response.status_code in (401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"{method}: HTTP {response.status_code} from {self.api}. Check --token-auth, and --auth-user "
                 "and --auth-password if a proxy asks for them.",
+                response,
                 url=self.api,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         if response.status_code != 200:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"{method}: HTTP {response.status_code} from {self.api} ({excerpt(response, 120)}). Check --url "
                 "(or --api-url): it must be the address of your Matomo.",
+                response,
                 url=self.api,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         try:
             data = response.json()
         except ValueError:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"{method}: {self.api} did not answer JSON ({excerpt(response, 120)}). Check --url (or --api-url): "
                 "it must be the address of your Matomo.",
+                response,
                 url=self.api,
-                status=200,
-                excerpt=excerpt(response),
             ) from None
         if isinstance(data, dict) and data.get("result") == "error":
             raise AuthError(
@@ -215,14 +210,7 @@ class MatomoSender:
         assert self._token
         token = self._token.reveal()
         body = ('{"requests":[' + ",".join(items) + '],"token_auth":' + json.dumps(token) + "}").encode("utf-8")
-        return self.retrier.request(
-            self.client,
-            "POST",
-            self.tracker_url,
-            content=body,
-            headers={"Content-Type": "application/json"},
-            final=lambda r: error_message(r) is not None,
-        )
+        return self.post(self.tracker_url, body, final=lambda r: error_message(r) is not None)
 
     def send(self, batch: Batch) -> SendResult | None:
         result = SendResult()
@@ -233,8 +221,6 @@ class MatomoSender:
             response = self._post(batch.items[start:end])
             if response.extensions.get(MAYBE_TWICE):
                 result.maybe_twice += end - start
-            if self.config.http.debug_tracker and self._say is not None:
-                self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
             message = self._judge(response, batch, start, end - start, result)
             if message is None:
                 continue
@@ -289,20 +275,20 @@ class MatomoSender:
                 excerpt=message,
             )
         if status in (401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"POST {self.tracker_url}: HTTP {status} ({excerpt(response, 120)}). Check --token-auth, and "
                 "--auth-user/--auth-password if a proxy asks for them.",
+                response,
                 url=self.tracker_url,
-                status=status,
-                excerpt=excerpt(response),
             )
         if status == 404:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"POST {self.tracker_url}: HTTP 404, there is no tracker there. Check --url and "
                 "--tracker-endpoint-path (Matomo's is /matomo.php, older ones /piwik.php).",
+                response,
                 url=self.tracker_url,
-                status=status,
-                excerpt=excerpt(response),
             )
         if message is not None:
             return message
@@ -322,16 +308,16 @@ class MatomoSender:
 
     def _none_stored(self, batch: Batch, start: int, sent: int, response: httpx.Response) -> RejectedError:
         path, lineno = batch.where(start)
-        return RejectedError(
+        return from_response(
+            RejectedError,
             f"POST {self.tracker_url}: Matomo answered success but stored none of the {sent} hits of the batch "
             f"starting at {path}:{lineno}, twice (tracked 0, invalid 0). They are not counted as imported; the "
             "next run sends them again. Check Matomo's tracker log (--debug-tracker shows its answer), and whether "
             "the site excludes these visitors (excluded IPs, user agents or parameters).",
+            response,
             url=self.tracker_url,
-            status=response.status_code,
-            excerpt=excerpt(response),
-            path=path,
-            lineno=lineno,
+            batch=batch,
+            start=start,
         )
 
     def _rejected(self, batch: Batch, start: int, response: httpx.Response, message: str) -> RejectedError:
@@ -341,18 +327,15 @@ class MatomoSender:
             if response.status_code == 413
             else "Is the BulkTracking plugin enabled in Matomo?"
         )
-        return RejectedError(
+        return from_response(
+            RejectedError,
             f"POST {self.tracker_url}: Matomo rejected the batch starting at {path}:{lineno} (HTTP "
             f"{response.status_code}: {message}). {fix}",
+            response,
             url=self.tracker_url,
-            status=response.status_code,
-            excerpt=excerpt(response),
-            path=path,
-            lineno=lineno,
+            batch=batch,
+            start=start,
         )
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def _int(value: object) -> int:

@@ -8,43 +8,44 @@ Fixed against the reference: no ``cip=-``, no empty ``uid``, an empty ``urlref``
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
+from datetime import datetime
 
-from import_logs.backends.base import SITE_PLACEHOLDER, EncodeSpec
-from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
+from import_logs.backends.base import EncodeSpec
+from import_logs.backends.encoding import (
+    MAX_URL,
+    Memo,
+    hit_url,
+    json_string,
+    page_cvars,
+    site_of,
+    title,
+    url_quote,
+    visit_cvars,
+)
 from import_logs.backends.replay import replay_params
 from import_logs.filters import DOWNLOAD, ERROR, REDIRECT
 from import_logs.parsing.hit import Hit
-
-_CACHE_LIMIT = 100_000
-
-
-def _q(text: str) -> str:
-    return quote(text, safe="")
+from import_logs.parsing.timeparse import format_cdt
 
 
-class _Quoted(dict[str, str]):
-    """URL-encoded values that repeat (user agents, referrers, IPs), made once each."""
-
-    def __missing__(self, key: str) -> str:
-        if len(self) >= _CACHE_LIMIT:
-            self.clear()
-        value = self[key] = _q(key)
-        return value
-
-
-class MatomoEncoder(PiwikProEncoder):
+class MatomoEncoder:
     """``encoder(hit, flags)`` → the JSON string literal of one ``?...`` tracking request."""
 
     def __init__(self, spec: EncodeSpec) -> None:
-        super().__init__(spec)
-        self._head = f"?idsite={_q(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}"
-        self._quoted = _Quoted()
+        self._t = t = spec.tracking
+        self._bots = spec.enable_bots
+        self.site = site_of(spec)
+        self.dp = "0" if t.enable_reverse_dns else "1"
+        self.url = hit_url(spec)
+        self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}"
+        self._quoted: Memo[str] = Memo(url_quote)
+        self._cdt: Memo[datetime] = Memo(lambda time: url_quote(format_cdt(time)))
 
     def __call__(self, hit: Hit, flags: int) -> str:
         q = self._quoted
+        t = self._t
         url = self.url(hit)
-        parts = [self._head, "&cdt=", _q(self.cdt(hit.time)), "&ua=", q[hit.user_agent], "&url=", _q(url)]
+        parts = [self._head, "&cdt=", self._cdt[hit.time], "&ua=", q[hit.user_agent], "&url=", url_quote(url)]
         add = parts.append
         if hit.ip:
             add("&cip=")
@@ -55,30 +56,27 @@ class MatomoEncoder(PiwikProEncoder):
             add(q[referrer])
         if hit.userid:
             add("&uid=")
-            add(_q(hit.userid))
+            add(url_quote(hit.userid))
         add("&cvar=")
-        add(_q(self.page_cvars(hit) or json.dumps({"1": ["HTTP-code", str(hit.status)]})))
-        visit = self.visit_cvars(hit, flags)
+        add(url_quote(page_cvars(hit, t.track_http_method) or json.dumps({"1": ["HTTP-code", str(hit.status)]})))
+        visit = visit_cvars(hit, flags, self._bots)
         if visit is not None:
             add("&_cvar=")
-            add(_q(visit))
+            add(url_quote(visit))
         if self._bots:
             add("&bots=1")
         if flags & DOWNLOAD:
             add("&download=")
-            add(_q(url))
+            add(url_quote(url))
         if flags & (ERROR | REDIRECT):
             add("&action_name=")
-            add(_q(self.title(hit.status, url, referrer)))
+            add(url_quote(title(hit.status, url, referrer, t.title_category_delimiter)))
         if hit.generation_time_ms:
             add(f"&pf_srv={int(hit.generation_time_ms)}")
         if hit.size > 0:
             add(f"&bw_bytes={hit.size}")
-        return _json("".join(parts))
+        return json_string("".join(parts))
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:
-        values = replay_params(hit, params, self.cdt(hit.time), self.site, dp=self.dp)
-        return _json("?" + "&".join(f"{_q(k)}={_q(v)}" for k, v in values.items()))
-
-
-__all__ = ["SITE_PLACEHOLDER", "MatomoEncoder"]
+        values = replay_params(hit, params, format_cdt(hit.time), self.site, dp=self.dp)
+        return json_string("?" + "&".join(f"{url_quote(k)}={url_quote(v)}" for k, v in values.items()))

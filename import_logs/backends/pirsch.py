@@ -17,11 +17,11 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import not_a_tracker, pirsch_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.piwikpro_encode import normalise_url
+from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.registry import REGISTRY
-from import_logs.config import Config
+from import_logs.config import BackendOptions, Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import MAYBE_TWICE, BearerAuth, Retrier, TokenSource, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
 
 BATCH_PATH = REGISTRY["pirsch"].tracker_path
 DEFAULT_URL = str(REGISTRY["pirsch"].default_url)
@@ -54,12 +54,9 @@ def parse_expiry(text: str) -> datetime:
     return value.replace(tzinfo=timezone.utc)
 
 
-def base_url(config: Config) -> str:
-    return normalise_url(config.backend.url or DEFAULT_URL)
-
-
-class PirschSender:
-    default_payload_size = REGISTRY["pirsch"].payload_size
+class PirschSender(HttpSender):
+    name = "pirsch"
+    label = "Pirsch API"
 
     def __init__(
         self,
@@ -69,31 +66,30 @@ class PirschSender:
         on_retry: Callable[[str], None] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
+        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
         b = config.backend
-        secret = b.client_secret.reveal() if b.client_secret else ""
+        self.url = self.base + BATCH_PATH
+        self._client_id = b.client_id
+        self._secret = b.client_secret.reveal() if b.client_secret else ""
+        self.tokens = TokenSource(self._fetch_token)
+        self.auth = BearerAuth(self.tokens)
+
+    def check(self, options: BackendOptions) -> None:
+        secret = options.client_secret.reveal() if options.client_secret else ""
         if not secret:
             raise ConfigError(
                 "Pirsch needs --client-secret: an access key (pa_...), or a client secret with --client-id. "
                 "Create one under the domain's settings → Developer; better give it in IMPORT_LOGS_CLIENT_SECRET."
             )
-        if not b.client_id and not secret.startswith("pa_"):
+        if not options.client_id and not secret.startswith("pa_"):
             raise ConfigError(
                 "--client-secret is not an access key (pa_...), so Pirsch also needs --client-id, the id of the "
                 "client it belongs to."
             )
-        if b.idsite:
+        if options.idsite:
             raise ConfigError(
                 "--idsite has no meaning for Pirsch: a Pirsch client belongs to one domain. Leave it out."
             )
-        self.config = config
-        self.base = base_url(config)
-        self.url = self.base + BATCH_PATH
-        self._client_id = b.client_id
-        self._secret = secret
-        self.client = client or make_client(config.http, connections=max(1, b.recorders))
-        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
-        self.tokens = TokenSource(self._fetch_token)
-        self.auth = BearerAuth(self.tokens)
 
     def _fetch_token(self) -> tuple[str, float]:
         if not self._client_id:  # an access key is its own token, valid until revoked
@@ -102,20 +98,20 @@ class PirschSender:
         body = {"client_id": self._client_id, "client_secret": self._secret}
         response = self.retrier.request(self.client, "POST", url, json=body, auth=None)
         if response.status_code in (400, 401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"Pirsch refused the client credentials (HTTP {response.status_code} from {url}: "
                 f"{pirsch_error(response)}). Check --client-id and --client-secret (domain settings → Developer).",
+                response,
                 url=url,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         if response.status_code != 200:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"POST {url} answered HTTP {response.status_code} ({pirsch_error(response)}). Check --url "
                 f"(Pirsch's API is {DEFAULT_URL}; leave --url out to use it).",
+                response,
                 url=url,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         try:
             data = response.json()
@@ -148,32 +144,26 @@ class PirschSender:
 
     def send(self, batch: Batch) -> SendResult | None:
         body = ("[" + ",".join(batch.items) + "]").encode("utf-8")
-        response = self.retrier.request(
-            self.client, "POST", self.url, content=body, headers={"Content-Type": "application/json"}, auth=self.auth
-        )
+        response = self.post(self.url, body, auth=self.auth)
         status = response.status_code
         if pirsch_accepts(response):
             return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
         if 200 <= status < 300:
             raise not_a_tracker(response, url=self.url, backend="Pirsch", batch=batch)
-        path, lineno = batch.where()
         if status in (401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"POST {self.url}: HTTP {status} ({pirsch_error(response)}). The access key or client may not "
                 "send hits: check that it belongs to this domain and has not been deleted.",
+                response,
                 url=self.url,
-                status=status,
-                excerpt=excerpt(response),
             )
-        raise RejectedError(
+        path, lineno = batch.where()
+        raise from_response(
+            RejectedError,
             f"POST {self.url}: Pirsch rejected the batch starting at {path}:{lineno} (HTTP {status}: "
             f"{pirsch_error(response)}).",
+            response,
             url=self.url,
-            status=status,
-            excerpt=excerpt(response),
-            path=path,
-            lineno=lineno,
+            batch=batch,
         )
-
-    def close(self) -> None:
-        self.client.close()

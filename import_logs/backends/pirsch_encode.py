@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from import_logs.backends.base import EncodeSpec
-from import_logs.backends.piwikpro_encode import MAX_URL, PiwikProEncoder, _json
+from import_logs.backends.encoding import MAX_URL, Memo, hit_url, json_string
 from import_logs.errors import ConfigError
 from import_logs.parsing.hit import Hit
 
@@ -24,26 +24,17 @@ def rfc3339(time: datetime) -> str:
     return text + "Z"
 
 
-class PirschEncoder(PiwikProEncoder):
+class PirschEncoder:
     def __init__(self, spec: EncodeSpec) -> None:
-        super().__init__(spec)
-        self._times: dict[datetime, str] = {}
-
-    def time(self, time: datetime) -> str:
-        cache = self._times
-        try:
-            return cache[time]
-        except KeyError:
-            if len(cache) >= 100_000:
-                cache.clear()
-            text = cache[time] = rfc3339(time)
-            return text
+        self.url = hit_url(spec)
+        self._esc: Memo[str] = Memo(json_string)
+        self._times: Memo[datetime] = Memo(rfc3339)
 
     def __call__(self, hit: Hit, flags: int) -> str:
         esc = self._esc
         parts = [
             '{"url":',
-            _json(self.url(hit)),
+            json_string(self.url(hit)),
             ',"ip":',
             esc[hit.ip or ""],
             ',"user_agent":',
@@ -52,7 +43,7 @@ class PirschEncoder(PiwikProEncoder):
         referrer = hit.referrer[:MAX_URL]
         if referrer:
             parts += [',"referrer":', esc[referrer]]
-        parts += [',"time":"', self.time(hit.time), '"}']
+        parts += [',"time":"', self._times[hit.time], '"}']
         return "".join(parts)
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:

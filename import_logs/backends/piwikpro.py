@@ -17,18 +17,19 @@ import httpx
 from import_logs import __version__
 from import_logs.backends.answers import not_a_tracker, piwikpro_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.piwikpro_encode import normalise_url
-from import_logs.backends.registry import REGISTRY
+from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
-from import_logs.config import Config, Secret
+from import_logs.config import BackendOptions, Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import MAYBE_TWICE, BearerAuth, Retrier, TokenSource, excerpt, make_client
+from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
 
 JSON_API = "application/vnd.api+json"
 
 
-class PiwikProSender:
-    default_payload_size = REGISTRY["piwikpro"].payload_size
+class PiwikProSender(HttpSender):
+    name = "piwikpro"
+    label = "Piwik PRO account"
+    url_example = "https://example.piwik.pro"
 
     def __init__(
         self,
@@ -38,30 +39,23 @@ class PiwikProSender:
         on_retry: Callable[[str], None] | None = None,
         client: httpx.Client | None = None,
     ) -> None:
+        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
         b = config.backend
-        if not b.url:
-            raise ConfigError(
-                "--url is required: the address of your Piwik PRO account, e.g. https://example.piwik.pro."
-            )
+        #: Replaying without credentials: the logged requests go as they were, without a token.
         self.anonymous = b.replay_tracking and not (b.client_id or b.client_secret)
-        if not self.anonymous and (not b.client_id or not b.client_secret):
+        self.tracker_url = self.tracker()
+        self._client_id = b.client_id
+        self._secret: Secret = b.client_secret or Secret("")
+        self.tokens = TokenSource(self._fetch_token)
+        self.auth: BearerAuth | None = None if self.anonymous else BearerAuth(self.tokens)
+
+    def check(self, options: BackendOptions) -> None:
+        anonymous = options.replay_tracking and not (options.client_id or options.client_secret)
+        if not anonymous and (not options.client_id or not options.client_secret):
             raise ConfigError(
                 "--client-id and --client-secret are required: create API credentials in Piwik PRO "
                 "(My profile → API credentials); the secret can also come from IMPORT_LOGS_CLIENT_SECRET."
             )
-        self.config = config
-        self.base = normalise_url(b.url)
-        endpoint = b.tracker_endpoint_path or REGISTRY["piwikpro"].tracker_path
-        self.tracker_url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
-        if config.http.debug_tracker:
-            self.tracker_url += "?debug=1"
-        self._say = on_retry
-        self._client_id = b.client_id
-        self._secret: Secret = b.client_secret or Secret("")
-        self.client = client or make_client(config.http, connections=max(1, b.recorders))
-        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
-        self.tokens = TokenSource(self._fetch_token)
-        self.auth: BearerAuth | None = None if self.anonymous else BearerAuth(self.tokens)
 
     # --- authentication -----------------------------------------------------------------------------------
 
@@ -74,21 +68,21 @@ class PiwikProSender:
         }
         response = self.retrier.request(self.client, "POST", url, json=body, auth=None)
         if response.status_code in (400, 401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"Piwik PRO refused the API credentials (HTTP {response.status_code} from {url}: "
                 f"{excerpt(response, 160)}). Check --client-id and --client-secret; credentials are created "
                 "under My profile → API credentials and stop working when revoked.",
+                response,
                 url=url,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         if response.status_code != 200:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"POST {url} answered HTTP {response.status_code} ({excerpt(response, 160)}). "
                 "Check that --url is the address of your Piwik PRO account.",
+                response,
                 url=url,
-                status=response.status_code,
-                excerpt=excerpt(response),
             )
         try:
             data = response.json()
@@ -137,18 +131,15 @@ class PiwikProSender:
             "Sites & apps.",
         }
         if status in fixes:
-            raise AuthError(
-                f"GET {url}: HTTP {status} ({excerpt(response, 120)}). {fixes[status]}",
-                url=url,
-                status=status,
-                excerpt=excerpt(response),
+            raise from_response(
+                AuthError, f"GET {url}: HTTP {status} ({excerpt(response, 120)}). {fixes[status]}", response, url=url
             )
         if status != 200:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"GET {url} answered HTTP {status} ({excerpt(response, 120)}). Check --url.",
+                response,
                 url=url,
-                status=status,
-                excerpt=excerpt(response),
             )
         main_url = ""
         try:
@@ -202,35 +193,26 @@ class PiwikProSender:
     def _api_error(self, method: str, url: str, response: httpx.Response, doing: str) -> AuthError | ServerError:
         status = response.status_code
         if status in (401, 403):
-            return AuthError(
+            return from_response(
+                AuthError,
                 f"{method} {url}: HTTP {status} while {doing} ({excerpt(response, 120)}). The API credentials "
                 "need access to the apps (to create them: the permission to add apps).",
+                response,
                 url=url,
-                status=status,
-                excerpt=excerpt(response),
             )
-        return ServerError(
+        return from_response(
+            ServerError,
             f"{method} {url}: HTTP {status} while {doing} ({excerpt(response, 120)}). Check --url, or give --idsite.",
+            response,
             url=url,
-            status=status,
-            excerpt=excerpt(response),
         )
 
     # --- tracking -----------------------------------------------------------------------------------------
 
     def send(self, batch: Batch) -> SendResult | None:
         body = ('{"requests":[' + ",".join(batch.items) + "]}").encode("utf-8")
-        response = self.retrier.request(
-            self.client,
-            "POST",
-            self.tracker_url,
-            content=body,
-            headers={"Content-Type": "application/json"},
-            auth=self.auth,
-        )
+        response = self.post(self.tracker_url, body, auth=self.auth)
         status = response.status_code
-        if self.config.http.debug_tracker and self._say is not None:
-            self._say(f"tracker answered HTTP {status}: {excerpt(response, 300)}")
         if piwikpro_accepts(response):
             return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
         if 200 <= status < 300:
@@ -238,38 +220,34 @@ class PiwikProSender:
         path, lineno = batch.where()
         where = f"{path}:{lineno}"
         if status in (401, 403):
-            raise AuthError(
+            raise from_response(
+                AuthError,
                 f"POST {self.tracker_url}: HTTP {status} ({excerpt(response, 120)}) for the batch starting at "
                 f"{where}. Check that the API credentials may track into app {self.config.backend.idsite}.",
+                response,
                 url=self.tracker_url,
-                status=status,
-                excerpt=excerpt(response),
             )
         if status == 404:
-            raise ServerError(
+            raise from_response(
+                ServerError,
                 f"POST {self.tracker_url}: HTTP 404, there is no tracker there. Check --url and "
                 "--tracker-endpoint-path (Piwik PRO's is /ppms.php).",
+                response,
                 url=self.tracker_url,
-                status=status,
-                excerpt=excerpt(response),
             )
         fix = (
             "Lower --recorder-max-payload-size."
             if status == 413
             else "Run again with -v to see the line, or exclude it; report it if the line looks right."
         )
-        raise RejectedError(
+        raise from_response(
+            RejectedError,
             f"POST {self.tracker_url}: the server rejected the batch starting at {where} (HTTP {status}: "
             f"{excerpt(response, 160)}). {fix}",
+            response,
             url=self.tracker_url,
-            status=status,
-            excerpt=excerpt(response),
-            path=path,
-            lineno=lineno,
+            batch=batch,
         )
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def _app_id(response: httpx.Response) -> str | None:
