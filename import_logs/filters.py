@@ -1,9 +1,9 @@
 """Which hits are kept, and why the others are not.
 
-``HitFilter.check`` returns ``(reason, flags)``: ``reason`` is ``None`` for a kept hit or one key of
-:data:`SKIP_REASONS`; ``flags`` marks a kept hit as a download, an error, a redirect or a bot. The checks run in
-the reference importers' order (download, hostname, HTTP error, redirect, path, static, bot) and the first that
-rejects names the reason, so the counters add up to the lines that were not sent.
+``HitFilter.check`` returns ``(reason, flags)``: ``reason`` is ``None`` for a kept hit or a
+:class:`~import_logs.reasons.Skip`; ``flags`` marks a kept hit as a download, an error, a redirect or a bot. The
+checks run in the reference importers' order (download, hostname, HTTP error, redirect, path, static, bot) and
+the first that rejects names the reason, so the counters add up to the lines that were not sent.
 """
 
 from __future__ import annotations
@@ -13,31 +13,12 @@ import re
 
 from import_logs.config import BOT_SUBSTRINGS, DEFAULT_DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, FilterOptions
 from import_logs.parsing.hit import Hit
+from import_logs.reasons import Skip
 
 DOWNLOAD = 1
 ERROR = 2
 REDIRECT = 4
 BOT = 8
-
-SKIP_REASONS = {
-    "http_error": "HTTP errors",
-    "http_redirect": "HTTP redirects",
-    "static": "requests to static resources (css, js, images, ico, ttf...)",
-    "bot": "requests done by bots, search engines...",
-    "download_extension": "requests to file downloads that did not match any --download-extensions",
-    "hostname": "requests that did not match any --hostname",
-    "excluded_path": "requests whose path matched an --exclude-path",
-    "not_included_path": "requests whose path matched no --include-path",
-    "skip_option": "requests within the first --skip lines of their file",
-    "header": "W3C header lines (#Fields:, #Date:...)",
-    "host_filter": "requests whose host --include-host / --exclude-host leave out",
-    "date_range": "requests outside --exclude-older-than / --exclude-newer-than",
-    "not_tracking_request": "requests that are not tracking requests (--replay-tracking)",
-    "unknown_site": "requests of hosts that have no site (listed below)",
-    "request_limit": "requests beyond --debug-request-limit in their file",
-}
-NOT_TRACKING = "not_tracking_request"
-UNKNOWN_SITE = "unknown_site"
 
 _CACHE_LIMIT = 50_000
 
@@ -77,7 +58,7 @@ class HitFilter:
         self._dates = options.older_than is not None or options.newer_than is not None
         self._bot_words = BOT_SUBSTRINGS + tuple(s.lower() for s in options.useragent_exclude if s)
         self._bots: dict[str, bool] = {}
-        self._paths: dict[str, tuple[str | None, int, str | None, int]] = {}
+        self._paths: dict[str, tuple[Skip | None, int, Skip | None, int]] = {}
 
     def is_bot(self, user_agent: str) -> bool:
         cache = self._bots
@@ -90,7 +71,7 @@ class HitFilter:
         found = cache[user_agent] = any(word in lowered for word in self._bot_words)
         return found
 
-    def path_verdict(self, path: str) -> tuple[str | None, int, str | None, int]:
+    def path_verdict(self, path: str) -> tuple[Skip | None, int, Skip | None, int]:
         """``(early reason, early flags, late reason, late flags)`` of a path, cached.
 
         Early: the download extension check, which comes first; late: the path and static checks, which come
@@ -103,29 +84,29 @@ class HitFilter:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         o = self._o
-        early: str | None = None
+        early: Skip | None = None
         early_flags = 0
-        late: str | None = None
+        late: Skip | None = None
         late_flags = 0
         ext = extension(path)
         if ext:
             if ext in self._downloads:
                 early_flags = DOWNLOAD
             elif ext in DEFAULT_DOWNLOAD_EXTENSIONS:
-                early = "download_extension"
+                early = Skip.DOWNLOAD_EXTENSION
         if self._exclude is not None and self._exclude.match(path):
-            late = "excluded_path"
+            late = Skip.EXCLUDED_PATH
         elif self._include is not None and not self._include.match(path):
-            late = "not_included_path"
+            late = Skip.NOT_INCLUDED_PATH
         elif ext in STATIC_EXTENSIONS or path.endswith("/robots.txt") or path == "robots.txt":
             if o.enable_static:
                 late_flags = DOWNLOAD
             else:
-                late = "static"
+                late = Skip.STATIC
         verdict = cache[path] = (early, early_flags, late, late_flags)
         return verdict
 
-    def check(self, hit: Hit) -> tuple[str | None, int]:
+    def check(self, hit: Hit) -> tuple[Skip | None, int]:
         path = hit.path
         verdict = self._paths.get(path)
         if verdict is None:
@@ -135,18 +116,18 @@ class HitFilter:
             return early, 0
 
         if self._hostnames is not None and hit.host and not self._hostnames.match(hit.host):
-            return "hostname", 0
+            return Skip.HOSTNAME, 0
 
         status = hit.status
         if status >= 300:
             if status >= 400:
                 if status < 600:
                     if not self._o.enable_http_errors:
-                        return "http_error", 0
+                        return Skip.HTTP_ERROR, 0
                     flags |= ERROR
             elif status != 304:
                 if not self._o.enable_http_redirects:
-                    return "http_redirect", 0
+                    return Skip.HTTP_REDIRECT, 0
                 flags |= REDIRECT
 
         if late is not None:
@@ -158,18 +139,18 @@ class HitFilter:
             bot = self.is_bot(hit.user_agent)
         if bot:
             if not self._o.enable_bots:
-                return "bot", 0
+                return Skip.BOT, 0
             flags |= BOT
 
         if self._host_filter and (
             (self._include_hosts is not None and hit.host not in self._include_hosts)
             or (self._exclude_hosts and hit.host in self._exclude_hosts)
         ):
-            return "host_filter", 0
+            return Skip.HOST_FILTER, 0
         if self._dates:
             o = self._o
             if (o.older_than is not None and hit.time < o.older_than) or (
                 o.newer_than is not None and hit.time > o.newer_than
             ):
-                return "date_range", 0
+                return Skip.DATE_RANGE, 0
         return None, flags

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from import_logs.filters import SKIP_REASONS
-from import_logs.parsing.hit import INVALID_REASONS
+from import_logs.reasons import Invalid, Skip
 
 #: Rejected hits listed by file and line in the summary (all are counted).
 REJECTED_SHOWN = 100
@@ -45,8 +44,8 @@ class Stats:
     sites_created: dict[str, str] = field(default_factory=dict)
     #: Files that could not be read to their end (truncated, damaged, no valid line): name → why.
     unreadable: dict[str, str] = field(default_factory=dict)
-    skipped: Counter[str] = field(default_factory=Counter)
-    invalid: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[Skip] = field(default_factory=Counter)
+    invalid: Counter[Invalid] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
     already_imported: int = 0
     #: Hits the previous run may have had accepted without knowing (it stopped while sending): sent again.
@@ -110,9 +109,9 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "sites_created": dict(stats.sites_created),
         "downloads": stats.downloads,
         "requests": stats.batches,
-        "skipped": {key: stats.skipped.get(key, 0) for key in SKIP_REASONS},
+        "skipped": {reason.value: stats.skipped.get(reason, 0) for reason in Skip},
         "skipped_total": skipped,
-        "invalid": {key: stats.invalid.get(key, 0) for key in INVALID_REASONS},
+        "invalid": {reason.value: stats.invalid.get(reason, 0) for reason in Invalid},
         "invalid_total": invalid,
         "dry_run": stats.dry_run,
         "elapsed_seconds": round(elapsed, 3),
@@ -164,12 +163,12 @@ def summary_text(stats: Stats) -> str:
     lines.append(row(d["downloads"], "requests were downloads"))
     ignored = d["skipped_total"] + d["invalid_total"]
     lines.append(row(ignored, "requests ignored:"))
-    for key, text in SKIP_REASONS.items():
-        if d["skipped"][key]:
-            lines.append(row(d["skipped"][key], text, 8))
-    for key, text in INVALID_REASONS.items():
-        if d["invalid"][key]:
-            lines.append(row(d["invalid"][key], f"invalid log lines: {text}", 8))
+    for skip in Skip:
+        if d["skipped"][skip.value]:
+            lines.append(row(d["skipped"][skip.value], skip.text, 8))
+    for invalid in Invalid:
+        if d["invalid"][invalid.value]:
+            lines.append(row(d["invalid"][invalid.value], f"invalid log lines: {invalid.text}", 8))
     if d["files_not_read_whole"]:
         lines += ["", "Files not read to their end: a later run reads them again from where they stand", "-" * 78]
         lines += [f"    {name}: {why}" for name, why in d["files_not_read_whole"].items()]

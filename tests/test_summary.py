@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -10,13 +11,14 @@ import pytest
 
 from import_logs.cli.settings_file import load
 from import_logs.errors import ConfigError
+from import_logs.reasons import Invalid, Skip
 from import_logs.stats import Stats, result_line, summary_dict, summary_text
 
 
 def figures(**changes: object) -> Stats:
     stats = Stats(files=["a.log"], formats={"a.log": "common"}, lines=100, kept=60, **changes)  # type: ignore[arg-type]
-    stats.skipped = Counter({"static": 30})
-    stats.invalid = Counter({"no_match": 10})
+    stats.skipped = Counter({Skip.STATIC: 30})
+    stats.invalid = Counter({Invalid.NO_MATCH: 10})
     return stats
 
 
@@ -84,3 +86,27 @@ def test_a_settings_file_with_a_secret_that_others_can_read_is_refused(tmp_path:
         load(private(tmp_path / "t.toml", '[import]\nurl = "x"\n'))
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(private(tmp_path / "u.toml", "url = \n"))
+
+
+def test_each_reason_is_its_key_and_has_a_text() -> None:
+    for kind in (Skip, Invalid):
+        keys = [reason.value for reason in kind]
+        assert len(keys) == len(set(keys))
+        for reason in kind:
+            assert reason == reason.value and str(reason) == f"{reason}" == reason.value
+            assert reason.text and pickle.loads(pickle.dumps(reason)) is reason
+    assert not set(Skip) & set(Invalid)
+    counted = Counter({Skip.BOT: 2})
+    assert counted["bot"] == 2  # a member and its key are one dict key
+
+
+def test_the_summary_lists_every_reason_by_its_key() -> None:
+    stats = figures()
+    stats.skipped[Skip.REQUEST_LIMIT] += 1
+    d = summary_dict(stats)
+    assert list(d["skipped"]) == [reason.value for reason in Skip]
+    assert list(d["invalid"]) == [reason.value for reason in Invalid]
+    assert all(type(key) is str for key in [*d["skipped"], *d["invalid"]])
+    assert (d["skipped"]["static"], d["skipped"]["request_limit"], d["invalid"]["no_match"]) == (30, 1, 10)
+    text = summary_text(stats)
+    assert f"1 {Skip.REQUEST_LIMIT.text}" in text and f"10 invalid log lines: {Invalid.NO_MATCH.text}" in text

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from import_logs.backends import SITE_PLACEHOLDER, Sender
 from import_logs.config import BackendOptions
 from import_logs.events import EventSink, Notice
-from import_logs.filters import UNKNOWN_SITE
+from import_logs.reasons import Skip
 from import_logs.stats import Stats
 
 
@@ -60,7 +60,7 @@ class SiteMap:
                 site = sites[key] = self._resolve(key)
             if site is None:
                 stats.unknown_sites[key or "(no host)"] += 1
-                stats.skipped[UNKNOWN_SITE] += 1
+                stats.skipped[Skip.UNKNOWN_SITE] += 1
                 stats.kept -= 1
                 continue
             kept_numbers.append(number)

@@ -1,7 +1,7 @@
 """From a line of text to a :class:`Hit`: one match, a few conversions, no copies.
 
 ``LineParser.parse`` returns a ``Hit`` or, for a line it cannot use, the reason as a string (one of
-:data:`INVALID_REASONS`), so that the caller counts it and goes on.
+:class:`~import_logs.reasons.Invalid`), so that the caller counts it and goes on.
 """
 
 from __future__ import annotations
@@ -17,20 +17,15 @@ from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, compile_regex, dig, json_object, split_plan
 from import_logs.parsing.split_path import fast_lines, fast_namespace
 from import_logs.parsing.timeparse import DateParser, resolve_zone
+from import_logs.reasons import Invalid, Skip
 
-NO_MATCH = "no_match"
+# The names the generated parsers return (see :func:`parser_source`).
+NO_MATCH = Invalid.NO_MATCH
+BAD_DATE = Invalid.BAD_DATE
+BAD_STATUS = Invalid.BAD_STATUS
+EMPTY = Invalid.EMPTY
 #: Not invalid: a header line of a W3C log (``#Fields:`` and the like), counted as skipped.
-HEADER = "header"
-BAD_DATE = "bad_date"
-BAD_STATUS = "bad_status"
-EMPTY = "empty_line"
-
-INVALID_REASONS = {
-    NO_MATCH: "lines that match no part of the log format",
-    BAD_DATE: "lines with a date that cannot be read",
-    BAD_STATUS: "lines with a status that is not a number",
-    EMPTY: "empty lines",
-}
+HEADER = Skip.HEADER
 
 
 class Hit(NamedTuple):
@@ -131,7 +126,7 @@ class LineParser:
             **fast_namespace(),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
-        self.parse: Callable[[str], Hit | str] = namespace["parse"]  # type: ignore[assignment]
+        self.parse: Callable[[str], Hit | Invalid | Skip] = namespace["parse"]  # type: ignore[assignment]
 
 
 def reads_any(fmt: FormatDef, lines: list[str], tracking: TrackingOptions, *, timezone: str | None = None) -> bool:

@@ -22,7 +22,6 @@ from import_logs.config import Config
 from import_logs.errors import Interrupted
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.parsing.formats import FormatDef
-from import_logs.parsing.hit import EMPTY
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
@@ -30,6 +29,7 @@ from import_logs.pipeline.modes import state_file_for
 from import_logs.pipeline.plan import Planner, forced_format
 from import_logs.pipeline.pool import results, shutdown, start_workers
 from import_logs.pipeline.worker import BlockResult
+from import_logs.reasons import Invalid, Skip
 from import_logs.sources import Source, resolve_inputs
 from import_logs.stats import Stats
 
@@ -268,7 +268,7 @@ class Importer:
             self._cut_short(r)
             return True
         invalid = sum(r.invalid.values())
-        self._bad[src] = self._bad.get(src, 0) + invalid - r.invalid.get(EMPTY, 0)
+        self._bad[src] = self._bad.get(src, 0) + invalid - r.invalid.get(Invalid.EMPTY, 0)
         if r.lines > invalid:
             self._readable.add(src)
         base = self._line_base[src]
@@ -287,9 +287,9 @@ class Importer:
         stats.skipped.update(r.skipped)
         stats.invalid.update(r.invalid)
         if m.skipped_by_option:
-            stats.skipped["skip_option"] += m.skipped_by_option
+            stats.skipped[Skip.SKIP_OPTION] += m.skipped_by_option
         if m.over_limit:
-            stats.skipped["request_limit"] += m.over_limit
+            stats.skipped[Skip.REQUEST_LIMIT] += m.over_limit
         numbers, items, visitors = m.numbers, m.items, m.visitors
         if self._sites is not None and items:
             numbers, items, visitors = self._sites.put(numbers, items, visitors, m.keys)

@@ -17,10 +17,11 @@ from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.backends.replay import tracking_params
 from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions
-from import_logs.filters import DOWNLOAD, NOT_TRACKING, HitFilter
+from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.parsing.formats import FormatDef
-from import_logs.parsing.hit import HEADER, LineParser
+from import_logs.parsing.hit import LineParser
 from import_logs.pipeline.orphans import die_with_parent
+from import_logs.reasons import Invalid, Skip
 from import_logs.sources import Block
 
 
@@ -54,8 +55,8 @@ class BlockResult:
     visitors: list[str] = field(default_factory=list)
     #: Of each kept hit, when the sites are resolved per hit: its host (replaying: its logged idsite).
     keys: list[str] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    invalid: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[Skip] = field(default_factory=Counter)
+    invalid: Counter[Invalid] = field(default_factory=Counter)
     #: (block-relative line index, reason, line) when ``keep_rejected``.
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     #: The file no longer held the block's range when it was read (copytruncate): nothing of it was read.
@@ -102,8 +103,8 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     for index, line in enumerate(lines):
         hit = parse(line)
         if isinstance(hit, str):
-            if hit == HEADER:
-                skipped[HEADER] += 1
+            if isinstance(hit, Skip):  # a W3C header line
+                skipped[hit] += 1
                 continue
             invalid[hit] += 1
             if rejected is not None:
@@ -112,9 +113,9 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
         if suffixes is not None:
             params = tracking_params(hit, suffixes, shift)
             if params is None:
-                skipped[NOT_TRACKING] += 1
+                skipped[Skip.NOT_TRACKING] += 1
                 if rejected is not None:
-                    rejected.append((index, f"skipped: {NOT_TRACKING}", line))
+                    rejected.append((index, f"skipped: {Skip.NOT_TRACKING}", line))
                 continue
         reason, flags = check(hit)
         if reason is not None:
