@@ -13,10 +13,10 @@ from conftest import SAMPLES
 
 from import_logs.config import TrackingOptions
 from import_logs.errors import FormatError
+from import_logs.parsing.detect import detect
 from import_logs.parsing.formats import (
     FormatDef,
     builtin_formats,
-    detect,
     get_format,
     load_format_file,
     user_regex_format,

@@ -15,7 +15,8 @@ import pytest
 from conftest import SAMPLES
 
 from import_logs.config import TrackingOptions
-from import_logs.parsing.formats import builtin_formats, detect, get_format
+from import_logs.parsing.detect import detect
+from import_logs.parsing.formats import builtin_formats, get_format
 from import_logs.parsing.hit import LineParser
 
 GOLDEN = Path(__file__).parent / "golden" / "parsers"

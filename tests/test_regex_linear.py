@@ -28,7 +28,8 @@ FORMAT_DEADLINE = 60.0
 _BATTERY = r"""
 import json, sys, time
 from pathlib import Path
-from import_logs.parsing.formats import compile_regex, detect, get_format
+from import_logs.parsing.detect import detect
+from import_logs.parsing.formats import compile_regex, get_format
 name, samples = sys.argv[1], Path(sys.argv[2])
 text = (samples / f"{name}.log").read_text(encoding="utf-8")
 fmt = get_format(name)
@@ -73,7 +74,7 @@ def test_detection_is_not_slowed_by_a_long_first_line() -> None:
     code = r"""
 import sys
 from pathlib import Path
-from import_logs.parsing.formats import detect
+from import_logs.parsing.detect import detect
 samples = Path(sys.argv[1])
 elb = next(line for line in (samples / "elb.log").read_text().splitlines() if line)
 common = (samples / "common.log").read_text().splitlines()

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from import_logs.config import TrackingOptions
-from import_logs.parsing.formats import builtin_formats, detect, get_format
+from import_logs.parsing.detect import detect
+from import_logs.parsing.formats import builtin_formats, get_format
 from import_logs.parsing.hit import Hit, LineParser
 from import_logs.pipeline.worker import split_lines
 

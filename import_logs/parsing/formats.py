@@ -69,7 +69,6 @@ FIELD_PATTERNS = {
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: How many leading lines detection reads at most, and how many of them must be non-blank.
-DETECT_LINES = 50
 
 
 @dataclass(frozen=True)
@@ -310,55 +309,6 @@ def load_format_file(path: str) -> FormatDef:
     if not isinstance(data, dict):
         raise FormatError(f"{path}: a format file holds one JSON object.", path=path)
     return from_definition(data, where=path)
-
-
-def first_lines(lines: list[str]) -> list[str]:
-    """The lines that detection looks at: the first written ones."""
-    return [line for line in lines if line.strip()][:DETECT_LINES]
-
-
-def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef:
-    """The most specific bundled format for the first lines of a file.
-
-    Each candidate scores the number of named groups it captures, summed over the sample lines it matches,
-    so a format with more fields wins only where it really matches; a tie keeps the earlier format.
-    """
-    sample = first_lines(lines)
-    candidates = [f for f in builtin_formats().values() if f.detect]
-    tried = tuple(c.name for c in candidates)
-    best: FormatDef | None = None
-    best_score = 0
-    templates = [f for f in candidates if f.kind == "w3c"]
-    if templates:
-        from import_logs.config import W3COptions
-        from import_logs.parsing.w3c import detect_w3c  # w3c builds on this module
-
-        found = detect_w3c(templates, lines, w3c_options or W3COptions())
-        if found is not None:
-            best, best_score = found
-        candidates = [f for f in candidates if f.kind != "w3c"]
-    objects: list[dict[str, Any] | None] | None = None
-    for candidate in candidates:
-        if candidate.kind == "json":
-            if objects is None:
-                objects = [json_object(line) if line.lstrip().startswith("{") else None for line in sample]
-            width = len(candidate.keys)
-            score = sum(width for obj in objects if obj is not None and all(k in obj for k in candidate.detect_keys))
-        else:
-            pattern = compile_regex(candidate.regex)
-            width = len(pattern.groupindex)
-            score = sum(width for line in sample if pattern.match(line))
-        if score > best_score:
-            best, best_score = candidate, score
-    if best is None:
-        first = sample[0][:120] if sample else ""
-        raise FormatError(
-            f"{path}: no known format matches the first lines (tried: {', '.join(tried)}). "
-            f"First line: {first!r}. Name the format with --log-format-name or give --log-format-regex.",
-            path=path,
-            tried=tried,
-        )
-    return best
 
 
 #: Fields the split fast path reads as one blank-separated token, and as one double-quoted string.

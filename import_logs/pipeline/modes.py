@@ -12,7 +12,7 @@ from import_logs.checkpoint.resume import read_head
 from import_logs.checkpoint.state import StateFile, default_state_path
 from import_logs.config import Config
 from import_logs.errors import ConfigError
-from import_logs.parsing.formats import detect
+from import_logs.parsing.detect import detect
 from import_logs.pipeline.plan import forced_format
 from import_logs.sources import head_lines, open_stream, resolve_inputs, stream_blocks
 

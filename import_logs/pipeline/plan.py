@@ -20,7 +20,8 @@ from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError
 from import_logs.events import EventSink, FileStarted, Notice
-from import_logs.parsing.formats import FormatDef, detect, first_lines, get_format, load_format_file, user_regex_format
+from import_logs.parsing.detect import detect, first_lines
+from import_logs.parsing.formats import FormatDef, get_format, load_format_file, user_regex_format
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
