@@ -3,11 +3,16 @@
     python bench/run.py                 # 1,000,000 lines, median of 3 runs
     python bench/run.py --lines 200000 --repeat 1
     python bench/run.py --scale 10      # the same log 10 times over: memory must not grow
+    python bench/run.py --against 739dbcc --lines 500000   # this tree against a commit, interleaved
 
 Scenarios: --dry-run with 1 worker and with all cores, a .gz input, end to end to bench/fake_tracker.py
 (2 workers, 2 recorders, payload 95), and --recorders 1 against 8 when each request takes 20 ms. Memory is the
 sum of the proportional set sizes (PSS) of the importer, its worker processes and its forkserver, sampled
 every 200 ms; CPU is their user + system time. Logs are generated once into bench/data/ (seeded).
+
+With --against REV, every scenario also runs on a checkout of the git revision REV (a temporary worktree), the
+two trees taking turns within each repetition, and the table gives both and their ratio: the machine's speed
+drifts within minutes, so only a comparison made in one run means something.
 """
 
 from __future__ import annotations
@@ -76,13 +81,21 @@ def _pss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure(args: list[str], env: dict[str, str] | None = None) -> Measure:
+def measure(args: list[str], env: dict[str, str] | None = None, tree: Path | None = None) -> Measure:
+    """One run of the importer (of the source tree ``tree`` when given, else the installed one)."""
+    if tree is not None:
+        env = {**(env or {}), "PYTHONPATH": str(tree)}
     with tempfile.TemporaryDirectory() as tmp:
         summary = Path(tmp) / "summary.json"
         cmd = [sys.executable, "-m", "import_logs", "--no-progress", f"--summary-json={summary}", *args]
         started = time.monotonic()
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=tree,
         )
         cpu: dict[int, float] = {}
         peak = 0.0
@@ -189,7 +202,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scale", type=int, default=1, help="read the generated log this many times over")
     parser.add_argument("--skip-slow", action="store_true", help="leave out the 20 ms recorders comparison")
+    parser.add_argument("--against", metavar="REV", help="compare with git revision REV, interleaved")
     opts = parser.parse_args()
+    if opts.against:
+        compare(opts)
+        return
     log, packed = ensure_logs(opts.lines, opts.scale)
     cores = os.cpu_count() or 1
     rows: list[tuple[str, Measure]] = []
@@ -201,17 +218,12 @@ def main() -> None:
         return result
 
     before = calibrate(log)
-    one = scenario("--dry-run, 1 worker", ["--dry-run", "--workers=1", str(log)])
-    many = scenario(f"--dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(log)])
-    scenario(f".gz input, --dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(packed)])
     tracker = FakeTracker()
     try:
-        scenario(
-            f"end to end, {cores} workers, 2 recorders, payload 95",
-            tracker.args(f"--workers={cores}", "--recorders=2", "--recorder-max-payload-size=95", str(log)),
-        )
+        measured = [scenario(name, args) for name, args in scenarios(log, packed, cores, tracker)]
     finally:
         tracker_line = tracker.close().splitlines()[0]
+    one, many = measured[0], measured[1]
     slow_lines = ""
     if not opts.skip_slow:
         sample = DATA / "slow-sample.log"
@@ -245,6 +257,54 @@ def main() -> None:
         f"this machine: a bare combined-log regex loop read {before:,.0f} lines/s on one core before the "
         f"scenarios and {bare:,.0f} after (issue #4's machine: ~{REFERENCE_BARE:,} with its regex)"
     )
+
+
+def scenarios(log: Path, packed: Path, cores: int, tracker: FakeTracker) -> list[tuple[str, list[str]]]:
+    return [
+        ("--dry-run, 1 worker", ["--dry-run", "--workers=1", str(log)]),
+        (f"--dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(log)]),
+        (f".gz input, --dry-run, {cores} workers", ["--dry-run", f"--workers={cores}", str(packed)]),
+        (
+            "--save-requests, 1 worker (encoding)",
+            ["--save-requests=/dev/null", "--idsite=1", "--workers=1", "--no-state", str(log)],
+        ),
+        (
+            f"end to end, {cores} workers, 2 recorders",
+            tracker.args(f"--workers={cores}", "--recorders=2", "--recorder-max-payload-size=95", str(log)),
+        ),
+    ]
+
+
+def compare(opts: argparse.Namespace) -> None:
+    """Every scenario on this tree and on REV, taking turns; the medians and their ratio."""
+    root = HERE.parent
+    log, packed = ensure_logs(opts.lines, opts.scale)
+    cores = os.cpu_count() or 1
+    other = Path(tempfile.mkdtemp(prefix="bench-against-"))
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-f", str(other), opts.against], check=True)
+    tracker = FakeTracker()
+    trees = {"this tree": root, opts.against: other}
+    rows = []
+    try:
+        for name, args in scenarios(log, packed, cores, tracker):
+            runs: dict[str, list[Measure]] = {label: [] for label in trees}
+            for turn in range(opts.repeat):
+                order = list(trees) if turn % 2 == 0 else list(reversed(trees))
+                for label in order:
+                    runs[label].append(measure(args, tree=trees[label]))
+            mine, theirs = median(runs["this tree"]), median(runs[opts.against])
+            rows.append((name, mine, theirs))
+            print(f"  {name}: {mine.rate:,.0f} against {theirs.rate:,.0f} lines/s", file=sys.stderr)
+    finally:
+        tracker.close()
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(other)], check=False)
+    print(f"\n{log.name}: {opts.lines:,} lines, {cores} cores, median of {opts.repeat}, turns taken\n")
+    print(f"{'scenario':<44} {'lines/s':>9} {opts.against[:9]:>9} {'ratio':>6} {'CPU-s/M':>8} {opts.against[:9]:>9}")
+    for name, mine, theirs in rows:
+        print(
+            f"{name:<44} {mine.rate:>9,.0f} {theirs.rate:>9,.0f} {mine.rate / theirs.rate:>6.2f} "
+            f"{mine.cpu / mine.lines * 1e6:>8.2f} {theirs.cpu / theirs.lines * 1e6:>9.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ class Importer:
                     c.backend.recorders,
                     payload,
                     sender.send,
-                    self._sent,
+                    self.on_sent,
                     self.stop,
                     self.stats.files,
                     pause=c.http.sleep_between,
@@ -185,7 +185,9 @@ class Importer:
             sender.close()
             self.stats.finish()
 
-    def _sent(self, batch: Batch, result: SendResult | None) -> None:
+    def on_sent(self, batch: Batch, result: SendResult | None) -> None:
+        """The lanes' callback for each batch the server answered with success (from a lane's thread): its
+        refused and dropped hits reported and counted, and its lines handed to the ledger as accepted."""
         rejected: list[tuple[str, int, str]] = []
         dropped = 0
         if result is not None:
