@@ -1,4 +1,8 @@
-"""No line crashes or hangs a parser: arbitrary bytes, mutated real lines, and 1 MB pathological lines."""
+"""No line crashes a parser: arbitrary bytes, mutated real lines, and 1 MB pathological lines.
+
+That no line makes a parser backtrack without bound is tests/test_regex_linear.py's to show (each format in a
+process of its own, killed at a deadline); no timing is asserted here.
+"""
 
 from __future__ import annotations
 
@@ -40,23 +44,23 @@ def _check(parser: LineParser, line: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@settings(max_examples=2000, deadline=50, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=600))
-def test_arbitrary_bytes_never_crash_or_hang(fmt: str, data: bytes) -> None:
+def test_arbitrary_bytes_never_crash(fmt: str, data: bytes) -> None:
     parser = _parser(fmt)
     for line in split_lines(data, "utf-8") or [""]:
         _check(parser, line)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-@settings(max_examples=2000, deadline=50, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     where=st.integers(0, 10_000),
     cut=st.integers(0, 40),
     insert=st.lists(st.sampled_from(NASTY), max_size=12),
     row=st.integers(0, 19),
 )
-def test_mutated_sample_lines_never_crash_or_hang(fmt: str, where: int, cut: int, insert: list[str], row: int) -> None:
+def test_mutated_sample_lines_never_crash(fmt: str, where: int, cut: int, insert: list[str], row: int) -> None:
     line = _sample(fmt)[row]
     where %= len(line) + 1
     _check(_parser(fmt), line[:where] + "".join(insert) + line[where + cut :])
