@@ -79,6 +79,21 @@ BOT_SUBSTRINGS = (
 )
 
 
+#: Proxies trusted when --trusted-proxies is not given: loopback, private, link-local and carrier-grade NAT
+#: ranges (what a load balancer in front of the web server connects from).
+DEFAULT_TRUSTED_PROXIES = (
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
+)
+
+
 class Secret:
     """A string that never shows itself in a repr, a log line or a traceback."""
 
@@ -150,6 +165,13 @@ class FilterOptions:
     #: --exclude-older-than / --exclude-newer-than (aware datetimes).
     older_than: datetime | None = None
     newer_than: datetime | None = None
+    #: --exclude-status / --include-status: codes (``301``) and classes (``3xx``).
+    exclude_status: tuple[str, ...] = ()
+    include_status: tuple[str, ...] = ()
+    #: --exclude-method: methods, in upper case.
+    exclude_methods: tuple[str, ...] = ()
+    #: --exclude-field FIELD=REGEX: (a field of the hit, a regex searched in its value).
+    exclude_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,31 @@ class TrackingOptions:
     track_http_method: bool = False
     #: --ignore-groups: groups of the format read as if it did not have them.
     ignore_groups: tuple[str, ...] = ()
+    #: --client-ip-from: a group of the format listing the client and its proxies (X-Forwarded-For), read in
+    #: front of the connecting address; --trusted-proxies: the proxies skipped when looking for the visitor.
+    client_ip_group: str | None = None
+    trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
+    #: --tracking-param NAME=VALUE: added to every tracking request (Piwik PRO's privacy flags, say).
+    extra_params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivacyOptions:
+    """What is removed or masked in the workers before anything is sent or saved."""
+
+    #: --exclude-ip: addresses and CIDR ranges whose hits are counted and never sent.
+    exclude_ips: tuple[str, ...] = ()
+    #: --anonymize-ip N (1-4): bytes of an IPv4 address set to zero (IPv6: see privacy.IPV6_KEPT); 0: none.
+    anonymize_ip: int = 0
+    #: The log's user field: "keep", "drop" (--drop-user-id) or "hash" (--hash-user-id, keyed by hash_salt).
+    user_id: str = "keep"
+    hash_salt: Secret | None = None
+    #: --strip-query-param: parameters removed from the URL's and the referrer's query.
+    strip_query_params: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.exclude_ips or self.anonymize_ip or self.user_id != "keep" or self.strip_query_params)
 
 
 @dataclass(frozen=True)
@@ -247,6 +294,7 @@ class Config:
     formats: FormatOptions = field(default_factory=FormatOptions)
     filters: FilterOptions = field(default_factory=FilterOptions)
     tracking: TrackingOptions = field(default_factory=TrackingOptions)
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
     backend: BackendOptions = field(default_factory=BackendOptions)
     http: HttpOptions = field(default_factory=HttpOptions)
     state: StateOptions = field(default_factory=StateOptions)

@@ -30,6 +30,24 @@ def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
 
 
+#: The fields of a hit --exclude-field may name.
+FIELDS = ("ip", "host", "method", "path", "query", "status", "referrer", "user_agent", "userid")
+
+
+def statuses(specs: tuple[str, ...]) -> frozenset[int]:
+    """``301``, ``3xx`` (a class) → the status codes they name; anything else raises ValueError."""
+    codes: set[int] = set()
+    for spec in specs:
+        text = spec.strip().lower()
+        if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+            codes.update(range(int(text[0]) * 100, int(text[0]) * 100 + 100))
+        elif len(text) == 3 and text.isdigit() and 100 <= int(text) <= 599:
+            codes.add(int(text))
+        else:
+            raise ValueError(f"{spec!r} is not a status code (e.g. 301) or a class of them (e.g. 3xx)")
+    return frozenset(codes)
+
+
 def extension(path: str) -> str:
     """The lowercased extension of the last path segment: ``/a/b.PDF`` → ``pdf``, ``/v1.2/api`` → ``''``."""
     dot = path.rfind(".")
@@ -59,6 +77,23 @@ class HitFilter:
         self._bot_words = BOT_SUBSTRINGS + tuple(s.lower() for s in options.useragent_exclude if s)
         self._bots: dict[str, bool] = {}
         self._paths: dict[str, tuple[Skip | None, int, Skip | None, int]] = {}
+        self._status_out = statuses(options.exclude_status)
+        self._status_in = statuses(options.include_status) or None
+        self._methods = frozenset(m.upper() for m in options.exclude_methods)
+        self._fields = tuple((Hit._fields.index(name), re.compile(regex)) for name, regex in options.exclude_fields)
+        self._more = bool(self._status_out or self._status_in is not None or self._methods or self._fields)
+
+    def more(self, hit: Hit) -> Skip | None:
+        """--exclude-status, --include-status, --exclude-method, --exclude-field: the reason, or None."""
+        if hit.status in self._status_out or (self._status_in is not None and hit.status not in self._status_in):
+            return Skip.STATUS_FILTER
+        if hit.method is not None and hit.method.upper() in self._methods:
+            return Skip.EXCLUDED_METHOD
+        for index, pattern in self._fields:
+            value = hit[index]
+            if value is not None and pattern.search(str(value)):
+                return Skip.EXCLUDED_FIELD
+        return None
 
     def is_bot(self, user_agent: str) -> bool:
         cache = self._bots
@@ -117,6 +152,10 @@ class HitFilter:
 
         if self._hostnames is not None and hit.host and not self._hostnames.match(hit.host):
             return Skip.HOSTNAME, 0
+        if self._more:
+            reason = self.more(hit)
+            if reason is not None:
+                return reason, 0
 
         status = hit.status
         if status >= 300:

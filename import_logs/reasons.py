@@ -48,6 +48,10 @@ class Skip(Reason):
     DATE_RANGE = ("date_range", "requests outside --exclude-older-than / --exclude-newer-than")
     NOT_TRACKING = ("not_tracking_request", "requests that are not tracking requests (--replay-tracking)")
     UNKNOWN_SITE = ("unknown_site", "requests of hosts that have no site (listed below)")
+    EXCLUDED_IP = ("excluded_ip", "requests from addresses --exclude-ip leaves out")
+    STATUS_FILTER = ("status_filter", "requests whose status --exclude-status / --include-status leave out")
+    EXCLUDED_METHOD = ("excluded_method", "requests whose method --exclude-method leaves out")
+    EXCLUDED_FIELD = ("excluded_field", "requests with a field that matched an --exclude-field")
     REQUEST_LIMIT = ("request_limit", "requests beyond --debug-request-limit in their file")
 
 

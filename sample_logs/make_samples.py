@@ -162,6 +162,28 @@ def caddy_json(i: int, r: dict[str, str]) -> str:
     )
 
 
+def cloudflare_json(i: int, r: dict[str, str]) -> str:
+    """Cloudflare Logpush ``http_requests``, its default fields; ``EdgeStartTimestamp`` in ``unixnano``."""
+    start = int(when(r).timestamp()) * 1_000_000_000 + i * 1_000
+    return json.dumps(
+        {
+            "ClientIP": r["ip"],
+            "ClientRequestHost": r["host"],
+            "ClientRequestMethod": r["method"],
+            "ClientRequestURI": r["target"],
+            "ClientRequestProtocol": r["proto"],
+            "ClientRequestReferer": "" if r["ref"] == "-" else r["ref"],
+            "ClientRequestUserAgent": r["ua"],
+            "EdgeEndTimestamp": start + millis(i) * 1_000_000,
+            "EdgeResponseBytes": int(r["size"]) + 412,
+            "EdgeResponseStatus": int(r["status"]),
+            "EdgeStartTimestamp": start,
+            "RayID": f"85a{i:013x}",
+        },
+        ensure_ascii=False,
+    )
+
+
 def _utc(r: dict[str, str]) -> tuple[str, str, str, str]:
     """(date, time, path, query) as W3C logs write them: UTC, the query apart ('-' when none)."""
     t = when(r).astimezone(timezone.utc)
@@ -284,6 +306,7 @@ RENDER = {
     "nginx_json": nginx_json,
     "traefik_json": traefik_json,
     "caddy_json": caddy_json,
+    "cloudflare_json": cloudflare_json,
     "w3c_extended": w3c_extended,
     "iis": iis,
     "amazon_cloudfront": amazon_cloudfront,

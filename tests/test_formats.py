@@ -317,6 +317,7 @@ FOURTH_REQUEST = [
     ("nginx_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("traefik_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("caddy_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
+    ("cloudflare_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, None),
     ("w3c_extended", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("iis", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("amazon_cloudfront", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),

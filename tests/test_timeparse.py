@@ -5,7 +5,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from import_logs.errors import ConfigError
-from import_logs.parsing.timeparse import DateParser, format_cdt, parse_clf, parse_epoch, parse_iso, resolve_zone
+from import_logs.parsing.timeparse import (
+    NAMED_PARSERS,
+    DateParser,
+    format_cdt,
+    parse_clf,
+    parse_epoch,
+    parse_epoch_or_iso,
+    parse_iso,
+    resolve_zone,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -97,3 +106,28 @@ def test_named_zones_follow_daylight_saving() -> None:
 def test_unknown_zone() -> None:
     with pytest.raises(ConfigError, match=r"--timezone Mars/Olympus: not a time zone\. Give an offset such as"):
         resolve_zone("Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("text", "micro"),
+    [
+        ("1707601327", 0),
+        ("1707601327.25", 250000),
+        ("1707601327250", 250000),
+        ("1707601327250001", 250001),
+        ("1707601327250001999", 250001),  # nanoseconds: exact, no float rounding on the way
+    ],
+)
+def test_epoch_in_any_unit_by_its_size(text: str, micro: int) -> None:
+    value = parse_epoch(text)
+    assert value == datetime(2024, 2, 10, 21, 42, 7, micro, tzinfo=timezone.utc)
+
+
+def test_epoch_units_named_and_rfc3339_for_cdns() -> None:
+    expected = datetime(2024, 2, 10, 21, 42, 7, tzinfo=timezone.utc)
+    assert NAMED_PARSERS["epoch_ms"]("1707601327000", timezone.utc) == expected
+    assert NAMED_PARSERS["epoch_ns"]("1707601327000000000", timezone.utc) == expected
+    assert NAMED_PARSERS["epoch_s"]("1707601327", timezone.utc) == expected
+    assert parse_epoch_or_iso("2024-02-10T21:42:07Z") == expected
+    assert parse_epoch_or_iso("1707601327000000000") == expected
+    assert parse_epoch_or_iso("junk") is None

@@ -15,7 +15,7 @@ import httpx
 from import_logs.backends.base import Batch
 from import_logs.backends.encoding import normalise_url
 from import_logs.backends.registry import REGISTRY, Backend
-from import_logs.config import BackendOptions, Config
+from import_logs.config import Config
 from import_logs.errors import ConfigError, ImportLogsError, RejectedError
 from import_logs.http import Retrier as Retrier
 from import_logs.http import excerpt, make_client
@@ -58,7 +58,7 @@ class HttpSender:
         url = config.backend.url or self.info.default_url
         if not url:
             raise ConfigError(f"--url is required: the address of your {self.label}, e.g. {self.url_example}.")
-        self.check(config.backend)
+        self.check(config)
         self.config = config
         self.default_payload_size = self.info.payload_size
         self.base = normalise_url(url)
@@ -67,7 +67,7 @@ class HttpSender:
         self.client = client or make_client(config.http, connections=max(1, config.backend.recorders))
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
 
-    def check(self, options: BackendOptions) -> None:
+    def check(self, config: Config) -> None:
         """Raise :class:`ConfigError` for options this backend cannot work with (before any connection)."""
 
     def tracker(self) -> str:

@@ -28,7 +28,7 @@ from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.encoding import normalise_url
 from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.replay import DEFAULT_SUFFIXES
-from import_logs.config import BackendOptions, Config, Secret
+from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import MAYBE_TWICE, excerpt
 
@@ -69,8 +69,8 @@ class MatomoSender(HttpSender):
         self.tracker_url = self.tracker()
         self._token: Secret | None = b.token_auth
 
-    def check(self, options: BackendOptions) -> None:
-        b = options
+    def check(self, config: Config) -> None:
+        b = config.backend
         if not b.token_auth and not (b.login and b.password):
             raise ConfigError(
                 "Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under "

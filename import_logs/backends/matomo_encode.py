@@ -37,7 +37,8 @@ class MatomoEncoder:
         self.site = site_of(spec)
         self.dp = "0" if t.enable_reverse_dns else "1"
         self.url = hit_url(spec)
-        self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}"
+        extra = "".join(f"&{url_quote(k)}={url_quote(v)}" for k, v in t.extra_params)
+        self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}{extra}"
         self._quoted: Memo[str] = Memo(url_quote)
         self._cdt: Memo[datetime] = Memo(lambda time: url_quote(format_cdt(time)))
 

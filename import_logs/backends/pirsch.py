@@ -19,7 +19,7 @@ from import_logs.backends.answers import not_a_tracker, pirsch_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.registry import REGISTRY
-from import_logs.config import BackendOptions, Config
+from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
 
@@ -74,7 +74,8 @@ class PirschSender(HttpSender):
         self.tokens = TokenSource(self._fetch_token)
         self.auth = BearerAuth(self.tokens)
 
-    def check(self, options: BackendOptions) -> None:
+    def check(self, config: Config) -> None:
+        options = config.backend
         secret = options.client_secret.reveal() if options.client_secret else ""
         if not secret:
             raise ConfigError(

@@ -19,7 +19,7 @@ from import_logs.backends.answers import not_a_tracker, piwikpro_accepts
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
-from import_logs.config import BackendOptions, Config, Secret
+from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
 
@@ -49,7 +49,8 @@ class PiwikProSender(HttpSender):
         self.tokens = TokenSource(self._fetch_token)
         self.auth: BearerAuth | None = None if self.anonymous else BearerAuth(self.tokens)
 
-    def check(self, options: BackendOptions) -> None:
+    def check(self, config: Config) -> None:
+        options = config.backend
         anonymous = options.replay_tracking and not (options.client_id or options.client_secret)
         if not anonymous and (not options.client_id or not options.client_secret):
             raise ConfigError(

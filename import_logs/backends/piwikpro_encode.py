@@ -41,7 +41,10 @@ class PiwikProEncoder:
         self.site = site_of(spec)
         self.dp = "0" if t.enable_reverse_dns else "1"
         self.url = hit_url(spec)
-        self._prefix = f'{{"rec":"1","apiv":"1","idsite":{json_string(self.site)},"queuedtracking":"0","dp":"{self.dp}"'
+        extra = "".join(f",{json_string(k)}:{json_string(v)}" for k, v in t.extra_params)
+        self._prefix = (
+            f'{{"rec":"1","apiv":"1","idsite":{json_string(self.site)},"queuedtracking":"0","dp":"{self.dp}"{extra}'
+        )
         self._suffix = f',"ts_n":{json_string(spec.client_name)},"ts_v":{json_string(spec.client_version)}}}'
         self._esc: Memo[str] = Memo(json_string)
         self._cdt: Memo[datetime] = Memo(format_cdt)

@@ -137,12 +137,93 @@ SECTIONS: tuple[Section, ...] = (
             ),
             option("--exclude-older-than", metavar='"YYYY-MM-DD hh:mm:ss +hhmm"', help="Skip hits before this time."),
             option("--exclude-newer-than", metavar='"YYYY-MM-DD hh:mm:ss +hhmm"', help="Skip hits after this time."),
+            option(
+                "--exclude-status",
+                multiple=True,
+                metavar="CODE,...",
+                help="Skip hits with these statuses: codes and classes, e.g. 301 or 3xx (repeatable).",
+            ),
+            option(
+                "--include-status",
+                multiple=True,
+                metavar="CODE,...",
+                help="Only hits with these statuses (codes or classes); errors and redirects still need "
+                "--enable-http-errors / --enable-http-redirects.",
+            ),
+            option("--exclude-method", multiple=True, metavar="METHOD,...", help="Skip hits of these HTTP methods."),
+            option(
+                "--exclude-field",
+                multiple=True,
+                metavar="FIELD=REGEX",
+                help="Skip hits whose field (ip, host, method, path, query, status, referrer, user_agent, userid) "
+                "matches the regex (repeatable).",
+            ),
             option("--replay-tracking", is_flag=True, help="Send again the tracking requests found in the logs."),
             option(
                 "--replay-tracking-expected-tracker-file",
                 metavar="SUFFIX",
                 help="The path suffix of logged tracking requests  "
                 "[default: piwik.php, matomo.php, ppms.php, /js/...].",
+            ),
+        ),
+    ),
+    Section(
+        "Privacy (applied before anything is sent or saved)",
+        (
+            option(
+                "--client-ip-from",
+                metavar="GROUP",
+                help="A group of the format holding the client and its proxies (e.g. x-forwarded-for): the "
+                "visitor is the last address that is not a trusted proxy.",
+            ),
+            option(
+                "--trusted-proxies",
+                multiple=True,
+                metavar="CIDR,...",
+                help="Proxies skipped when looking for the visitor's address  [default: private and loopback ranges].",
+            ),
+            option(
+                "--exclude-ip",
+                multiple=True,
+                metavar="ADDR|CIDR,...",
+                help="Never send hits from these addresses or ranges (IPv4, IPv6; repeatable; counted).",
+            ),
+            option(
+                "--exclude-ip-from",
+                type=click.Path(exists=True, dir_okay=False),
+                help="--exclude-ip addresses and ranges from a file, one a line.",
+            ),
+            option(
+                "--anonymize-ip",
+                type=click.IntRange(0, 4),
+                default=0,
+                metavar="N",
+                help="Zero the last N bytes of IPv4 addresses (IPv6: keep /64, /48, /24, nothing); visits are "
+                "then told apart less well.",
+            ),
+            option("--drop-user-id", is_flag=True, help="Never send the log's user field."),
+            option(
+                "--hash-user-id",
+                is_flag=True,
+                help="Send a keyed hash of the log's user field instead of it (key: --hash-salt).",
+            ),
+            option(
+                "--hash-salt",
+                envvar="IMPORT_LOGS_HASH_SALT",
+                metavar="SECRET",
+                help="The key of --hash-user-id; keep it to keep the same ids across runs [env IMPORT_LOGS_HASH_SALT].",
+            ),
+            option(
+                "--strip-query-param",
+                multiple=True,
+                metavar="NAME,...",
+                help="Remove these parameters from tracked URLs and referrers (e.g. token, email).",
+            ),
+            option(
+                "--tracking-param",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="Add a parameter to every tracking request, e.g. Piwik PRO's privacy flags (repeatable).",
             ),
         ),
     ),

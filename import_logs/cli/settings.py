@@ -11,18 +11,22 @@ from urllib.parse import unquote
 
 from import_logs.config import (
     DEFAULT_DOWNLOAD_EXTENSIONS,
+    DEFAULT_TRUSTED_PROXIES,
     BackendOptions,
     Config,
     FilterOptions,
     FormatOptions,
     HttpOptions,
+    PrivacyOptions,
     Secret,
     StateOptions,
     TrackingOptions,
     W3COptions,
 )
 from import_logs.errors import ConfigError
+from import_logs.filters import FIELDS, statuses
 from import_logs.parsing.timeparse import parse_iso
+from import_logs.privacy import networks
 
 UNBOUNDED_ATTEMPTS = 100
 
@@ -70,6 +74,59 @@ def _pairs(values: Iterable[str], option: str) -> tuple[tuple[str, str], ...]:
     return tuple(
         _pair(item, option) for value in values for item in re.split(r",(?=\s*[\w-]+=)", value) if item.strip()
     )
+
+
+def _items(values: Iterable[str]) -> tuple[str, ...]:
+    """``a,b`` (repeatable) → ``(a, b)``, blanks dropped, case kept."""
+    return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+
+
+def _checked(specs: tuple[str, ...], check: Any) -> tuple[str, ...]:
+    """Specs that ``check`` accepts (it raises ValueError naming the wrong one) → the same specs."""
+    try:
+        check(specs)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+    return specs
+
+
+def _exclude_fields(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for value in values:
+        name, regex = _pair(value, "--exclude-field")
+        if name not in FIELDS:
+            raise ConfigError(f"--exclude-field {value!r}: {name!r} is not a field; give one of {', '.join(FIELDS)}.")
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ConfigError(f"--exclude-field {value!r}: the regex does not compile ({exc}).") from None
+        out.append((name, regex))
+    return tuple(out)
+
+
+def _privacy(o: dict[str, Any]) -> PrivacyOptions:
+    if o["drop_user_id"] and o["hash_user_id"]:
+        raise ConfigError("--drop-user-id and --hash-user-id: give one of them.")
+    if o["hash_user_id"] and not o["hash_salt"]:
+        raise ConfigError(
+            "--hash-user-id needs --hash-salt (better in IMPORT_LOGS_HASH_SALT): a secret of your own, kept from one "
+            "run to the next, so that a user keeps one id and the hash cannot be reversed by trying known ids."
+        )
+    excluded = _items(o["exclude_ip"]) + tuple(_read_patterns(o["exclude_ip_from"]))
+    privacy = PrivacyOptions(
+        exclude_ips=_checked(excluded, lambda specs: networks(specs, "--exclude-ip")),
+        anonymize_ip=o["anonymize_ip"],
+        user_id="drop" if o["drop_user_id"] else "hash" if o["hash_user_id"] else "keep",
+        hash_salt=Secret(o["hash_salt"]) if o["hash_salt"] else None,
+        strip_query_params=_items(o["strip_query_param"]),
+    )
+    if o["replay_tracking"] and (privacy.anonymize_ip or privacy.user_id != "keep" or privacy.strip_query_params):
+        raise ConfigError(
+            "--replay-tracking sends the logged requests with their own cip, uid and url, which --anonymize-ip, "
+            "--drop-user-id, --hash-user-id and --strip-query-param do not rewrite. Leave those out, or do not "
+            "replay (--exclude-ip works with both)."
+        )
+    return privacy
 
 
 def build_config(o: dict[str, Any]) -> Config:
@@ -125,6 +182,10 @@ def build_config(o: dict[str, Any]) -> Config:
             exclude_hosts=tuple(o["exclude_host"]),
             older_than=_instant(o["exclude_older_than"], "--exclude-older-than"),
             newer_than=_instant(o["exclude_newer_than"], "--exclude-newer-than"),
+            exclude_status=_checked(_items(o["exclude_status"]), statuses),
+            include_status=_checked(_items(o["include_status"]), statuses),
+            exclude_methods=tuple(m.upper() for m in _items(o["exclude_method"])),
+            exclude_fields=_exclude_fields(o["exclude_field"]),
         ),
         tracking=TrackingOptions(
             strip_query_string=o["strip_query_string"],
@@ -138,7 +199,14 @@ def build_config(o: dict[str, Any]) -> Config:
             visit_cvars=_pairs(o["regex_group_to_visit_cvar"], "--regex-group-to-visit-cvar"),
             track_http_method=o["track_http_method"],
             ignore_groups=tuple(g.strip() for value in o["ignore_groups"] for g in value.split(",") if g.strip()),
+            client_ip_group=o["client_ip_from"].strip().lower().replace("-", "_") if o["client_ip_from"] else None,
+            trusted_proxies=_checked(
+                _items(o["trusted_proxies"]) or DEFAULT_TRUSTED_PROXIES,
+                lambda specs: networks(specs, "--trusted-proxies"),
+            ),
+            extra_params=_pairs(o["tracking_param"], "--tracking-param"),
         ),
+        privacy=_privacy(o),
         backend=BackendOptions(
             name=backend_name(o),
             url=o["url"],

@@ -55,7 +55,8 @@ KNOWN_GROUPS = {
 #: way to match any text (linear time), and each run is a single scanning opcode (3x faster than an alternation).
 _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 FIELD_PATTERNS = {
-    "ip": r"(?P<ip>[\w.:%*-]+)",
+    # One address, or a list of them (``client, proxy``: X-Forwarded-For logged as the client field).
+    "ip": r"(?P<ip>[\w.:%*-]+(?:, ?[\w.:%*-]+)*)",
     "vhost": r"(?P<host>[\w.-]+)(?::\d+)?",  # not empty: see W3C_FIELDS
     "ident": r"\S+",
     "userid": r"(?P<userid>\S+)",

@@ -17,6 +17,7 @@ from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, compile_regex, dig, json_object, split_plan
 from import_logs.parsing.split_path import fast_lines, fast_namespace
 from import_logs.parsing.timeparse import DateParser, resolve_zone
+from import_logs.privacy import ClientAddress
 from import_logs.reasons import Invalid, Skip
 
 # The names the generated parsers return (see :func:`parser_source`).
@@ -123,6 +124,7 @@ class LineParser:
             "LOG_HOSTNAME": tracking.log_hostname,
             "hosts": hosts,
             "normal_host": _normal_host,
+            "client_ip": ClientAddress(tracking.trusted_proxies),
             **fast_namespace(),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
@@ -273,6 +275,13 @@ def _parser_source(
             )
         add(f"    {var} = {transform}({var})")
     dash_means_empty("ip", "None")
+    client = tracking.client_ip_group
+    if client and client in gi:  # the client and its proxies, read in front of the connecting address
+        add(f"    raw = {at(client)}")
+        add("    if raw and raw != '-':")
+        add("        ip = raw + ',' + ip if ip else raw")
+    add("    if ip and ',' in ip:  # several addresses: the visitor's, past the trusted proxies")
+    add("        ip = client_ip(ip)")
     if tracking.log_hostname:
         add("    host = LOG_HOSTNAME")
     elif "host" in gi:

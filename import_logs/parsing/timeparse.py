@@ -125,18 +125,31 @@ def parse_iso(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
     return _build(y, mo, d, h, mi, s, _micro(m.group(7)), _offset(m.group(8), default_tz))
 
 
-def parse_epoch(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
-    """Seconds since 1970, with a fraction or not; 13 digits and more are taken as milliseconds."""
+def _from_units(text: str, per_second: int) -> datetime | None:
+    """An integer count of 1/per_second seconds since 1970 (exact: no float on the way), or a decimal."""
+    text = text.strip()
     try:
-        value = float(text)
-    except ValueError:
-        return None
-    if abs(value) >= 1e11:
-        value /= 1000.0
-    try:
-        return datetime.fromtimestamp(value, timezone.utc)
+        if text.lstrip("-").isdigit():
+            whole, rest = divmod(int(text), per_second)
+            return datetime.fromtimestamp(whole, timezone.utc) + timedelta(microseconds=rest * 1_000_000 // per_second)
+        return datetime.fromtimestamp(float(text) / per_second, timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def parse_epoch(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
+    """Time since 1970 in seconds (a fraction or not), or, told apart by their size, in milliseconds (13
+    digits), microseconds (16) or nanoseconds (19: Cloudflare's ``unixnano``)."""
+    digits = len(text.strip().lstrip("-").partition(".")[0])
+    per_second = 1 if digits <= 11 else 1000 if digits <= 14 else 1_000_000 if digits <= 17 else 1_000_000_000
+    return _from_units(text, per_second)
+
+
+def _epoch_in(per_second: int) -> Callable[[str, tzinfo], datetime | None]:
+    def parse(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
+        return _from_units(text, per_second)
+
+    return parse
 
 
 def strptime_parser(fmt: str) -> Callable[[str, tzinfo], datetime | None]:
@@ -154,10 +167,22 @@ def strptime_parser(fmt: str) -> Callable[[str, tzinfo], datetime | None]:
     return parse
 
 
+def parse_epoch_or_iso(text: str, default_tz: tzinfo = timezone.utc) -> datetime | None:
+    """A number since 1970 (see :func:`parse_epoch`) or an ISO 8601 / RFC 3339 time: what a CDN may be set to."""
+    if "T" in text or ":" in text or text.count("-") > 1:
+        return parse_iso(text, default_tz)
+    return parse_epoch(text, default_tz)
+
+
 NAMED_PARSERS: dict[str, Callable[[str, tzinfo], datetime | None]] = {
     "clf": parse_clf,
     "iso8601": parse_iso,
     "epoch": parse_epoch,
+    "epoch_s": _epoch_in(1),
+    "epoch_ms": _epoch_in(1000),
+    "epoch_us": _epoch_in(1_000_000),
+    "epoch_ns": _epoch_in(1_000_000_000),
+    "epoch_or_iso8601": parse_epoch_or_iso,
 }
 
 

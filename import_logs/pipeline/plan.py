@@ -160,6 +160,7 @@ class Planner:
                 timezone=c.formats.timezone,
                 keep_rejected=c.verbose > 0,
                 encode_hits=not self.stats.dry_run,
+                privacy=c.privacy,
             )
             if source.path is not None and not source.compression:
                 self.bytes_skipped += resume.offset  # the progress starts where the file is resumed
@@ -192,7 +193,7 @@ class Planner:
     def _check_groups(self, fmt: FormatDef) -> None:
         """Say once per format which groups named by the options it does not have (the reference crashed)."""
         t = self.config.tracking
-        if fmt.name in self._checked or not (t.page_cvars or t.visit_cvars or t.ignore_groups):
+        if fmt.name in self._checked or not (t.page_cvars or t.visit_cvars or t.ignore_groups or t.client_ip_group):
             return
         self._checked.add(fmt.name)
         groups = fmt.groups
@@ -200,6 +201,7 @@ class Planner:
             ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
             ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
             ("--ignore-groups", list(t.ignore_groups)),
+            ("--client-ip-from", [t.client_ip_group] if t.client_ip_group else []),
         ):
             missing = [name for name in names if name not in groups]
             if missing:

@@ -16,11 +16,12 @@ from functools import lru_cache
 from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.backends.replay import tracking_params
 from import_logs.backends.replay import visitor as replay_visitor
-from import_logs.config import FilterOptions
+from import_logs.config import FilterOptions, PrivacyOptions
 from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.hit import LineParser
 from import_logs.pipeline.orphans import die_with_parent
+from import_logs.privacy import Privacy
 from import_logs.reasons import Invalid, Skip
 from import_logs.sources import Block
 
@@ -39,6 +40,7 @@ class WorkContext:
     keep_rejected: bool = False
     #: Encode the kept hits (not for a dry run, which only counts them, as the reference importers' does).
     encode_hits: bool = True
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
 
 
 @dataclass
@@ -64,9 +66,10 @@ class BlockResult:
 
 
 @lru_cache(maxsize=16)
-def _stages(ctx: WorkContext) -> tuple[LineParser, HitFilter, Encoder]:
+def _stages(ctx: WorkContext) -> tuple[LineParser, Privacy | None, HitFilter, Encoder]:
     parser = LineParser(ctx.fmt, ctx.encode.tracking, timezone=ctx.timezone)
-    return parser, HitFilter(ctx.filters), make_encoder(ctx.encode)
+    privacy = Privacy(ctx.privacy) if ctx.privacy.active else None
+    return parser, privacy, HitFilter(ctx.filters), make_encoder(ctx.encode)
 
 
 def split_lines(data: bytes, encoding: str) -> list[str]:
@@ -81,7 +84,7 @@ def split_lines(data: bytes, encoding: str) -> list[str]:
 
 
 def process_block(ctx: WorkContext, block: Block) -> BlockResult:
-    parser, hit_filter, encode = _stages(ctx)
+    parser, privacy, hit_filter, encode = _stages(ctx)
     data = block.read()
     if data is None:
         return BlockResult(block.source, block.start, block.end, short=True)
@@ -117,6 +120,14 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
                 if rejected is not None:
                     rejected.append((index, f"skipped: {Skip.NOT_TRACKING}", line))
                 continue
+        if privacy is not None:  # before the filters: an excluded address is not looked at further
+            private = privacy(hit)
+            if private is None:
+                skipped[Skip.EXCLUDED_IP] += 1
+                if rejected is not None:
+                    rejected.append((index, f"skipped: {Skip.EXCLUDED_IP}", line))
+                continue
+            hit = private
         reason, flags = check(hit)
         if reason is not None:
             skipped[reason] += 1

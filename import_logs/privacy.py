@@ -1,0 +1,163 @@
+"""Privacy, in the workers, before anything is sent or saved: the visitor's real address behind trusted
+proxies, excluded addresses (counted), masked addresses, user ids dropped or hashed, query parameters removed.
+
+:class:`ClientAddress` runs inside the generated line parser: a client field that lists several addresses
+(``X-Forwarded-For``: ``client, proxy1, proxy2``) becomes the visitor's. :class:`Privacy` is built once per
+worker from :class:`~import_logs.config.PrivacyOptions`; ``privacy(hit)`` returns the hit as it may leave the
+machine, or ``None`` for a hit of an excluded address. Each distinct address is parsed once (bounded caches),
+so a log of a few thousand visitors costs a dict lookup per line. With no privacy option given the worker does
+not call it at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
+
+from import_logs.config import DEFAULT_TRUSTED_PROXIES, PrivacyOptions
+
+if TYPE_CHECKING:
+    from import_logs.parsing.hit import Hit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: The prefix an IPv6 address keeps at each --anonymize-ip level: 1 → /64, 2 → /48, 3 → /24, 4 → nothing.
+IPV6_KEPT = {1: 64, 2: 48, 3: 24, 4: 0}
+_CACHE_LIMIT = 50_000
+
+
+def networks(specs: tuple[str, ...], option: str) -> tuple[Network, ...]:
+    """Addresses and CIDR ranges (IPv4 and IPv6); a wrong one raises ValueError naming it and the option."""
+    out = []
+    for spec in specs:
+        try:
+            out.append(ipaddress.ip_network(spec.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{option} {spec!r} is neither an address nor a CIDR range (e.g. 192.0.2.7, 198.51.100.0/24, "
+                "2001:db8::/32)"
+            ) from None
+    return tuple(out)
+
+
+def address(text: str) -> IPAddress | None:
+    """An address as logs write it: ``1.2.3.4``, ``1.2.3.4:5678``, ``[2001:db8::1]:443``, ``2001:db8::1``."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else text[1:]
+    elif text.count(":") == 1:  # IPv4 with a port (an IPv6 address has two colons or more)
+        text = text.partition(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def masked(ip: IPAddress, level: int) -> IPAddress:
+    """The address with its last ``level`` bytes (IPv4) or all but the kept prefix (IPv6) set to zero."""
+    if ip.version == 4:
+        bits = 8 * min(level, 4)
+        return ipaddress.IPv4Address(int(ip) >> bits << bits)
+    drop = 128 - IPV6_KEPT[min(level, 4)]
+    return ipaddress.IPv6Address(int(ip) >> drop << drop)
+
+
+class ClientAddress:
+    """``client(field)`` → the visitor's address in a client field that lists several (``client, proxy1,
+    proxy2``, the ``X-Forwarded-For`` convention): walked from the right, past the trusted proxies, as a reverse
+    proxy does; when every one is trusted, the leftmost. A field with no address in it gives None."""
+
+    def __init__(self, trusted: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES) -> None:
+        self._trusted = networks(trusted, "--trusted-proxies")
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, field: str) -> str | None:
+        cache = self._cache
+        try:
+            return cache[field]
+        except KeyError:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[field] = self._walk(field)
+            return found
+
+    def _walk(self, field: str) -> str | None:
+        found = [ip for ip in (address(part) for part in field.split(",")) if ip is not None]
+        if not found:
+            return None
+        for ip in reversed(found):
+            if not any(ip in net for net in self._trusted if net.version == ip.version):
+                return str(ip)
+        return str(found[0])
+
+
+class Privacy:
+    """``privacy(hit)`` → the hit that may leave the machine, or None when its address is excluded."""
+
+    def __init__(self, options: PrivacyOptions) -> None:
+        self._o = options
+        self._excluded = networks(options.exclude_ips, "--exclude-ip")
+        self._salt = options.hash_salt.reveal().encode() if options.hash_salt else b""
+        self._strip = frozenset(options.strip_query_params)
+        #: Logged client field → the address that may leave the machine ("" when excluded; None: none).
+        self._ips: dict[str, str | None] = {}
+
+    def _resolve(self, field: str) -> str | None:
+        ip = address(field)
+        if ip is None:  # not an address (a host name, a placeholder): nothing to exclude; nothing to mask, so none
+            return None if self._o.anonymize_ip else field
+        if any(ip in net for net in self._excluded if net.version == ip.version):
+            return ""
+        if self._o.anonymize_ip:
+            ip = masked(ip, self._o.anonymize_ip)
+        text = str(ip)
+        return field if text == field else text
+
+    def _query(self, query: str) -> str:
+        """The query without the parameters to strip, the others kept as they were written."""
+        if not query:
+            return query
+        parts = query.split("&")
+        kept = [part for part in parts if unquote_plus(part.partition("=")[0]) not in self._strip]
+        return query if len(kept) == len(parts) else "&".join(kept)
+
+    def _referrer(self, referrer: str) -> str:
+        base, sep, query = referrer.partition("?")
+        if not sep:
+            return referrer
+        stripped = self._query(query)
+        return referrer if stripped is query else (base + "?" + stripped if stripped else base)
+
+    def user_id(self, userid: str) -> str | None:
+        if self._o.user_id == "drop":
+            return None
+        if self._o.user_id == "hash":
+            return hmac.new(self._salt, userid.encode(), hashlib.sha256).hexdigest()[:32]
+        return userid
+
+    def __call__(self, hit: Hit) -> Hit | None:
+        logged = hit.ip
+        ip = logged
+        if logged is not None:
+            cache = self._ips
+            try:
+                ip = cache[logged]
+            except KeyError:
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                ip = cache[logged] = self._resolve(logged)
+            if ip == "":
+                return None
+        userid = hit.userid
+        if userid and self._o.user_id != "keep":
+            userid = self.user_id(userid)
+        query, referrer = hit.query, hit.referrer
+        if self._strip:
+            query, referrer = self._query(query), self._referrer(referrer)
+        if ip is logged and userid is hit.userid and query is hit.query and referrer is hit.referrer:
+            return hit
+        return hit._replace(ip=ip, userid=userid, query=query, referrer=referrer)
