@@ -184,6 +184,145 @@ def cloudflare_json(i: int, r: dict[str, str]) -> str:
     )
 
 
+def _url(r: dict[str, str], port: str = "") -> str:
+    return f"https://{r['host']}{port}{r['target']}"
+
+
+def gcp_lb_json(i: int, r: dict[str, str]) -> str:
+    """A Google Cloud external Application Load Balancer / Cloud CDN entry, as Cloud Logging exports it."""
+    start = when(r).astimezone(timezone.utc)
+    request: dict[str, object] = {
+        "requestMethod": r["method"],
+        "requestUrl": _url(r),
+        "requestSize": "312",
+        "status": int(r["status"]),
+        "responseSize": str(int(r["size"]) + 388),
+        "userAgent": r["ua"],
+        "remoteIp": f"{r['ip']}:{40000 + i}" if ":" not in r["ip"] else r["ip"],
+        "serverIp": "10.128.0.7",
+        "latency": f"{millis(i) / 1000:.6f}s",
+        "protocol": r["proto"],
+    }
+    if r["ref"] != "-":
+        request["referer"] = r["ref"]
+    return json.dumps(
+        {
+            "insertId": f"1w2x3y{i:04d}",
+            "jsonPayload": {
+                "@type": "type.googleapis.com/google.cloud.loadbalancing.type.LoadBalancerLogEntry",
+                "statusDetails": "response_sent_by_backend",
+            },
+            "httpRequest": request,
+            "resource": {"type": "http_load_balancer", "labels": {"project_id": "example-project"}},
+            "timestamp": start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis(i) * 1000:06d}Z",
+            "severity": "INFO",
+            "logName": "projects/example-project/logs/requests",
+            "receiveTimestamp": (start + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        },
+        ensure_ascii=False,
+    )
+
+
+def azure_frontdoor_json(i: int, r: dict[str, str]) -> str:
+    """An Azure Front Door (Standard/Premium) access log record, as diagnostic settings write it."""
+    start = when(r).astimezone(timezone.utc)
+    return json.dumps(
+        {
+            "time": start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis(i) * 10000:07d}Z",
+            "resourceId": "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/WEB/PROVIDERS/"
+            "MICROSOFT.CDN/PROFILES/EXAMPLE",
+            "category": "FrontDoorAccessLog",
+            "operationName": "Microsoft.Cdn/Profiles/AccessLog/Write",
+            "properties": {
+                "trackingReference": f"0Tk4kZQAAAAB{i:04d}",
+                "httpMethod": r["method"],
+                "httpVersion": "1.1.0.0",
+                "requestUri": _url(r, ":443"),
+                "hostName": r["host"],
+                "requestBytes": "312",
+                "responseBytes": str(int(r["size"]) + 388),
+                "userAgent": r["ua"],
+                "clientIp": r["ip"],
+                "clientPort": str(40000 + i),
+                "socketIp": r["ip"],
+                "timeTaken": f"{millis(i) / 1000:.3f}",
+                "requestProtocol": "HTTPS",
+                "securityProtocol": "TLS 1.3",
+                "httpStatusCode": r["status"],
+                "httpStatusDetails": r["status"],
+                "pop": "FRA",
+                "cacheStatus": "MISS",
+                "referer": "" if r["ref"] == "-" else r["ref"],
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+def azure_appgw_json(i: int, r: dict[str, str]) -> str:
+    """An Azure Application Gateway (v2) access log record; its user agent has '+' for spaces."""
+    start = when(r).astimezone(timezone.utc)
+    path, _, query = r["target"].partition("?")
+    return json.dumps(
+        {
+            "timeStamp": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "resourceId": "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/WEB/PROVIDERS/"
+            "MICROSOFT.NETWORK/APPLICATIONGATEWAYS/EXAMPLE",
+            "operationName": "ApplicationGatewayAccess",
+            "category": "ApplicationGatewayAccessLog",
+            "properties": {
+                "instanceId": "appgw_1",
+                "clientIP": r["ip"],
+                "clientPort": 40000 + i,
+                "httpMethod": r["method"],
+                "originalRequestUriWithArgs": r["target"],
+                "requestUri": path,
+                "requestQuery": query,
+                "userAgent": r["ua"].replace(" ", "+"),
+                "httpStatus": int(r["status"]),
+                "httpVersion": r["proto"],
+                "receivedBytes": 312,
+                "sentBytes": int(r["size"]) + 388,
+                "timeTaken": millis(i) / 1000,
+                "sslEnabled": "on",
+                "host": r["host"],
+                "originalHost": r["host"],
+                "referer": "" if r["ref"] == "-" else r["ref"],
+            },
+        },
+        ensure_ascii=False,
+    )
+
+
+def akamai_ds2_json(i: int, r: dict[str, str]) -> str:
+    """An Akamai DataStream 2 record in JSON: values are strings, absent ones left out, UA and referer
+    URL-encoded."""
+    path, _, query = r["target"].partition("?")
+    record = {
+        "version": "1",
+        "cp": "123456",
+        "reqId": f"{i:08x}",
+        "reqTimeSec": f"{when(r).timestamp():.3f}",
+        "bytes": str(int(r["size"]) + 388),
+        "cliIP": r["ip"],
+        "statusCode": r["status"],
+        "proto": "HTTPS",
+        "reqHost": r["host"],
+        "reqMethod": r["method"],
+        "reqPath": path,
+        "reqPort": "443",
+        "UA": quote(r["ua"], safe=""),
+        "turnAroundTimeMSec": str(millis(i)),
+        "cacheStatus": "0",
+        "country": "DE",
+    }
+    if query:
+        record["queryStr"] = query
+    if r["ref"] != "-":
+        record["referer"] = quote(r["ref"], safe="")
+    return json.dumps(record, ensure_ascii=False)
+
+
 def _utc(r: dict[str, str]) -> tuple[str, str, str, str]:
     """(date, time, path, query) as W3C logs write them: UTC, the query apart ('-' when none)."""
     t = when(r).astimezone(timezone.utc)
@@ -307,6 +446,10 @@ RENDER = {
     "traefik_json": traefik_json,
     "caddy_json": caddy_json,
     "cloudflare_json": cloudflare_json,
+    "gcp_lb_json": gcp_lb_json,
+    "azure_frontdoor_json": azure_frontdoor_json,
+    "azure_appgw_json": azure_appgw_json,
+    "akamai_ds2_json": akamai_ds2_json,
     "w3c_extended": w3c_extended,
     "iis": iis,
     "amazon_cloudfront": amazon_cloudfront,

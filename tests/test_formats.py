@@ -318,6 +318,10 @@ FOURTH_REQUEST = [
     ("traefik_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("caddy_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("cloudflare_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, None),
+    ("gcp_lb_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, None),
+    ("azure_frontdoor_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
+    ("azure_appgw_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
+    ("akamai_ds2_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
     ("w3c_extended", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("iis", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("amazon_cloudfront", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
@@ -368,3 +372,19 @@ def test_cloudfront_rtmp_lines() -> None:
         200,
         "LNX 10,0,32,18",
     )
+
+
+def test_no_json_format_can_be_taken_for_another() -> None:
+    """Each JSON format is detected by keys that no line of another JSON format's sample has all of."""
+    from import_logs.parsing.formats import dig, json_object
+
+    formats = {name: f for name, f in builtin_formats().items() if f.kind == "json"}
+    for name, fmt in formats.items():
+        assert fmt.detect_keys, name
+        for other in formats:
+            if other == name:
+                continue
+            for line in data_lines(sample_lines(other)):
+                obj = json_object(line)
+                if obj is not None:
+                    assert not all(dig(obj, key) is not None for key in fmt.detect_keys), (name, other, line)

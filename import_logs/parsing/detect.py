@@ -11,7 +11,7 @@ from typing import Any
 
 from import_logs.config import W3COptions
 from import_logs.errors import FormatError
-from import_logs.parsing.formats import FormatDef, builtin_formats, compile_regex, json_object
+from import_logs.parsing.formats import FormatDef, builtin_formats, compile_regex, dig, json_object
 from import_logs.parsing.w3c import detect_w3c
 
 #: How many written lines detection reads.
@@ -46,7 +46,8 @@ def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef
             if objects is None:
                 objects = [json_object(line) if line.lstrip().startswith("{") else None for line in sample]
             width = len(candidate.keys)
-            score = sum(width for obj in objects if obj is not None and all(k in obj for k in candidate.detect_keys))
+            keys = candidate.detect_keys
+            score = sum(width for obj in objects if obj is not None and all(dig(obj, k) is not None for k in keys))
         else:
             pattern = compile_regex(candidate.regex)
             width = len(pattern.groupindex)

@@ -91,7 +91,8 @@ class FormatDef:
     #: JSON formats: each group and the paths of keys (and list indexes) to its value, the first present wins.
     keys: tuple[tuple[str, tuple[tuple[str | int, ...], ...]], ...] = ()
     #: JSON formats: keys that a line must have to be taken for this format.
-    detect_keys: tuple[str, ...] = ()
+    #: JSON: the keys (or paths of keys, for nested objects) every line of the format has.
+    detect_keys: tuple[tuple[str | int, ...], ...] = ()
     #: W3C templates: field name → pattern, on top of :data:`W3C_FIELDS`; the regex is built from ``#Fields:``.
     w3c: tuple[tuple[str, str], ...] = ()
     #: Lines starting with ``#`` are headers (W3C): skipped and counted as such, never invalid.
@@ -207,7 +208,8 @@ def _json_definition(data: dict[str, Any], name: str, *, where: str, order: int)
         order=order,
         kind="json",
         keys=paths,
-        detect_keys=tuple(data.get("detect_keys", ())),
+        detect_keys=tuple(tuple(k) if isinstance(k, list) else (k,) for k in data.get("detect_keys", ())),
+        transforms=tuple(data.get("transforms", {}).items()),
     )
 
 

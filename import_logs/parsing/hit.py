@@ -17,7 +17,7 @@ from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, compile_regex, dig, json_object, split_plan
 from import_logs.parsing.split_path import fast_lines, fast_namespace
 from import_logs.parsing.timeparse import DateParser, resolve_zone
-from import_logs.privacy import ClientAddress
+from import_logs.privacy import ClientAddress, address
 from import_logs.reasons import Invalid, Skip
 
 # The names the generated parsers return (see :func:`parser_source`).
@@ -52,6 +52,28 @@ class Hit(NamedTuple):
 def _url_decode_twice(text: str) -> str:
     return unquote(unquote(text))
 
+
+def strip_port(text: str) -> str:
+    """``198.51.100.7:2817`` → ``198.51.100.7``, ``[2001:db8::1]:443`` → ``2001:db8::1``; else as it was."""
+    found = address(text)
+    return text if found is None else str(found)
+
+
+def absolute_url(text: str) -> tuple[str | None, str]:
+    """``https://www.example.com:443/a?b=1`` → ``("www.example.com", "/a?b=1")``: the host (the default port
+    dropped) and the path with its query. A path that is not an absolute URL: ``(None, path)``."""
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None, text
+    host, slash, tail = rest.partition("/")
+    host = host.rpartition("@")[2]
+    if host.endswith((":80", ":443")):
+        host = host.rpartition(":")[0]
+    return host or None, slash + tail if slash else "/"
+
+
+#: Transforms written where their group is read: (group, transform).
+GROUP_TRANSFORMS = (("ip", "strip_port"), ("path", "absolute_url"))
 
 #: Named value transforms a format definition may ask for (on the user agent or the referrer).
 TRANSFORMS: dict[str, Callable[[str], str]] = {
@@ -125,6 +147,8 @@ class LineParser:
             "hosts": hosts,
             "normal_host": _normal_host,
             "client_ip": ClientAddress(tracking.trusted_proxies),
+            "strip_port": strip_port,
+            "absolute_url": absolute_url,
             **fast_namespace(),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
@@ -247,6 +271,9 @@ def _parser_source(
     else:
         add("    status = 200")
     add(f"    path = {at('path')} or ''")
+    url_host = ("path", "absolute_url") in transforms
+    if url_host:  # https://host:443/path?query: the host is kept for a format without a host field
+        add("    url_host, path = absolute_url(path)")
     if tracking.lowercase_path:
         add("    path = path.lower()")
     if "query_string" in gi:
@@ -268,10 +295,14 @@ def _parser_source(
         add("    ua = ua.strip('\"')")
         add("    referrer = referrer.strip('\"')")
     for group, transform in transforms:
+        if (group, transform) in GROUP_TRANSFORMS:
+            continue  # written where the group is read
         var = {"user_agent": "ua", "referrer": "referrer"}.get(group)
         if var is None or transform not in TRANSFORMS:
+            known = ", ".join(f"{t} on {g}" for g, t in GROUP_TRANSFORMS)
             raise FormatError(
-                f"transform {transform!r} of {group!r}: known are {', '.join(TRANSFORMS)} on user_agent and referrer."
+                f"transform {transform!r} of {group!r}: known are {', '.join(TRANSFORMS)} on user_agent and "
+                f"referrer, and {known}."
             )
         add(f"    {var} = {transform}({var})")
     dash_means_empty("ip", "None")
@@ -282,10 +313,14 @@ def _parser_source(
         add("        ip = raw + ',' + ip if ip else raw")
     add("    if ip and ',' in ip:  # several addresses: the visitor's, past the trusted proxies")
     add("        ip = client_ip(ip)")
+    if ("ip", "strip_port") in transforms:
+        add("    if ip:")
+        add("        ip = strip_port(ip)")
     if tracking.log_hostname:
         add("    host = LOG_HOSTNAME")
-    elif "host" in gi:
-        add(f"    raw = {at('host')}")
+    elif "host" in gi or url_host:
+        source = " or ".join(name for name in (at("host"), "url_host" if url_host else None) if name)
+        add(f"    raw = {source}")
         add("    if raw:")
         add("        host = hosts.get(raw, hosts)")
         add("        if host is hosts:")
