@@ -200,6 +200,11 @@ class TrackingOptions:
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED_PROXIES
     #: --tracking-param NAME=VALUE: added to every tracking request (Piwik PRO's privacy flags, say).
     extra_params: tuple[tuple[str, str], ...] = ()
+    #: --dimension NAME=ID: what import-logs knows of a hit (see backends.encoding.DIMENSIONS) sent as custom
+    #: dimension ID; --regex-group-to-page-dimension / --regex-group-to-visit-dimension: (group, dimension id).
+    dimensions: tuple[tuple[str, str], ...] = ()
+    page_dimensions: tuple[tuple[str, str], ...] = ()
+    visit_dimensions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

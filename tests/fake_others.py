@@ -61,6 +61,8 @@ class FakeMatomo(_Fake):
         self.hits: list[dict[str, str]] = []
         self.invalid: list[dict[str, str]] = []
         self.lock_timeouts = 0
+        #: Active plugins, as API.isPluginActivated answers (Matomo 5 dropped CustomVariables from core).
+        self.plugins = {"CustomVariables", "BulkTracking"}
         self.silent_drops = 0
         self.api_calls: list[dict[str, str]] = []
 
@@ -145,6 +147,8 @@ class FakeMatomo(_Fake):
         access = self.tokens.get(form.get("token_auth", ""))
         if access is None:
             return error("Unable to authenticate with the provided token. It is either invalid or expired.")
+        if method == "API.isPluginActivated":
+            return 200, {"value": form.get("pluginName") in self.plugins}
         if method == "API.getMatomoVersion":
             return 200, {"value": "5.2.0"}
         if method == "SitesManager.getSiteFromId":

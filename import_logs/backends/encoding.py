@@ -96,6 +96,33 @@ def hit_url(spec: EncodeSpec) -> Callable[[Hit], str]:
     return url
 
 
+#: What ``--dimension NAME=ID`` may send as a custom dimension: the bot flag, the status, the method.
+DIMENSIONS = ("bot", "http-status", "http-method")
+
+
+def dimensions(spec: EncodeSpec) -> Callable[[Hit, int], list[tuple[str, str]]] | None:
+    """``(hit, flags)`` → the ``dimensionID`` parameters of a hit: the groups named by
+    --regex-group-to-page/visit-dimension (read by the parser), then the --dimension values; None: no dimension."""
+    t = spec.tracking
+    named = t.dimensions
+    if not named and not (t.page_dimensions or t.visit_dimensions):
+        return None
+
+    def values(hit: Hit, flags: int) -> list[tuple[str, str]]:
+        out = [(f"dimension{ident}", value) for ident, value in hit.dimensions]
+        for name, ident in named:
+            if name == "bot":
+                value = "Bot" if flags & BOT else "Not-Bot"
+            elif name == "http-status":
+                value = str(hit.status)
+            else:
+                value = hit.method or ""
+            out.append((f"dimension{ident}", value))
+        return out
+
+    return values
+
+
 def page_cvars(hit: Hit, track_http_method: bool) -> str | None:
     """The ``cvar`` JSON: regex-group page variables, HTTP-method, then HTTP-code last (None: that alone)."""
     entries = list(hit.page_cvars)

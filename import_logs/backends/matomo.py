@@ -171,6 +171,8 @@ class MatomoSender(HttpSender):
             main_url = str(site.get("main_url") or "") if isinstance(site, dict) else ""
         else:
             self.call("API.getMatomoVersion")  # a refused token stops here, before any line is read
+        if not b.replay_tracking:
+            self._say_if_no_custom_variables()
         replay = (b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None
         return EncodeSpec(
             backend="matomo",
@@ -182,6 +184,23 @@ class MatomoSender(HttpSender):
             per_hit_site=per_hit,
             replay_suffixes=replay,
         )
+
+    def _say_if_no_custom_variables(self) -> None:
+        """Matomo 5 ships without custom variables: the status, the bot flag and the --regex-group-to-*-cvar
+        values would be dropped without a word. Say so once, unless they go to custom dimensions."""
+        t = self.config.tracking
+        if t.dimensions or t.page_dimensions or t.visit_dimensions or self._say is None:
+            return
+        try:
+            answer = self.call("API.isPluginActivated", pluginName="CustomVariables")
+        except (AuthError, ServerError):  # an older Matomo without this method has custom variables in core
+            return
+        if (answer.get("value") if isinstance(answer, dict) else answer) is False:
+            self._say(
+                "this Matomo has no CustomVariables plugin, so the HTTP status, the bot flag and "
+                "--regex-group-to-*-cvar values are not stored. Create custom dimensions in Matomo and name them: "
+                "--dimension http-status=ID, --dimension bot=ID, --regex-group-to-visit-dimension GROUP=ID."
+            )
 
     # --- sites by host name -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from import_logs.backends.base import EncodeSpec
 from import_logs.backends.encoding import (
     MAX_URL,
     Memo,
+    dimensions,
     hit_url,
     json_string,
     page_cvars,
@@ -39,6 +40,7 @@ class MatomoEncoder:
         self.url = hit_url(spec)
         extra = "".join(f"&{url_quote(k)}={url_quote(v)}" for k, v in t.extra_params)
         self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}{extra}"
+        self._dimensions = dimensions(spec)
         self._quoted: Memo[str] = Memo(url_quote)
         self._cdt: Memo[datetime] = Memo(lambda time: url_quote(format_cdt(time)))
 
@@ -76,6 +78,10 @@ class MatomoEncoder:
             add(f"&pf_srv={int(hit.generation_time_ms)}")
         if hit.size > 0:
             add(f"&bw_bytes={hit.size}")
+        if self._dimensions is not None:
+            for key, value in self._dimensions(hit, flags):
+                add(f"&{key}=")
+                add(url_quote(value))
         return json_string("".join(parts))
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:

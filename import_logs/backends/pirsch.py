@@ -87,6 +87,12 @@ class PirschSender(HttpSender):
                 "--client-secret is not an access key (pa_...), so Pirsch also needs --client-id, the id of the "
                 "client it belongs to."
             )
+        t = config.tracking
+        if t.extra_params or t.dimensions or t.page_dimensions or t.visit_dimensions:
+            raise ConfigError(
+                "--tracking-param and the --dimension options have no meaning for Pirsch: its hits take no extra "
+                "parameters. Leave them out."
+            )
         if options.idsite:
             raise ConfigError(
                 "--idsite has no meaning for Pirsch: a Pirsch client belongs to one domain. Leave it out."

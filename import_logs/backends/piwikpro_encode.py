@@ -15,6 +15,7 @@ from import_logs.backends.base import EncodeSpec
 from import_logs.backends.encoding import (
     MAX_URL,
     Memo,
+    dimensions,
     hit_url,
     json_string,
     page_cvars,
@@ -46,6 +47,7 @@ class PiwikProEncoder:
             f'{{"rec":"1","apiv":"1","idsite":{json_string(self.site)},"queuedtracking":"0","dp":"{self.dp}"{extra}'
         )
         self._suffix = f',"ts_n":{json_string(spec.client_name)},"ts_v":{json_string(spec.client_version)}}}'
+        self._dimensions = dimensions(spec)
         self._esc: Memo[str] = Memo(json_string)
         self._cdt: Memo[datetime] = Memo(format_cdt)
 
@@ -88,6 +90,10 @@ class PiwikProEncoder:
             add(f',"gt_ms":"{hit.generation_time_ms}"')
         if hit.size > 0:
             add(f',"bw_bytes":"{hit.size}"')
+        if self._dimensions is not None:
+            for key, value in self._dimensions(hit, flags):
+                add(f',"{key}":')
+                add(json_string(value))
         add(self._suffix)
         return "".join(parts)
 

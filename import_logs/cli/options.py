@@ -252,6 +252,25 @@ SECTIONS: tuple[Section, ...] = (
                 help="Track a group of the format as a visit custom variable.",
             ),
             option(
+                "--dimension",
+                multiple=True,
+                metavar="NAME=ID,...",
+                help="Send bot, http-status or http-method as custom dimension ID (Matomo 5 has no custom "
+                "variables in core), e.g. --dimension http-status=4.",
+            ),
+            option(
+                "--regex-group-to-page-dimension",
+                multiple=True,
+                metavar="GROUP=ID,...",
+                help="Track a group of the format as custom dimension ID (action scope).",
+            ),
+            option(
+                "--regex-group-to-visit-dimension",
+                multiple=True,
+                metavar="GROUP=ID,...",
+                help="Track a group of the format as custom dimension ID (visit scope).",
+            ),
+            option(
                 "--track-http-method",
                 is_flag=True,
                 help="Track the HTTP method as page custom variable HTTP-method (=1 accepted, as in the reference).",

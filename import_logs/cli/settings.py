@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from import_logs.backends.encoding import DIMENSIONS
 from import_logs.config import (
     DEFAULT_DOWNLOAD_EXTENSIONS,
     DEFAULT_TRUSTED_PROXIES,
@@ -102,6 +103,17 @@ def _exclude_fields(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
             raise ConfigError(f"--exclude-field {value!r}: the regex does not compile ({exc}).") from None
         out.append((name, regex))
     return tuple(out)
+
+
+def _dimension_ids(values: Iterable[str], option: str, names: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """``NAME=ID`` pairs whose IDs are custom dimension numbers (and, given ``names``, whose NAMEs are known)."""
+    pairs = _pairs(values, option)
+    for name, ident in pairs:
+        if not ident.isdigit():
+            raise ConfigError(f"{option} {name}={ident}: the dimension is its number (its ID in the backend).")
+        if names and name not in names:
+            raise ConfigError(f"{option} {name}={ident}: {name!r} is not one of {', '.join(names)}.")
+    return pairs
 
 
 def _privacy(o: dict[str, Any]) -> PrivacyOptions:
@@ -205,6 +217,9 @@ def build_config(o: dict[str, Any]) -> Config:
                 lambda specs: networks(specs, "--trusted-proxies"),
             ),
             extra_params=_pairs(o["tracking_param"], "--tracking-param"),
+            dimensions=_dimension_ids(o["dimension"], "--dimension", DIMENSIONS),
+            page_dimensions=_dimension_ids(o["regex_group_to_page_dimension"], "--regex-group-to-page-dimension"),
+            visit_dimensions=_dimension_ids(o["regex_group_to_visit_dimension"], "--regex-group-to-visit-dimension"),
         ),
         privacy=_privacy(o),
         backend=BackendOptions(

@@ -47,6 +47,8 @@ class Hit(NamedTuple):
     #: (custom variable name, value) from --regex-group-to-page-cvar / --regex-group-to-visit-cvar.
     page_cvars: tuple[tuple[str, str], ...] = ()
     visit_cvars: tuple[tuple[str, str], ...] = ()
+    #: (custom dimension id, value) from --regex-group-to-page-dimension / --regex-group-to-visit-dimension.
+    dimensions: tuple[tuple[str, str], ...] = ()
 
 
 def _url_decode_twice(text: str) -> str:
@@ -354,7 +356,11 @@ def _parser_source(
     if timings:
         add("    if gt is not None and gt <= 0:")
         add("        gt = None")
-    for var, pairs in (("page_cvars", tracking.page_cvars), ("visit_cvars", tracking.visit_cvars)):
+    for var, pairs in (
+        ("page_cvars", tracking.page_cvars),
+        ("visit_cvars", tracking.visit_cvars),
+        ("dimensions", tracking.page_dimensions + tracking.visit_dimensions),
+    ):
         present = [(group, name) for group, name in pairs if group in everything]
         if not present:
             add(f"    {var} = ()")
@@ -367,6 +373,6 @@ def _parser_source(
         add(f"    {var} = tuple({var})")
     add(
         "    return new(Hit, (time, ip, host, method, path, query, status, size, referrer, ua, userid, gt, "
-        "page_cvars, visit_cvars))"
+        "page_cvars, visit_cvars, dimensions))"
     )
     return "\n".join(lines) + "\n"

@@ -193,7 +193,8 @@ class Planner:
     def _check_groups(self, fmt: FormatDef) -> None:
         """Say once per format which groups named by the options it does not have (the reference crashed)."""
         t = self.config.tracking
-        if fmt.name in self._checked or not (t.page_cvars or t.visit_cvars or t.ignore_groups or t.client_ip_group):
+        named = (t.page_cvars, t.visit_cvars, t.ignore_groups, t.client_ip_group, t.page_dimensions, t.visit_dimensions)
+        if fmt.name in self._checked or not any(named):
             return
         self._checked.add(fmt.name)
         groups = fmt.groups
@@ -201,6 +202,8 @@ class Planner:
             ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
             ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
             ("--ignore-groups", list(t.ignore_groups)),
+            ("--regex-group-to-page-dimension", [g for g, _ in t.page_dimensions]),
+            ("--regex-group-to-visit-dimension", [g for g, _ in t.visit_dimensions]),
             ("--client-ip-from", [t.client_ip_group] if t.client_ip_group else []),
         ):
             missing = [name for name in names if name not in groups]
