@@ -22,6 +22,7 @@ from import_logs.config import DEFAULT_TRUSTED_PROXIES, PrivacyOptions
 if TYPE_CHECKING:
     from import_logs.parsing.hit import Hit
 
+_new = tuple.__new__
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -105,6 +106,8 @@ class Privacy:
         self._strip = frozenset(options.strip_query_params)
         #: Logged client field → the address that may leave the machine ("" when excluded; None: none).
         self._ips: dict[str, str | None] = {}
+        #: Logged user → the id sent (hashing costs a few µs: once per user).
+        self._users: dict[str, str | None] = {}
 
     def _resolve(self, field: str) -> str | None:
         ip = address(field)
@@ -119,8 +122,8 @@ class Privacy:
 
     def _query(self, query: str) -> str:
         """The query without the parameters to strip, the others kept as they were written."""
-        if not query:
-            return query
+        if not query or ("%" not in query and "+" not in query and not any(name in query for name in self._strip)):
+            return query  # no name to strip in it, written or encoded: the common case, without a split
         parts = query.split("&")
         kept = [part for part in parts if unquote_plus(part.partition("=")[0]) not in self._strip]
         return query if len(kept) == len(parts) else "&".join(kept)
@@ -140,7 +143,7 @@ class Privacy:
         return userid
 
     def __call__(self, hit: Hit) -> Hit | None:
-        logged = hit.ip
+        logged = hit[1]  # ip
         ip = logged
         if logged is not None:
             cache = self._ips
@@ -152,12 +155,21 @@ class Privacy:
                 ip = cache[logged] = self._resolve(logged)
             if ip == "":
                 return None
-        userid = hit.userid
-        if userid and self._o.user_id != "keep":
-            userid = self.user_id(userid)
-        query, referrer = hit.query, hit.referrer
+        logged_user: str | None = hit[10]
+        userid = logged_user
+        if logged_user and self._o.user_id != "keep":
+            users = self._users
+            try:
+                userid = users[logged_user]
+            except KeyError:
+                if len(users) >= _CACHE_LIMIT:
+                    users.clear()
+                userid = users[logged_user] = self.user_id(logged_user)
+        query, referrer = hit[5], hit[8]
         if self._strip:
             query, referrer = self._query(query), self._referrer(referrer)
-        if ip is logged and userid is hit.userid and query is hit.query and referrer is hit.referrer:
+        if ip is logged and userid is logged_user and query is hit[5] and referrer is hit[8]:
             return hit
-        return hit._replace(ip=ip, userid=userid, query=query, referrer=referrer)
+        # What hit._replace(...) makes, without its keyword handling (this runs once per line).
+        head = (hit[0], ip, hit[2], hit[3], hit[4], query, hit[6], hit[7], referrer, hit[9], userid)
+        return _new(type(hit), head + hit[11:])

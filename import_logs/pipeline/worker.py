@@ -120,7 +120,13 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
                 if rejected is not None:
                     rejected.append((index, f"skipped: {Skip.NOT_TRACKING}", line))
                 continue
-        if privacy is not None:  # before the filters: an excluded address is not looked at further
+        reason, flags = check(hit)  # on the log's own values: what a filter names is what the log says
+        if reason is not None:
+            skipped[reason] += 1
+            if rejected is not None:
+                rejected.append((index, f"skipped: {reason}", line))
+            continue
+        if privacy is not None:  # only on hits that would be sent (a third of the lines are filtered out)
             private = privacy(hit)
             if private is None:
                 skipped[Skip.EXCLUDED_IP] += 1
@@ -128,12 +134,6 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
                     rejected.append((index, f"skipped: {Skip.EXCLUDED_IP}", line))
                 continue
             hit = private
-        reason, flags = check(hit)
-        if reason is not None:
-            skipped[reason] += 1
-            if rejected is not None:
-                rejected.append((index, f"skipped: {reason}", line))
-            continue
         kept += 1
         if flags & DOWNLOAD:
             downloads += 1
