@@ -1,0 +1,225 @@
+"""The sections about where hits go and how: destination, performance and retries, state, output."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from import_logs.backends import BACKENDS
+from import_logs.cli import settings_file
+from import_logs.cli.options import Section, option
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+SENDING: tuple[Section, ...] = (
+    Section(
+        "Destination",
+        (
+            option(
+                "--backend",
+                type=click.Choice(BACKENDS),
+                help="Where hits go  [default: matomo with --token-auth or --login, pirsch for a pirsch.io --url or a "
+                "pa_ key, else piwikpro].",
+            ),
+            option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro."),
+            option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url]."),
+            option(
+                "--client-id",
+                envvar="IMPORT_LOGS_CLIENT_ID",
+                metavar="ID",
+                help="API client id [env IMPORT_LOGS_CLIENT_ID].",
+            ),
+            option(
+                "--client-secret",
+                envvar="IMPORT_LOGS_CLIENT_SECRET",
+                metavar="SECRET",
+                help="API client secret; better from the environment [env IMPORT_LOGS_CLIENT_SECRET].",
+            ),
+            option(
+                "--token-auth",
+                envvar="IMPORT_LOGS_TOKEN_AUTH",
+                metavar="TOKEN",
+                help="Matomo token_auth with write access [env IMPORT_LOGS_TOKEN_AUTH].",
+            ),
+            option("--login", metavar="USER", help="Matomo user, to create a 48-hour token (with --password)."),
+            option("--password", envvar="IMPORT_LOGS_PASSWORD", metavar="PASSWORD", help="[env IMPORT_LOGS_PASSWORD]"),
+            option(
+                "--idsite",
+                metavar="ID",
+                help="The site that receives the hits: Piwik PRO App ID (UUID) or Matomo site id  "
+                "[default: by host name].",
+            ),
+            option("--idsite-fallback", metavar="ID", help="The site of hosts that have no site of their own."),
+            option("--add-sites-new-hosts", is_flag=True, help="Create a site for each host that has none."),
+            option(
+                "--tracker-endpoint-path",
+                metavar="PATH",
+                help="Tracker path  [default: /ppms.php, Matomo /matomo.php].",
+            ),
+            option(
+                "--auth-user", metavar="USER", help="HTTP Basic user, for a server behind a proxy that asks for one."
+            ),
+            option(
+                "--auth-password",
+                envvar="IMPORT_LOGS_AUTH_PASSWORD",
+                metavar="PASSWORD",
+                help="HTTP Basic password [env IMPORT_LOGS_AUTH_PASSWORD].",
+            ),
+            option("--accept-invalid-ssl-certificate", is_flag=True, help="Do not verify TLS certificates."),
+            option("--request-suffix", metavar="TEXT", help="Appended to the query string of every request."),
+            option(
+                "--config", metavar="PATH", hidden=True, help="Matomo's config.ini.php (not needed: use --token-auth)."
+            ),
+            option("--php-binary", metavar="PHP", hidden=True, help="Not needed: use --token-auth."),
+            option("--enable-testmode", is_flag=True, hidden=True, help="Not needed: use --token-auth."),
+        ),
+    ),
+    Section(
+        "Performance and retries",
+        (
+            option(
+                "--workers",
+                type=click.IntRange(1, 256),
+                default=lambda: _cpu_count(),
+                show_default="cores",
+                help="Parsing processes.",
+            ),
+            option(
+                "--recorders",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Concurrent sending lanes.",
+            ),
+            option(
+                "--recorder-max-payload-size",
+                type=click.IntRange(min=1),
+                metavar="N",
+                help="Hits per request  [default: 95, Matomo 200, Pirsch 100].",
+            ),
+            option(
+                "--disable-bulk-tracking",
+                is_flag=True,
+                help="One hit per request (slow; for servers without bulk tracking).",
+            ),
+            option(
+                "--enable-bulk-tracking",
+                is_flag=True,
+                hidden=True,
+                help="Accepted for compatibility: bulk is the default.",
+            ),
+            option(
+                "--sleep-between-requests-ms",
+                type=click.FloatRange(min=0),
+                default=0.0,
+                metavar="MS",
+                help="Each lane waits this long before each request.",
+            ),
+            option(
+                "--request-timeout",
+                type=click.FloatRange(min=0.1),
+                default=300.0,
+                show_default=True,
+                help="Seconds per request.",
+            ),
+            option("--retry-max-attempts", type=int, default=3, show_default=True, help="Attempts per request."),
+            option(
+                "--retry-delay",
+                type=click.FloatRange(min=0),
+                default=10.0,
+                show_default=True,
+                help="Seconds before the first retry; doubled each time, with jitter.",
+            ),
+        ),
+    ),
+    Section(
+        "State (re-runs, rotation, crashes)",
+        (
+            option(
+                "--state-file",
+                type=click.Path(dir_okay=False),
+                help="Where this destination's progress is kept  "
+                "[default: ~/.local/state/import-logs/<destination>.json].",
+            ),
+            option("--no-state", is_flag=True, help="Keep no state: every run imports every line it is given."),
+            option(
+                "--force-reimport",
+                is_flag=True,
+                help="Import the files again from their start, whatever the state says.",
+            ),
+            option(
+                "--lock-timeout",
+                type=click.FloatRange(min=0),
+                default=10.0,
+                show_default=True,
+                help="Seconds to wait for another run that uses the same state file.",
+            ),
+            option(
+                "--skip",
+                type=click.IntRange(min=0),
+                default=0,
+                metavar="N",
+                help="Skip the first N lines of each file.",
+            ),
+            option("--show-state", is_flag=True, help="Show what the state file holds for this destination, and exit."),
+            option("--reset-state", is_flag=True, help="Forget the given files in the state file, and exit."),
+        ),
+    ),
+    Section(
+        "Output",
+        (
+            option(
+                "--settings",
+                type=click.Path(dir_okay=False),
+                envvar="IMPORT_LOGS_SETTINGS",
+                is_eager=True,
+                callback=settings_file.click_callback,
+                metavar="FILE",
+                help="Options from a TOML file (keys: the long option names) [env IMPORT_LOGS_SETTINGS].",
+            ),
+            option("--dry-run", is_flag=True, help="Parse, filter and encode, but send nothing."),
+            option(
+                "--save-requests",
+                metavar="FILE",
+                help="Write each request as a JSON line to FILE ('-': stdout); no server.",
+            ),
+            option(
+                "--show-progress/--no-progress",
+                default=None,
+                help="Progress bar on stderr  [default: when a terminal].",
+            ),
+            option(
+                "--show-progress-delay",
+                type=click.FloatRange(min=0.1),
+                default=1.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="How often the progress bar is redrawn.",
+            ),
+            option("-q", "--quiet", is_flag=True, help="Print only errors and a one-line result (for cron)."),
+            option("--summary-json", metavar="FILE", help="Write the summary figures as JSON to FILE ('-': stdout)."),
+            option("--output", type=click.Path(dir_okay=False), help="Append all output to FILE."),
+            option("-v", "--verbose", count=True, help="List invalid and skipped lines (-vv: tracebacks too)."),
+            option("-d", "--debug", count=True, help="As -v (the reference importers' spelling)."),
+            option("--debug-tracker", is_flag=True, help="Send debug=1 and show every answer of the tracker."),
+            option(
+                "--debug-request-limit",
+                type=click.IntRange(min=1),
+                metavar="N",
+                help="Import at most N hits of each file, and keep no state (a trial run).",
+            ),
+            option(
+                "--debug-force-one-hit-every-Ns",
+                "debug_force_one_hit_every_ns",
+                type=click.FloatRange(min=0),
+                metavar="SECONDS",
+                help="One hit per request, one request every SECONDS per lane.",
+            ),
+            option("--traceback", "show_traceback", is_flag=True, help="Show a traceback on errors."),
+        ),
+    ),
+)
