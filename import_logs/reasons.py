@@ -43,7 +43,7 @@ class Skip(Reason):
     EXCLUDED_PATH = ("excluded_path", "requests whose path matched an --exclude-path")
     NOT_INCLUDED_PATH = ("not_included_path", "requests whose path matched no --include-path")
     SKIP_OPTION = ("skip_option", "requests within the first --skip lines of their file")
-    HEADER = ("header", "W3C header lines (#Fields:, #Date:...)")
+    HEADER = ("header", "header lines (W3C #Fields:, #Date:..., CSV column names)")
     HOST_FILTER = ("host_filter", "requests whose host --include-host / --exclude-host leave out")
     DATE_RANGE = ("date_range", "requests outside --exclude-older-than / --exclude-newer-than")
     NOT_TRACKING = ("not_tracking_request", "requests that are not tracking requests (--replay-tracking)")

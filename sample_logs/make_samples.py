@@ -323,6 +323,63 @@ def akamai_ds2_json(i: int, r: dict[str, str]) -> str:
     return json.dumps(record, ensure_ascii=False)
 
 
+def bunny(i: int, r: dict[str, str]) -> str:
+    """A Bunny CDN log line: cache status|status|time (ms)|bytes|pull zone|IP|referrer|URL|edge|UA|id|country."""
+    ms = int(when(r).timestamp()) * 1000 + millis(i)
+    ref = r["ref"] if r["ref"] != "-" else "-"
+    return "|".join(
+        ["HIT" if i % 3 else "MISS", r["status"], str(ms), str(int(r["size"]) + 388), "123456", r["ip"], ref,
+         _url(r), "DE", r["ua"], f"{i:032x}", "DE"]
+    )  # fmt: skip
+
+
+GCS_COLUMNS = (
+    "time_micros,c_ip,c_ip_type,c_ip_region,cs_method,cs_uri,sc_status,cs_bytes,sc_bytes,time_taken_micros,"
+    "cs_host,cs_referer,cs_user_agent,s_request_id,cs_operation,cs_bucket,cs_object"
+).split(",")
+
+
+def gcs_usage(i: int, r: dict[str, str]) -> str:
+    """A Google Cloud Storage usage log row (CSV, every value quoted, a quote in a value doubled)."""
+    micros = int(when(r).timestamp()) * 1_000_000 + millis(i) * 1000
+    values = [
+        str(micros), r["ip"], "2" if ":" in r["ip"] else "1", "", r["method"], r["target"], r["status"], "0",
+        str(int(r["size"]) + 388), str(millis(i) * 1000), r["host"], "" if r["ref"] == "-" else r["ref"], r["ua"],
+        f"ADPycdt{i:020d}", "GET_Object", "example-bucket", r["target"].lstrip("/").partition("?")[0],
+    ]  # fmt: skip
+    return ",".join('"' + v.replace('"', '""') + '"' for v in values)
+
+
+def cloudfront_json(i: int, r: dict[str, str]) -> str:
+    """A CloudFront standard log (v2) record in JSON: the legacy field names, string values, the user agent
+    encoded twice as in the legacy logs."""
+    start = when(r).astimezone(timezone.utc)
+    path, _, query = r["target"].partition("?")
+    return json.dumps(
+        {
+            "timestamp": str(int(start.timestamp())),
+            "DistributionId": "E2EXAMPLE51Z",
+            "date": start.strftime("%Y-%m-%d"),
+            "time": start.strftime("%H:%M:%S"),
+            "x-edge-location": "FRA56-P1",
+            "sc-bytes": str(int(r["size"]) + 388),
+            "c-ip": r["ip"],
+            "cs-method": r["method"],
+            "cs(Host)": "d111111abcdef8.cloudfront.net",
+            "cs-uri-stem": path,
+            "sc-status": r["status"],
+            "cs(Referer)": r["ref"],
+            "cs(User-Agent)": quote(quote(r["ua"], safe="/;:(),"), safe="/;:(),"),
+            "cs-uri-query": query or "-",
+            "x-edge-result-type": "Miss",
+            "x-host-header": r["host"],
+            "cs-protocol": "https",
+            "time-taken": f"{millis(i) / 1000:.3f}",
+        },
+        ensure_ascii=False,
+    )
+
+
 def _utc(r: dict[str, str]) -> tuple[str, str, str, str]:
     """(date, time, path, query) as W3C logs write them: UTC, the query apart ('-' when none)."""
     t = when(r).astimezone(timezone.utc)
@@ -406,6 +463,7 @@ def incapsula_w3c(i: int, r: dict[str, str]) -> str:
 
 
 W3C_HEADERS = {
+    "gcs_usage": [",".join(f'"{c}"' for c in GCS_COLUMNS)],
     "w3c_extended": [
         "#Version: 1.0",
         "#Date: 2024-02-10 21:42:00",
@@ -450,6 +508,9 @@ RENDER = {
     "azure_frontdoor_json": azure_frontdoor_json,
     "azure_appgw_json": azure_appgw_json,
     "akamai_ds2_json": akamai_ds2_json,
+    "bunny": bunny,
+    "gcs_usage": gcs_usage,
+    "cloudfront_json": cloudfront_json,
     "w3c_extended": w3c_extended,
     "iis": iis,
     "amazon_cloudfront": amazon_cloudfront,

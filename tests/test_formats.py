@@ -156,7 +156,8 @@ def concrete(fmt: str, lines: list[str]) -> FormatDef:
 
 
 def data_lines(lines: list[str]) -> list[str]:
-    return [line for line in lines if not line.startswith("#")]
+    """The lines that are not headers (W3C ``#`` lines, a CSV log's column names)."""
+    return [line for line in lines if not line.startswith(("#", '"time_micros"'))]
 
 
 def test_every_bundled_format_has_a_sample_log() -> None:
@@ -322,6 +323,9 @@ FOURTH_REQUEST = [
     ("azure_frontdoor_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
     ("azure_appgw_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
     ("akamai_ds2_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
+    ("bunny", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, None),
+    ("gcs_usage", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
+    ("cloudfront_json", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
     ("w3c_extended", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("iis", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", 151),
     ("amazon_cloudfront", "www.example.com", SAFARI, "https://www.search.example/?q=books", None, 151),
@@ -388,3 +392,9 @@ def test_no_json_format_can_be_taken_for_another() -> None:
                 obj = json_object(line)
                 if obj is not None:
                     assert not all(dig(obj, key) is not None for key in fmt.detect_keys), (name, other, line)
+
+
+def test_a_csv_header_is_a_header_not_an_invalid_line() -> None:
+    lines = sample_lines("gcs_usage")
+    parser = LineParser(get_format("gcs_usage"), TrackingOptions())
+    assert parser.parse(lines[0]) == "header"

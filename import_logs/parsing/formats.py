@@ -36,6 +36,7 @@ KNOWN_GROUPS = {
     "host": "virtual host name",
     "userid": "authenticated user (sent as uid)",
     "date": "timestamp (read with the format's date rule)",
+    "time": "time of day, when the date stands in a field of its own (W3C, CloudFront)",
     "timezone": "UTC offset of the timestamp when it stands in a field of its own",
     "method": "HTTP method",
     "path": "requested path, with or without the query string",
@@ -97,6 +98,8 @@ class FormatDef:
     w3c: tuple[tuple[str, str], ...] = ()
     #: Lines starting with ``#`` are headers (W3C): skipped and counted as such, never invalid.
     comments: bool = False
+    #: A line that starts so is a header (a CSV log's column names): counted as skipped, not as invalid.
+    header: str = ""
     #: Named value transforms: (group, transform) applied after reading, e.g. ("user_agent", "url_decode").
     transforms: tuple[tuple[str, str], ...] = ()
 
@@ -178,6 +181,7 @@ def from_definition(data: dict[str, Any], *, where: str, order: int = 0) -> Form
         order=order,
         layout=layout,
         transforms=tuple(data.get("transforms", {}).items()),
+        header=str(data.get("header", "")),
     )
     check_regex(definition.regex, where=where)
     return definition

@@ -82,6 +82,7 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
     "url_decode": unquote,
     "url_decode_twice": _url_decode_twice,
     "plus_to_space": lambda text: text.replace("+", " "),
+    "csv_unquote": lambda text: text.replace('""', '"'),
 }
 
 
@@ -124,6 +125,7 @@ class LineParser:
                 fast=(fast_lines(plan, groups) if plan else None),
                 fast_parts=len(plan) if plan else 0,
                 comments=fmt.comments,
+                header=fmt.header,
                 transforms=fmt.transforms,
             )
         hosts: dict[str, str | None] = {}
@@ -188,6 +190,7 @@ def _parser_source(
     fast_parts: int = 0,
     json_keys: bool = False,
     comments: bool = False,
+    header: str = "",
     transforms: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """The source of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
@@ -207,6 +210,8 @@ def _parser_source(
     lines = ["def parse(line):"]
     if comments:
         lines += ["    if line[:1] == '#':", "        return HEADER"]
+    if header:
+        lines += [f"    if line.startswith({header!r}):", "        return HEADER"]
     if json_keys:
         lines += [
             "    obj = json_object(line)",
