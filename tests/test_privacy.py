@@ -14,9 +14,9 @@ import pytest
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_server import FakePiwikPro
 
-from import_logs.config import PrivacyOptions
+from import_logs.config import PrivacyOptions, TrackingOptions
 from import_logs.filters import statuses
-from import_logs.parsing.hit import Hit
+from import_logs.parsing.hit import Hit, LineParser
 from import_logs.privacy import ClientAddress, Privacy, address, masked
 
 REGEX = (
@@ -234,3 +234,40 @@ def test_status_codes_and_classes() -> None:
     assert statuses(("301", "4xx")) == frozenset({301, *range(400, 500)})
     with pytest.raises(ValueError, match="'30x' is not a status code"):
         statuses(("30x",))
+
+
+def test_drop_user_id_and_excluded_addresses_from_a_file(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = write_log(tmp_path / "access.log")
+    excluded = tmp_path / "excluded.txt"
+    excluded.write_text("192.0.2.128/25\n2001:db8:abcd::/48\n")
+    options = [
+        f"--log-format-regex={REGEX}",
+        "--log-date-format=%d/%b/%Y:%H:%M:%S %z",
+        "--client-ip-from=x-forwarded-for",
+        f"--exclude-ip-from={excluded}",
+        "--drop-user-id",
+        "--anonymize-ip=2",
+        "--trusted-proxies=10.0.0.0/8",
+        "--summary-json=-",
+    ]
+    result = run_cli(*piwik_args(fake, *options), str(log), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    text = json.dumps(fake.hits)
+    assert all("uid" not in h for h in fake.hits)
+    assert "alice" not in text and "2001:db8" not in text and "192.0.2.200" not in text
+    # 192.0.2.66, 198.51.100.9, 10.0.0.7: only 10.0.0.0/8 is trusted now, so the visitor is 198.51.100.9
+    assert [h["cip"] for h in fake.hits][:2] == ["203.0.0.0", "198.51.0.0"]
+    assert json.loads(result.stdout)["skipped"]["excluded_ip"] == 2
+
+
+def test_cloudflare_times_in_every_unit_it_can_be_set_to() -> None:
+    from import_logs.parsing.formats import get_format
+
+    parser = LineParser(get_format("cloudflare_json"), TrackingOptions())
+    for stamp in ('"2024-02-10T21:42:07Z"', "1707601327", "1707601327000000000"):
+        line = (
+            '{"ClientIP": "198.51.100.7", "ClientRequestHost": "www.example.com", "ClientRequestURI": "/", '
+            f'"EdgeResponseStatus": 200, "EdgeStartTimestamp": {stamp}}}'
+        )
+        hit = parser.parse(line)
+        assert isinstance(hit, Hit) and hit.time.isoformat() == "2024-02-10T21:42:07+00:00", stamp
