@@ -82,12 +82,12 @@ def _items(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
 
-def _checked(specs: tuple[str, ...], check: Any) -> tuple[str, ...]:
+def _checked(specs: tuple[str, ...], check: Any, option: str = "") -> tuple[str, ...]:
     """Specs that ``check`` accepts (it raises ValueError naming the wrong one) → the same specs."""
     try:
         check(specs)
     except ValueError as exc:
-        raise ConfigError(f"{exc}.") from None
+        raise ConfigError(f"{option + ' ' if option else ''}{exc}.") from None
     return specs
 
 
@@ -194,8 +194,8 @@ def build_config(o: dict[str, Any]) -> Config:
             exclude_hosts=tuple(o["exclude_host"]),
             older_than=_instant(o["exclude_older_than"], "--exclude-older-than"),
             newer_than=_instant(o["exclude_newer_than"], "--exclude-newer-than"),
-            exclude_status=_checked(_items(o["exclude_status"]), statuses),
-            include_status=_checked(_items(o["include_status"]), statuses),
+            exclude_status=_checked(_items(o["exclude_status"]), statuses, "--exclude-status"),
+            include_status=_checked(_items(o["include_status"]), statuses, "--include-status"),
             exclude_methods=tuple(m.upper() for m in _items(o["exclude_method"])),
             exclude_fields=_exclude_fields(o["exclude_field"]),
         ),
