@@ -43,12 +43,15 @@ class MatomoEncoder:
         self._dimensions = dimensions(spec)
         self._quoted: Memo[str] = Memo(url_quote)
         self._cdt: Memo[datetime] = Memo(lambda time: url_quote(format_cdt(time)))
+        #: The cvar of a hit with no other page variable: the status alone, quoted once per status.
+        self._status_cvar: Memo[int] = Memo(lambda status: url_quote(json.dumps({"1": ["HTTP-code", str(status)]})))
 
     def __call__(self, hit: Hit, flags: int) -> str:
         q = self._quoted
         t = self._t
         url = self.url(hit)
-        parts = [self._head, "&cdt=", self._cdt[hit.time], "&ua=", q[hit.user_agent], "&url=", url_quote(url)]
+        url_q = q[url]  # pages repeat: each URL quoted once (bounded cache)
+        parts = [self._head, "&cdt=", self._cdt[hit.time], "&ua=", q[hit.user_agent], "&url=", url_q]
         add = parts.append
         if hit.ip:
             add("&cip=")
@@ -61,8 +64,9 @@ class MatomoEncoder:
             add("&uid=")
             add(url_quote(hit.userid))
         add("&cvar=")
-        add(url_quote(page_cvars(hit, t.track_http_method) or json.dumps({"1": ["HTTP-code", str(hit.status)]})))
-        visit = visit_cvars(hit, flags, self._bots)
+        page = page_cvars(hit, t.track_http_method) if hit.page_cvars or t.track_http_method else None
+        add(self._status_cvar[hit.status] if page is None else url_quote(page))
+        visit = visit_cvars(hit, flags, self._bots) if hit.visit_cvars or self._bots else None
         if visit is not None:
             add("&_cvar=")
             add(url_quote(visit))
@@ -70,7 +74,7 @@ class MatomoEncoder:
             add("&bots=1")
         if flags & DOWNLOAD:
             add("&download=")
-            add(url_quote(url))
+            add(url_q)
         if flags & (ERROR | REDIRECT):
             add("&action_name=")
             add(url_quote(title(hit.status, url, referrer, t.title_category_delimiter)))
@@ -82,7 +86,8 @@ class MatomoEncoder:
             for key, value in self._dimensions(hit, flags):
                 add(f"&{key}=")
                 add(url_quote(value))
-        return json_string("".join(parts))
+        # Every value is URL-quoted: only letters, digits and %-_.~&= remain, which JSON takes as they are.
+        return '"' + "".join(parts) + '"'
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:
         values = replay_params(hit, params, format_cdt(hit.time), self.site, dp=self.dp)
