@@ -1,9 +1,11 @@
-"""A fast fake Piwik PRO for benchmarks: just enough HTTP/1.1 (keep-alive, Content-Length) on asyncio.
+"""A fast fake Piwik PRO and Matomo for benchmarks: just enough HTTP/1.1 (keep-alive, Content-Length) on asyncio.
 
     python bench/fake_tracker.py [--delay-ms 20]
 
-Prints ``PORT <n>`` when ready. Answers ``/auth/token``, ``/api/apps/v2/<id>`` and ``/ppms.php`` (202, counting
-the hits of a bulk body without decoding it). On SIGTERM or SIGINT it prints what it handled and its ceiling:
+Prints ``PORT <n>`` when ready. Answers Piwik PRO's ``/auth/token``, ``/api/apps/v2/<id>`` and ``/ppms.php``
+(202, counting the hits of a bulk body without decoding it), and Matomo's ``/index.php`` API calls (the site,
+the version, plugins) and bulk ``/matomo.php`` / ``/piwik.php`` (its success document with the count), so that
+the reference importers can run against it too. On SIGTERM or SIGINT it prints what it handled and its ceiling:
 requests and hits per CPU-second it used, which must stay well above what the importer sent.
 """
 
@@ -16,6 +18,7 @@ import signal
 import time
 
 TOKEN = json.dumps({"token_type": "Bearer", "expires_in": 1800, "access_token": "bench-token"}).encode()
+SITE = json.dumps({"idsite": "1", "name": "bench", "main_url": "https://www.example.com"}).encode()
 APP = json.dumps({"data": {"type": "ppms/app", "id": "bench", "attributes": {"urls": ["https://www.example.com"]}}})
 
 
@@ -82,6 +85,14 @@ class Tracker(asyncio.Protocol):
             out = response("200 OK", TOKEN)
         elif path.startswith(b"/api/apps/v2/"):
             out = response("200 OK", APP.encode(), b"application/vnd.api+json")
+        elif path.startswith((b"/matomo.php", b"/piwik.php")):
+            count = body.count(b'"?') or body.count(b"idsite")
+            Stats.hits += count
+            Stats.last = time.monotonic()
+            Stats.first = Stats.first or Stats.last
+            out = response("200 OK", b'{"status":"success","tracked":%d,"invalid":0}' % count)
+        elif path.startswith(b"/index.php") or path == b"/":
+            out = response("200 OK", matomo_api(path + b"&" + body))
         else:
             out = response("404 Not Found")
         assert self.transport is not None
@@ -89,6 +100,20 @@ class Tracker(asyncio.Protocol):
             asyncio.get_running_loop().call_later(self.delay, self.transport.write, out)
         else:
             self.transport.write(out)
+
+
+def matomo_api(query: bytes) -> bytes:
+    """Matomo's answer to an API call (the method is in the query string or the form body)."""
+    method = query.partition(b"method=")[2].split(b"&")[0]
+    if method.startswith(b"SitesManager.getSiteFromId"):
+        return SITE
+    if method.startswith(b"SitesManager.getSitesIdFromSiteUrl"):
+        return b'[{"idsite":"1"}]'
+    if method.startswith(b"API.isPluginActivated"):
+        return b'{"value":true}'
+    if method.startswith(b"API.getMatomoVersion") or method.startswith(b"API.getPiwikVersion"):
+        return b'{"value":"5.0.0"}'
+    return b'{"result":"success","message":"ok"}'
 
 
 async def serve(delay: float) -> None:

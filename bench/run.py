@@ -4,6 +4,7 @@
     python bench/run.py --lines 200000 --repeat 1
     python bench/run.py --scale 10      # the same log 10 times over: memory must not grow
     python bench/run.py --against 739dbcc --lines 500000   # this tree against a commit, interleaved
+    python bench/run.py --reference ~/matomo-log-analytics/import_logs.py --lines 200000 --repeat 1
 
 Scenarios: --dry-run with 1 worker and with all cores, a .gz input, end to end to bench/fake_tracker.py
 (2 workers, 2 recorders, payload 95), and --recorders 1 against 8 when each request takes 20 ms. Memory is the
@@ -81,18 +82,29 @@ def _pss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure(args: list[str], env: dict[str, str] | None = None, tree: Path | None = None) -> Measure:
-    """One run of the importer (of the source tree ``tree`` when given, else the installed one)."""
+def measure(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    tree: Path | None = None,
+    reference: Path | None = None,
+    lines: int = 0,
+) -> Measure:
+    """One run of the importer (of the source tree ``tree`` when given, else the installed one), or of the
+    reference ``import_logs.py`` at ``reference`` (which reads ``lines`` lines; its hits are not counted)."""
     if tree is not None:
         env = {**(env or {}), "PYTHONPATH": str(tree)}
     with tempfile.TemporaryDirectory() as tmp:
         summary = Path(tmp) / "summary.json"
-        cmd = [sys.executable, "-m", "import_logs", "--no-progress", f"--summary-json={summary}", *args]
+        if reference is not None:
+            cmd = [sys.executable, str(reference), *args]
+        else:
+            cmd = [sys.executable, "-m", "import_logs", "--no-progress", f"--summary-json={summary}", *args]
+        errors = (Path(tmp) / "stderr").open("w+")
         started = time.monotonic()
         proc = subprocess.Popen(
             cmd,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=errors,  # a file, not a pipe: a chatty process cannot fill it and stall
             text=True,
             env={**os.environ, **(env or {})},
             cwd=tree,
@@ -110,9 +122,13 @@ def measure(args: list[str], env: dict[str, str] | None = None, tree: Path | Non
             peak = max(peak, total)
             time.sleep(0.2)
         wall = time.monotonic() - started
-        err = proc.stderr.read() if proc.stderr else ""
+        errors.seek(0)
+        err = errors.read()
+        errors.close()
         if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err}")
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+        if reference is not None:
+            return Measure(wall, sum(cpu.values()), peak, lines, 0)
         figures = json.loads(summary.read_text())
     hits = figures["hits_kept"] if figures["dry_run"] else figures["hits_sent"]
     return Measure(wall, sum(cpu.values()), peak, figures["lines_parsed"], hits)
@@ -203,9 +219,15 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=1, help="read the generated log this many times over")
     parser.add_argument("--skip-slow", action="store_true", help="leave out the 20 ms recorders comparison")
     parser.add_argument("--against", metavar="REV", help="compare with git revision REV, interleaved")
+    parser.add_argument(
+        "--reference", metavar="IMPORT_LOGS_PY", type=Path, help="compare with a reference import_logs.py, interleaved"
+    )
     opts = parser.parse_args()
     if opts.against:
         compare(opts)
+        return
+    if opts.reference:
+        against_reference(opts)
         return
     log, packed = ensure_logs(opts.lines, opts.scale)
     cores = os.cpu_count() or 1
@@ -305,6 +327,51 @@ def compare(opts: argparse.Namespace) -> None:
             f"{name:<44} {mine.rate:>9,.0f} {theirs.rate:>9,.0f} {mine.rate / theirs.rate:>6.2f} "
             f"{mine.cpu / mine.lines * 1e6:>8.2f} {theirs.cpu / theirs.lines * 1e6:>9.2f}"
         )
+
+
+def against_reference(opts: argparse.Namespace) -> None:
+    """import-logs and the reference importer (Matomo's import_logs.py, not shipped) on the same log, taking
+    turns: lines/s, CPU-seconds per million lines of each (all their processes), the ratio, the tracker's CPU."""
+    log, _ = ensure_logs(opts.lines, opts.scale)
+    lines = opts.lines * opts.scale
+    cores = os.cpu_count() or 1
+    tracker = FakeTracker()
+    matomo = [f"--url={tracker.url}", "--idsite=1", "--token-auth=bench"]
+    ours_args = [f"--workers={cores}", "--no-state"]
+    scenarios = [
+        ("--dry-run", [*matomo, "--dry-run", *ours_args, str(log)], [*matomo, "--dry-run", str(log)]),
+        (
+            "end to end, Matomo backend, 2 recorders",
+            [*matomo, "--recorders=2", *ours_args, str(log)],
+            [*matomo, "--recorders=2", str(log)],
+        ),
+        (
+            "end to end, Piwik PRO backend, 2 recorders",
+            tracker.args(*ours_args, "--recorders=2", str(log)),
+            [*matomo, "--recorders=2", str(log)],
+        ),
+    ]
+    rows = []
+    try:
+        for name, ours, theirs in scenarios:
+            mine: list[Measure] = []
+            ref: list[Measure] = []
+            for turn in range(opts.repeat):
+                runs = [(mine, ours, None), (ref, theirs, opts.reference)]
+                for into, args, reference in runs if turn % 2 == 0 else reversed(runs):
+                    into.append(measure(args, reference=reference, lines=lines))
+            rows.append((name, median(mine), median(ref)))
+            print(f"  {name}: {rows[-1][1].rate:,.0f} against {rows[-1][2].rate:,.0f} lines/s", file=sys.stderr)
+    finally:
+        tracker_line = tracker.close().splitlines()[0]
+    print(f"\n{log.name}: {lines:,} lines, {cores} cores (import-logs: {cores} workers), median of {opts.repeat}\n")
+    print(f"{'scenario':<44} {'lines/s':>9} {'reference':>9} {'ratio':>6} {'CPU-s/M':>8} {'reference':>9}")
+    for name, mine_m, ref_m in rows:
+        print(
+            f"{name:<44} {mine_m.rate:>9,.0f} {ref_m.rate:>9,.0f} {mine_m.rate / ref_m.rate:>6.1f} "
+            f"{mine_m.cpu / lines * 1e6:>8.2f} {ref_m.cpu / lines * 1e6:>9.2f}"
+        )
+    print(tracker_line)
 
 
 if __name__ == "__main__":
