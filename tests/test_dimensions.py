@@ -79,3 +79,22 @@ def test_a_dimension_must_be_a_number_and_a_known_name(tmp_path: Path) -> None:
 def test_pirsch_refuses_dimensions(tmp_path: Path) -> None:
     result = run_cli("--backend=pirsch", "--client-secret=pa_key", "--dimension=http-status=3", LOG, cwd=tmp_path)
     assert result.returncode == 2 and "no meaning for Pirsch" in result.stderr
+
+
+def test_in_process_matomo_dimensions_and_the_missing_plugin(matomo: FakeMatomo, tmp_path: Path) -> None:
+    """The CLI in this process (--workers 1), so that the sender's start-up check is measured by coverage."""
+    from click.testing import CliRunner
+
+    from import_logs.cli import main
+
+    matomo.plugins.discard("CustomVariables")
+    runner = CliRunner()
+    said = runner.invoke(main, ["--workers=1", "--no-state", *matomo_args(matomo), LOG], env=TOKEN_ENV)
+    assert said.exit_code == 0, said.output
+    assert WARNING in said.output
+    extra = ["--dimension=http-status=4", "--regex-group-to-page-dimension=userid=7", "--tracking-param=x=1"]
+    sent = runner.invoke(main, ["--workers=1", "--no-state", *matomo_args(matomo, *extra), LOG], env=TOKEN_ENV)
+    assert sent.exit_code == 0, sent.output
+    assert WARNING not in sent.output
+    last = matomo.hits[-9:]
+    assert all(h["dimension4"] in ("200", "304") and h["x"] == "1" for h in last)

@@ -129,3 +129,24 @@ def test_json_strings_are_what_ujson_writes(text: str) -> None:
     """The quote-only shortcut of ``_json`` writes exactly what ujson writes, and JSON reads it back."""
     assert _json(text) == ujson.dumps(text, ensure_ascii=False, escape_forward_slashes=False)
     assert json.loads(_json(text)) == text
+
+
+def test_custom_dimensions_and_extra_parameters() -> None:
+    from import_logs.filters import BOT
+
+    params = encode(
+        hit(dimensions=(("7", "alice"),), method="POST", status=404),
+        BOT,
+        bots=True,
+        dimensions=(("http-status", "3"), ("bot", "4"), ("http-method", "5")),
+        page_dimensions=(("userid", "7"),),
+        extra_params=(("rmip", "1"), ("uia", "1")),
+    )
+    assert (params["dimension7"], params["dimension3"], params["dimension4"], params["dimension5"]) == (
+        "alice",
+        "404",
+        "Bot",
+        "POST",
+    )
+    assert (params["rmip"], params["uia"]) == ("1", "1")
+    assert "dimension3" not in encode(hit())

@@ -271,3 +271,22 @@ def test_cloudflare_times_in_every_unit_it_can_be_set_to() -> None:
         )
         hit = parser.parse(line)
         assert isinstance(hit, Hit) and hit.time.isoformat() == "2024-02-10T21:42:07+00:00", stamp
+
+
+def test_in_process_the_same_privacy_with_one_worker(tmp_path: Path) -> None:
+    """The CLI in this process (--workers 1: no worker processes), so that the stages are measured by coverage."""
+    from click.testing import CliRunner
+
+    from import_logs.cli import main
+
+    log = write_log(tmp_path / "access.log")
+    saved = tmp_path / "requests.jsonl"
+    options = [o for o in PRIVATE if o != "--summary-json=-"]
+    result = CliRunner().invoke(
+        main,
+        ["--workers=1", "--no-progress", "--no-state", f"--save-requests={saved}", "--idsite=7", *options, str(log)],
+        env=ENV,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    _check_private([json.loads(line) for line in saved.read_text().splitlines()])
