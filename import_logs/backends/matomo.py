@@ -16,8 +16,6 @@ the sites.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -55,15 +53,8 @@ class MatomoSender(HttpSender):
     label = "Matomo"
     url_example = "https://matomo.example.com"
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        stop: threading.Event,
-        on_retry: Callable[[str], None] | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
+    def __init__(self, config: Config, **http: Any) -> None:  # stop, on_retry, client: see HttpSender
+        super().__init__(config, **http)
         b = config.backend
         self.api = (normalise_url(b.api_url) if b.api_url else self.base) + "/index.php"
         self.tracker_url = self.tracker()

@@ -7,8 +7,6 @@ Errors come as ``{"validation": {field: message}, "error": [message]}``; they ar
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -58,15 +56,8 @@ class PirschSender(HttpSender):
     name = "pirsch"
     label = "Pirsch API"
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        stop: threading.Event,
-        on_retry: Callable[[str], None] | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
+    def __init__(self, config: Config, **http: Any) -> None:  # stop, on_retry, client: see HttpSender
+        super().__init__(config, **http)
         b = config.backend
         self.url = self.base + BATCH_PATH
         self._client_id = b.client_id

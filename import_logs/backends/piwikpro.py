@@ -9,8 +9,7 @@ Seeds 000/001: ``POST /auth/token`` → ``{"token_type", "expires_in", "access_t
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -31,15 +30,8 @@ class PiwikProSender(HttpSender):
     label = "Piwik PRO account"
     url_example = "https://example.piwik.pro"
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        stop: threading.Event,
-        on_retry: Callable[[str], None] | None = None,
-        client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(config, stop=stop, on_retry=on_retry, client=client)
+    def __init__(self, config: Config, **http: Any) -> None:  # stop, on_retry, client: see HttpSender
+        super().__init__(config, **http)
         b = config.backend
         #: Replaying without credentials: the logged requests go as they were, without a token.
         self.anonymous = b.replay_tracking and not (b.client_id or b.client_secret)
