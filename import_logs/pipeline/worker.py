@@ -106,7 +106,7 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     for index, line in enumerate(lines):
         hit = parse(line)
         if isinstance(hit, str):
-            if isinstance(hit, Skip):  # a W3C header line
+            if isinstance(hit, Skip):  # a header line (W3C, a CSV log's column names)
                 skipped[hit] += 1
                 continue
             invalid[hit] += 1
@@ -126,7 +126,7 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
             if rejected is not None:
                 rejected.append((index, f"skipped: {reason}", line))
             continue
-        if privacy is not None:  # only on hits that would be sent (a third of the lines are filtered out)
+        if privacy is not None:  # only on the hits that would be sent: the filtered ones are not worth the work
             private = privacy(hit)
             if private is None:
                 skipped[Skip.EXCLUDED_IP] += 1
