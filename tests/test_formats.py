@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from import_logs.config import TrackingOptions
 from import_logs.errors import FormatError
@@ -398,3 +400,25 @@ def test_a_csv_header_is_a_header_not_an_invalid_line() -> None:
     lines = sample_lines("gcs_usage")
     parser = LineParser(get_format("gcs_usage"), TrackingOptions())
     assert parser.parse(lines[0]) == "header"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    obj=st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=6,
+    ),
+    ascii_only=st.booleans(),
+)
+def test_a_json_line_reads_as_the_standard_library_reads_it(obj: dict[str, Any], ascii_only: bool) -> None:
+    import json
+
+    from import_logs.parsing.formats import json_object
+
+    line = json.dumps(obj, ensure_ascii=ascii_only)
+    assert json_object(line) == json.loads(line)

@@ -3,12 +3,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from import_logs.errors import ConfigError
 from import_logs.parsing.timeparse import (
     NAMED_PARSERS,
     DateParser,
     format_cdt,
+    iso_by_regex,
     parse_clf,
     parse_epoch,
     parse_epoch_or_iso,
@@ -131,3 +134,19 @@ def test_epoch_units_named_and_rfc3339_for_cdns() -> None:
     assert parse_epoch_or_iso("2024-02-10T21:42:07Z") == expected
     assert parse_epoch_or_iso("1707601327000000000") == expected
     assert parse_epoch_or_iso("junk") is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    when=st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
+    sep=st.sampled_from(["T", " "]),
+    fraction=st.sampled_from(["", ".1", ".123", ".123456", ".1234567", ".123456789", ",5"]),
+    zone=st.sampled_from(["", "Z", "z", "+01:00", "-0530", "+05", "+00:00", " +0100", "+14:00"]),
+    local=st.sampled_from(["UTC", "Europe/Paris", "America/New_York"]),
+)
+def test_the_fast_iso_reading_agrees_with_the_regex(
+    when: datetime, sep: str, fraction: str, zone: str, local: str
+) -> None:
+    text = when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + fraction + zone
+    default = resolve_zone(local)
+    assert parse_iso(text, default) == iso_by_regex(text, default), text
