@@ -29,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -297,6 +299,16 @@ def scenarios(log: Path, packed: Path, cores: int, tracker: FakeTracker) -> list
     ]
 
 
+def in_turns(a: Callable[[], Measure], b: Callable[[], Measure], *, repeat: int) -> tuple[Measure, Measure]:
+    """The medians of ``repeat`` runs of ``a`` and of ``b``, taking turns (a b, b a, a b...): the machine's speed
+    drifts within minutes, so each pair of runs shares the same moment."""
+    runs: tuple[list[Measure], list[Measure]] = ([], [])
+    for turn in range(repeat):
+        for index in (0, 1) if turn % 2 == 0 else (1, 0):
+            runs[index].append((a, b)[index]())
+    return median(runs[0]), median(runs[1])
+
+
 def compare(opts: argparse.Namespace) -> None:
     """Every scenario on this tree and on REV, taking turns; the medians and their ratio."""
     root = HERE.parent
@@ -305,16 +317,12 @@ def compare(opts: argparse.Namespace) -> None:
     other = Path(tempfile.mkdtemp(prefix="bench-against-"))
     subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-f", str(other), opts.against], check=True)
     tracker = FakeTracker()
-    trees = {"this tree": root, opts.against: other}
     rows = []
     try:
         for name, args in scenarios(log, packed, cores, tracker):
-            runs: dict[str, list[Measure]] = {label: [] for label in trees}
-            for turn in range(opts.repeat):
-                order = list(trees) if turn % 2 == 0 else list(reversed(trees))
-                for label in order:
-                    runs[label].append(measure(args, tree=trees[label]))
-            mine, theirs = median(runs["this tree"]), median(runs[opts.against])
+            mine, theirs = in_turns(
+                partial(measure, args, tree=root), partial(measure, args, tree=other), repeat=opts.repeat
+            )
             rows.append((name, mine, theirs))
             print(f"  {name}: {mine.rate:,.0f} against {theirs.rate:,.0f} lines/s", file=sys.stderr)
     finally:
@@ -354,13 +362,16 @@ def against_reference(opts: argparse.Namespace) -> None:
     rows = []
     try:
         for name, ours, theirs in scenarios:
-            mine: list[Measure] = []
-            ref: list[Measure] = []
-            for turn in range(opts.repeat):
-                runs = [(mine, ours, None), (ref, theirs, opts.reference)]
-                for into, args, reference in runs if turn % 2 == 0 else reversed(runs):
-                    into.append(measure(args, reference=reference, lines=lines))
-            rows.append((name, median(mine), median(ref)))
+            rows.append(
+                (
+                    name,
+                    *in_turns(
+                        partial(measure, ours, lines=lines),
+                        partial(measure, theirs, reference=opts.reference, lines=lines),
+                        repeat=opts.repeat,
+                    ),
+                )
+            )
             print(f"  {name}: {rows[-1][1].rate:,.0f} against {rows[-1][2].rate:,.0f} lines/s", file=sys.stderr)
     finally:
         tracker_line = tracker.close().splitlines()[0]

@@ -210,7 +210,7 @@ def build_config(o: dict[str, Any]) -> Config:
             page_cvars=_pairs(o["regex_group_to_page_cvar"], "--regex-group-to-page-cvar"),
             visit_cvars=_pairs(o["regex_group_to_visit_cvar"], "--regex-group-to-visit-cvar"),
             track_http_method=o["track_http_method"],
-            ignore_groups=tuple(g.strip() for value in o["ignore_groups"] for g in value.split(",") if g.strip()),
+            ignore_groups=_items(o["ignore_groups"]),
             client_ip_group=o["client_ip_from"].strip().lower().replace("-", "_") if o["client_ip_from"] else None,
             trusted_proxies=_checked(
                 _items(o["trusted_proxies"]) or DEFAULT_TRUSTED_PROXIES,
