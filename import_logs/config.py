@@ -292,6 +292,19 @@ class StateOptions:
 
 
 @dataclass(frozen=True)
+class FollowOptions:
+    """--follow: keep reading the files as they grow and across rotations, until stopped."""
+
+    enabled: bool = False
+    #: --flush-interval: a partial batch waits at most this long before it is sent.
+    flush_interval: float = 5.0
+    #: --follow-poll: seconds between two looks at the files.
+    poll: float = 1.0
+    #: A renamed or removed file is read on until it has not grown for this long (its writer reopens the log).
+    rotate_grace: float = 2.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything one import needs; built by the CLI, or by a test, and never changed afterwards."""
 
@@ -310,3 +323,6 @@ class Config:
     block_size: int = 1 << 20
     #: --debug-request-limit: at most this many hits of each file (a trial run: no state is kept).
     request_limit: int | None = None
+    follow: FollowOptions = field(default_factory=FollowOptions)
+    #: --s3-endpoint-url (else AWS_ENDPOINT_URL, else AWS itself), for s3:// inputs.
+    s3_endpoint: str | None = None

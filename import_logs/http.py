@@ -142,7 +142,8 @@ class Retrier:
                 break
             delay = min(self.options.max_wait, wait) if wait is not None else self.backoff(attempt)
             if self.on_retry is not None:
-                self.on_retry(f"{method} {url}: {problem}; attempt {attempt + 1} of {attempts} in {delay:.1f} s")
+                of = f"of {attempts}" if attempts < 1 << 60 else "(until the server answers)"
+                self.on_retry(f"{method} {url}: {problem}; attempt {attempt + 1} {of} in {delay:.1f} s")
             if self.sleep(delay):
                 break
         raise ServerError(

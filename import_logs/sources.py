@@ -12,7 +12,10 @@ import gzip
 import lzma
 import os
 import re
+import select
 import stat
+import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ STDIN = "-"
 #: What ``_check`` says of a file that is not a regular file.
 STREAM = "stream"
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
-_SUFFIX = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
 MAX_LINE = 16 << 20
 
@@ -73,13 +76,13 @@ class Block:
         return data
 
 
-def _compression(path: str) -> str | None:
+def compression_of(path: str) -> str | None:
     with open(path, "rb") as f:
         head = f.read(6)
     for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
-    return None if head else _SUFFIX.get(os.path.splitext(path)[1].lower())
+    return None if head else COMPRESSED_SUFFIXES.get(os.path.splitext(path)[1].lower())
 
 
 def _check(path: str) -> str | None:
@@ -96,7 +99,7 @@ def _check(path: str) -> str | None:
             if not os.access(path, os.R_OK):
                 raise PermissionError
             return STREAM
-        return _compression(path)
+        return compression_of(path)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except PermissionError:
@@ -143,7 +146,7 @@ def rotation(path: str) -> tuple[str, tuple[int, int]]:
     """The log a file belongs to (its path without rotation and compression suffixes), and its age rank:
     dated copies by date, then numbered copies from the highest number, then the live file."""
     stem = path
-    if os.path.splitext(stem)[1].lower() in _SUFFIX:
+    if os.path.splitext(stem)[1].lower() in COMPRESSED_SUFFIXES:
         stem = os.path.splitext(stem)[0]
     found = _NUMBERED.fullmatch(stem)
     if found:
@@ -275,6 +278,40 @@ def stream_blocks(stream: ByteStream, block_size: int, start: int = 0) -> Iterat
     carry = b""
     while True:
         chunk = stream.read(block_size)
+        if not chunk:
+            if carry:
+                yield offset, carry
+            return
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < MAX_LINE:
+            carry = data
+            continue
+        if cut == 0:
+            cut = len(data)
+        yield offset, data[:cut]
+        offset += cut
+        carry = data[cut:]
+
+
+def growing_blocks(
+    stream: BinaryIO, block_size: int, poll: float, stop: threading.Event, start: int = 0
+) -> Iterator[tuple[int, bytes]]:
+    """``stream_blocks`` of a stream that keeps growing (``--follow`` of standard input): whatever whole lines
+    have come, as soon as they come, and at least every ``poll`` seconds an empty block (nothing new: time to
+    send partial batches). Ends at the end of the stream or when ``stop`` is set."""
+    fd = stream.fileno()
+    offset = start
+    carry = b""
+    ticked = time.monotonic()
+    while not stop.is_set():
+        ready = select.select([fd], [], [], poll)[0]
+        if time.monotonic() - ticked >= poll or not ready:
+            ticked = time.monotonic()
+            yield offset, b""
+        if not ready:
+            continue
+        chunk = os.read(fd, block_size)
         if not chunk:
             if carry:
                 yield offset, carry

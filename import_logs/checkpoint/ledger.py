@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from import_logs.checkpoint.state import Entry, StateFile, now_text
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint, now_text
 
 SNAPSHOT_EVERY = 1.0
 
@@ -58,6 +58,17 @@ class Ledger:
             self._entries[source] = entry
             self._blocks[source] = deque()
             self._prior[source] = frozenset(entry.acked)
+            self._snapshot()
+
+    def refingerprint(self, source: int, head: bytes) -> None:
+        """A followed file that was shorter than a fingerprint has grown: fingerprint it on more bytes from now
+        on, and snapshot at once, since the journal names the entry by its fingerprint."""
+        with self._lock:
+            entry = self._entries[source]
+            length = min(len(head), FINGERPRINT_BYTES)
+            if length <= entry.fp_len:
+                return
+            entry.fp_len, entry.fingerprint = length, fingerprint(head, length)
             self._snapshot()
 
     def tracks(self, source: int) -> bool:

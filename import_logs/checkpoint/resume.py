@@ -42,13 +42,26 @@ def read_head(source: Source) -> bytes:
         stream.close()
 
 
-def plan(state: StateFile, source: Source, *, force: bool, claimed: set[int]) -> Resume:
-    """Where to read ``source`` (a file, not stdin); ``claimed`` holds the entries this run already reads."""
+def plan(
+    state: StateFile,
+    source: Source,
+    *,
+    force: bool,
+    claimed: set[int],
+    head: bytes | None = None,
+    stat: os.stat_result | None = None,
+) -> Resume:
+    """Where to read ``source`` (a file, not stdin); ``claimed`` holds the entries this run already reads.
+
+    A followed file gives its ``head`` and ``stat`` read through its open descriptor (its path may be another
+    file by now)."""
     assert source.path is not None
-    head = read_head(source)
+    if head is None:
+        head = read_head(source)
     if not head:
         return Resume(nothing="empty")
-    stat = os.stat(source.path)
+    if stat is None:
+        stat = os.stat(source.path)
     entry = state.match(head, source.path, stat.st_dev, stat.st_ino)
     if entry is not None and id(entry) in claimed:
         return Resume(nothing=f"the same content as another file of this run ({entry.path})")

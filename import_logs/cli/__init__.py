@@ -116,7 +116,7 @@ def _import(config: Config, options: dict[str, Any], output: Output) -> ExitCode
     if not quiet:
         for text in warnings(options):
             output.message(f"import-logs: {text}")
-        if options["retry_max_attempts"] <= 0:
+        if options["retry_max_attempts"] is not None and options["retry_max_attempts"] <= 0:
             output.message(
                 f"import-logs: --retry-max-attempts {options['retry_max_attempts']} would retry forever; "
                 f"using {UNBOUNDED_ATTEMPTS} attempts."

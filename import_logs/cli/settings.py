@@ -16,6 +16,7 @@ from import_logs.config import (
     BackendOptions,
     Config,
     FilterOptions,
+    FollowOptions,
     FormatOptions,
     HttpOptions,
     PrivacyOptions,
@@ -30,6 +31,8 @@ from import_logs.parsing.timeparse import parse_iso
 from import_logs.privacy import networks
 
 UNBOUNDED_ATTEMPTS = 100
+#: --follow without --retry-max-attempts: a request is retried until the server answers (or a stop).
+FOREVER = 1 << 62
 
 
 def _split_list(values: Iterable[str]) -> list[str]:
@@ -155,6 +158,8 @@ def build_config(o: dict[str, Any]) -> Config:
     )
     downloads |= set(_split_list(o["add_download_extensions"]))
     attempts = o["retry_max_attempts"]
+    if attempts is None:  # a service waits out an outage; a cron run gives up and the next one goes on
+        attempts = FOREVER if o["follow"] else 3
     secret = o["client_secret"]
     one_hit_every = o["debug_force_one_hit_every_ns"]
     payload = o["recorder_max_payload_size"]
@@ -248,6 +253,7 @@ def build_config(o: dict[str, Any]) -> Config:
             assumed_https=bool(o["url"]) and "://" not in o["url"],
             max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
             retry_delay=o["retry_delay"],
+            max_wait=60.0 if o["follow"] else HttpOptions.max_wait,
             verify_tls=not o["accept_invalid_ssl_certificate"],
             basic_user=o["auth_user"],
             basic_password=Secret(o["auth_password"]) if o["auth_password"] else None,
@@ -267,6 +273,13 @@ def build_config(o: dict[str, Any]) -> Config:
         save_requests=o["save_requests"],
         verbose=max(o["verbose"], o["debug"]),
         request_limit=o["debug_request_limit"],
+        follow=FollowOptions(
+            enabled=o["follow"],
+            flush_interval=o["flush_interval"],
+            poll=o["follow_poll"],
+            rotate_grace=max(2.0, 2 * o["follow_poll"]),
+        ),
+        s3_endpoint=o["s3_endpoint_url"],
     )
 
 

@@ -19,7 +19,7 @@ from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
-from import_logs.errors import Interrupted
+from import_logs.errors import ConfigError, Interrupted
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
@@ -27,7 +27,7 @@ from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
 from import_logs.pipeline.plan import Planner, forced_format
-from import_logs.pipeline.pool import results, shutdown, start_workers
+from import_logs.pipeline.pool import Control, Ended, results, shutdown, start_workers
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
 from import_logs.sources import Source, resolve_inputs
@@ -91,6 +91,12 @@ class Importer:
         c = self.config
         self.sources = resolve_inputs(c.inputs)
         self.stats.files = [s.name for s in self.sources]
+        stdin = any(s.path is None and s.stream is None for s in self.sources)
+        if c.follow.enabled and stdin and len(self.sources) > 1:
+            raise ConfigError(
+                "--follow reads standard input until it ends, so no file could come after it. Follow standard "
+                "input alone, or the files alone."
+            )
         if len(self.sources) > 1:
             order = ", ".join(s.name for s in self.sources)
             self.on_event(Notice(f"reading the files in this order (each log's oldest first): {order}", detail=True))
@@ -145,12 +151,24 @@ class Importer:
                     pause=c.http.sleep_between,
                 )
             self._planner = Planner(
-                c, self.stats, self.on_event, state=self.state, ledger=self.ledger, spec=spec, stdin=self.stdin
+                c,
+                self.stats,
+                self.on_event,
+                state=self.state,
+                ledger=self.ledger,
+                spec=spec,
+                stdin=self.stdin,
+                stop=self.stop,
             )
             jobs = self._planner.jobs(self.sources, forced)
             try:
                 for result in results(jobs, executor, c.workers, window):
-                    if self.interrupted is not None or not self._merge(result):
+                    if self.interrupted is not None:
+                        break
+                    if isinstance(result, Control):
+                        if not self._control(result):
+                            break
+                    elif not self._merge(result):
                         break
             finally:
                 jobs.close()
@@ -158,7 +176,7 @@ class Importer:
             if self._lanes is not None:
                 self._lanes.close()
             self._check_interrupted()  # the lanes dropped what was left once asked to stop
-            self._finish_source()
+            self._finish_source(self._current)
             if self.ledger is not None:
                 self.ledger.save(clean=True)
         except BaseException as exc:
@@ -209,14 +227,21 @@ class Importer:
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
 
-    def _finish_source(self) -> None:
-        src = self._current
+    def _control(self, mark: Control) -> bool:
+        """``--follow``: every block read so far is merged. A source that ended is finished; partial batches
+        that waited ``--flush-interval`` go out. False once the lanes stop."""
+        if isinstance(mark, Ended):
+            self._finish_source(mark.source)
+            return True
+        return self._lanes is None or self._lanes.flush(self.config.follow.flush_interval)
+
+    def _finish_source(self, src: int | None) -> None:
         if src is not None and self._bad.get(src) and src not in self._readable:
             self._no_valid_line(src)
         if self._planner is None or src in self._planner.incomplete:
             return
-        if self._current is not None and self.ledger is not None and self.ledger.tracks(self._current):
-            self.ledger.finish_source(self._current)
+        if src is not None and self.ledger is not None and self.ledger.tracks(src):
+            self.ledger.finish_source(src)
 
     def _no_valid_line(self, src: int) -> None:
         """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
@@ -263,8 +288,11 @@ class Importer:
         assert planner is not None
         src = r.source
         if src != self._current:
-            self._finish_source()
+            if not self.config.follow.enabled:  # followed sources interleave: each says when it ends
+                self._finish_source(self._current)
             self._current = src
+            if src >= len(self.stats.files):  # a file followed since the start (the lanes name it by this list)
+                self.stats.files[:] = [s.name for s in self.sources]
             self._line_base.setdefault(src, planner.resume[src].line)
         if r.short or src in self._cut:
             self._cut_short(r)

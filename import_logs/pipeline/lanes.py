@@ -28,16 +28,19 @@ _POLL = 0.1
 class _Pending:
     """The hits of one lane not yet cut into a batch."""
 
-    __slots__ = ("items", "refs", "visitors")
+    __slots__ = ("items", "refs", "since", "visitors")
 
     def __init__(self) -> None:
         self.items: list[str] = []
         self.refs: list[tuple[int, int]] = []
         self.visitors: list[str] = []
+        #: When the oldest hit still here was queued (monotonic seconds).
+        self.since = 0.0
 
     def cut(self, size: int, names: Sequence[str]) -> Batch:
         batch = Batch(self.items[:size], self.refs[:size], names, self.visitors[:size])
         del self.items[:size], self.refs[:size], self.visitors[:size]
+        self.since = time.monotonic()
         return batch
 
 
@@ -94,6 +97,8 @@ class Lanes:
                     entry[1] += 1
                 load[lane] += 1
                 p = pending[lane]
+                if not p.items:
+                    p.since = time.monotonic()
                 p.items.append(item)
                 p.refs.append(ref)
                 p.visitors.append(visitor)
@@ -110,6 +115,18 @@ class Lanes:
             except queue.Full:
                 continue
         return False
+
+    def flush(self, older_than: float) -> bool:
+        """Send the partial batches whose oldest hit waited ``older_than`` seconds or more (``--follow``: hits
+        reach the server within seconds of being logged); False once the import is failing or stopping."""
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                (lane, p.cut(len(p.items), self._names))
+                for lane, p in enumerate(self._pending)
+                if p.items and now - p.since >= older_than
+            ]
+        return all(self._put(lane, batch) for lane, batch in due)
 
     def close(self) -> None:
         """Send what is pending, wait for every lane, and raise the first error of any. Once the import is asked

@@ -9,14 +9,16 @@ writes nothing of a source's entry; the ledger does.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 from typing import BinaryIO
 
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
-from import_logs.checkpoint.resume import Resume, plan
-from import_logs.checkpoint.state import StateFile
+from import_logs.checkpoint.resume import Resume, plan, read_head
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError
 from import_logs.events import EventSink, FileStarted, Notice
@@ -25,7 +27,8 @@ from import_logs.parsing.formats import FormatDef, get_format, load_format_file,
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
-from import_logs.pipeline.pool import Job
+from import_logs.pipeline.follow import HEAD_BYTES, Follower, is_live, unfinished_copies
+from import_logs.pipeline.pool import TICK, Control, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
     Block,
@@ -33,6 +36,8 @@ from import_logs.sources import (
     LimitedStream,
     Source,
     byte_ranges,
+    compression_of,
+    growing_blocks,
     head_lines,
     open_stream,
     skip_bytes,
@@ -68,6 +73,7 @@ class Planner:
         ledger: Ledger | None,
         spec: EncodeSpec,
         stdin: BinaryIO | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.stats = stats
@@ -76,6 +82,8 @@ class Planner:
         self.ledger = ledger
         self.spec = spec
         self.stdin = stdin
+        #: Set when the import is asked to stop (``--follow`` waits on it between two looks at the files).
+        self.stop = stop or threading.Event()
         self.resume: dict[int, Resume] = {}
         #: Sources that could not be read to their end: never marked done.
         self.incomplete: set[int] = set()
@@ -85,25 +93,88 @@ class Planner:
         self.compressed_read: dict[int, int] = {}
         self._checked: set[str] = set()
 
-    def jobs(self, sources: list[Source], forced: FormatDef | None) -> Generator[Job, None, None]:
+    def jobs(self, sources: list[Source], forced: FormatDef | None) -> Generator[Job | Control, None, None]:
         """The jobs of every source, in order. A source whose compressed data breaks ends there (the lines
-        before the fault go on); it waits, not done, to be whole."""
-        claimed: set[int] = set()
-        for source in sources:
-            try:
-                yield from self._source_jobs(source, forced, claimed)
-            except CorruptInputError as exc:
-                self.incomplete.add(source.index)
-                self.stats.unreadable[source.name] = exc.reason
-                self.stats.formats.setdefault(source.name, "")
-                self.on_event(Notice(str(exc)))
+        before the fault go on); it waits, not done, to be whole.
 
-    def _plan(self, source: Source, claimed: set[int]) -> Resume:
+        With ``--follow`` the live files are followed (see :mod:`import_logs.pipeline.follow`) after the rest of
+        their rotated copies that an earlier run was reading; ``sources`` grows as new files are followed."""
+        claimed: set[int] = set()
+        follower = None
+        if self.config.follow.enabled:
+            follower = Follower(
+                self.config,
+                sources,
+                self.on_event,
+                self.stop,
+                lambda source, head, stat: self._begin_tail(source, head, stat, forced, claimed),
+                self._grow,
+            )
+        for source in list(sources):
+            if follower is not None and source.path is not None and not source.compression and is_live(source.path):
+                for copy in unfinished_copies(source.path, self._was_reading):
+                    if all(copy != s.path for s in sources):
+                        rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
+                        sources.append(rest)
+                        self.on_event(Notice(f"{copy}: the rest of {source.path} before its rotation, read first"))
+                        yield from self._read_once(rest, forced, claimed)
+                yield from follower.start(source)
+                continue
+            yield from self._read_once(source, forced, claimed)
+        if follower is not None:
+            yield from follower.run()
+
+    def _read_once(
+        self, source: Source, forced: FormatDef | None, claimed: set[int]
+    ) -> Generator[Job | Control, None, None]:
+        try:
+            yield from self._source_jobs(source, forced, claimed)
+        except CorruptInputError as exc:
+            self.incomplete.add(source.index)
+            self.stats.unreadable[source.name] = exc.reason
+            self.stats.formats.setdefault(source.name, "")
+            self.on_event(Notice(str(exc)))
+
+    def _was_reading(self, path: str) -> bool:
+        """A rotated copy whose content a previous run was reading and had not read to its end."""
+        if self.state is None:
+            return False
+        source = Source(-1, path, path, compression_of(path), None)
+        try:
+            head = read_head(source)
+            stat = os.stat(path)
+        except (OSError, CorruptInputError):
+            return False
+        entry = self.state.match(head, path, stat.st_dev, stat.st_ino) if head else None
+        if entry is None or entry.done or not entry.offset:
+            return False
+        return bool(source.compression) or entry.offset < stat.st_size
+
+    def _begin_tail(
+        self, source: Source, head: bytes, stat: os.stat_result, forced: FormatDef | None, claimed: set[int]
+    ) -> tuple[WorkContext, int] | None:
+        """A followed file has its first complete line: plan it as any file (state entry, format, ledger)."""
+        resume = self._plan(source, claimed, head=head[:FINGERPRINT_BYTES], stat=stat)
+        if resume.nothing and resume.entry is None and self.state is not None:
+            self._nothing(source, resume.nothing)
+            return None
+        self.resume[source.index] = resume
+        text = head[: head.rfind(b"\n")] if len(head) >= HEAD_BYTES else head
+        lines = text.decode(self.config.formats.encoding, "backslashreplace").split("\n")
+        return self._context(source, lines, forced, resume), resume.offset
+
+    def _grow(self, source: int, head: bytes) -> None:
+        if self.ledger is not None and self.ledger.tracks(source):
+            self.ledger.refingerprint(source, head)
+
+    def _plan(
+        self, source: Source, claimed: set[int], head: bytes | None = None, stat: os.stat_result | None = None
+    ) -> Resume:
         if self.state is not None and source.path is None:
             self.stats.streams.append(source.name)
         if self.state is None or source.path is None:
             return Resume()
-        resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed)
+        resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed, head=head, stat=stat)
         for note in resume.notes:
             self.on_event(Notice(note))
         self.stats.already_imported += resume.line
@@ -113,7 +184,9 @@ class Planner:
         self.on_event(Notice(f"{source.name}: {why}, nothing to import"))
         self.stats.formats[source.name] = ""
 
-    def _source_jobs(self, source: Source, forced: FormatDef | None, claimed: set[int]) -> Generator[Job, None, None]:
+    def _source_jobs(
+        self, source: Source, forced: FormatDef | None, claimed: set[int]
+    ) -> Generator[Job | Control, None, None]:
         """The blocks of one source, from where the state says it stands."""
         c = self.config
         resume = self._plan(source, claimed)
@@ -129,8 +202,20 @@ class Planner:
             if source.path is None or source.compression:
                 stream = open_stream(source, self.stdin)
                 skip_bytes(stream, resume.offset)
-                blocks = stream_blocks(stream, c.block_size, start=resume.offset)
+                if c.follow.enabled and source.path is None and _has_fd(stream):
+                    self.on_event(
+                        Notice(
+                            "--follow: standard input is read until it ends or the import is stopped; it has no "
+                            "place in the state, so a restart reads only what comes after it"
+                        )
+                    )
+                    blocks = growing_blocks(stream, c.block_size, c.follow.poll, self.stop, start=resume.offset)  # type: ignore[arg-type]
+                else:
+                    blocks = stream_blocks(stream, c.block_size, start=resume.offset)
                 first = next(blocks, None)
+                while first is not None and not first[1]:  # following standard input: nothing yet
+                    yield TICK
+                    first = next(blocks, None)
                 if first is None and resume.entry is not None and resume.offset:
                     resume.entry.done = bool(source.compression)
                     self._nothing(source, "no new lines")
@@ -140,28 +225,8 @@ class Planner:
             if not written or all(line.startswith("#") for line in written):
                 self._nothing(source, "only W3C headers" if written else "empty")
                 return
-            fmt = self._format_for(source, lines, forced, resume)
-            self.stats.formats[source.name] = fmt.name
-            self._check_groups(fmt)
-            by_host = self.spec.per_hit_site and self.spec.replay_suffixes is None and not c.tracking.log_hostname
-            if by_host and "host" not in fmt.groups:
-                raise ConfigError(
-                    f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
-                    "be found by host name. Give --idsite, or --log-hostname=HOST."
-                )
-            if self.ledger is not None and resume.entry is not None:
-                self.ledger.track(source.index, resume.entry)
-            self.on_event(FileStarted(source.name, fmt.name, source.size))
-            ctx = WorkContext(
-                fmt=fmt,
-                filters=c.filters,
-                encode=self.spec,
-                encoding=c.formats.encoding,
-                timezone=c.formats.timezone,
-                keep_rejected=c.verbose > 0,
-                encode_hits=not self.stats.dry_run,
-                privacy=c.privacy,
-            )
+            ctx = self._context(source, lines, forced, resume)
+            fmt = ctx.fmt
             if source.path is not None and not source.compression:
                 self.bytes_skipped += resume.offset  # the progress starts where the file is resumed
             if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
@@ -179,6 +244,9 @@ class Planner:
                     yield ctx, Block(source.index, start, stop, path=source.path)
                 return
             for offset, data in _chain([first] if first else [], blocks):
+                if not data:
+                    yield TICK
+                    continue
                 if isinstance(stream, CheckedStream):
                     self.compressed_read[source.index] = stream.consumed()
                 pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
@@ -189,6 +257,32 @@ class Planner:
         finally:
             if stream is not None and (source.path is not None or source.stream is not None):
                 stream.close()
+
+    def _context(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> WorkContext:
+        """The format of a source and what the workers need to read it; its entry handed to the ledger."""
+        c = self.config
+        fmt = self._format_for(source, lines, forced, resume)
+        self.stats.formats[source.name] = fmt.name
+        self._check_groups(fmt)
+        by_host = self.spec.per_hit_site and self.spec.replay_suffixes is None and not c.tracking.log_hostname
+        if by_host and "host" not in fmt.groups:
+            raise ConfigError(
+                f"{source.name}: the {fmt.name} format has no host, so the site of its hits cannot "
+                "be found by host name. Give --idsite, or --log-hostname=HOST."
+            )
+        if self.ledger is not None and resume.entry is not None:
+            self.ledger.track(source.index, resume.entry)
+        self.on_event(FileStarted(source.name, fmt.name, source.size))
+        return WorkContext(
+            fmt=fmt,
+            filters=c.filters,
+            encode=self.spec,
+            encoding=c.formats.encoding,
+            timezone=c.formats.timezone,
+            keep_rejected=c.verbose > 0,
+            encode_hits=not self.stats.dry_run,
+            privacy=c.privacy,
+        )
 
     def _check_groups(self, fmt: FormatDef) -> None:
         """Say once per format which groups named by the options it does not have (the reference crashed)."""
@@ -246,6 +340,14 @@ class Planner:
             path=source.name,
             tried=(fmt.name,),
         )
+
+
+def _has_fd(stream: object) -> bool:
+    try:
+        stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 def _chain(first: list[tuple[int, bytes]], rest: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:

@@ -17,6 +17,30 @@ from import_logs.sources import Block
 Job = tuple[WorkContext, Block]
 
 
+class Control:
+    """A mark between the jobs (``--follow``): every result before it is yielded before it is."""
+
+    __slots__ = ()
+
+
+class Tick(Control):
+    """Nothing more to read for now: the merge catches up, and partial batches may go out."""
+
+    __slots__ = ()
+
+
+class Ended(Control):
+    """A followed source will have no more blocks (rotated away and read to its end)."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: int) -> None:
+        self.source = source
+
+
+TICK = Tick()
+
+
 def mp_context() -> multiprocessing.context.BaseContext:
     """forkserver where there is one (no fork of a threaded process), else spawn."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -37,16 +61,22 @@ def start_workers(workers: int) -> ProcessPoolExecutor:
 
 
 def results(
-    jobs: Iterator[Job], executor: Executor | None, workers: int, window: deque[Future[BlockResult]]
-) -> Iterator[BlockResult]:
+    jobs: Iterator[Job | Control], executor: Executor | None, workers: int, window: deque[Future[BlockResult]]
+) -> Iterator[BlockResult | Control]:
     """Results in the order of the jobs; at most two blocks per worker under way (bounded memory). Without an
-    executor the blocks are processed here, one by one."""
+    executor the blocks are processed here, one by one. A :class:`Control` comes out after every earlier result."""
     if executor is None:
-        for ctx, block in jobs:
-            yield process_block(ctx, block)
+        for job in jobs:
+            yield job if isinstance(job, Control) else process_block(*job)
         return
     try:
-        for ctx, block in jobs:
+        for job in jobs:
+            if isinstance(job, Control):
+                while window:
+                    yield window.popleft().result()
+                yield job
+                continue
+            ctx, block = job
             window.append(executor.submit(process_block, ctx, block))
             if len(window) >= 2 * workers:
                 yield window.popleft().result()

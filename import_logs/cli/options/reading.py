@@ -22,6 +22,34 @@ READING: tuple[Section, ...] = (
         "Input and formats",
         (
             option(
+                "--follow",
+                is_flag=True,
+                help="After the files given, keep reading them as they grow and across rotations (a service "
+                "instead of cron); stop with SIGTERM or Ctrl-C. The state is kept as hits are accepted.",
+            ),
+            option(
+                "--flush-interval",
+                type=click.FloatRange(min=0),
+                default=5.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="With --follow: a partial batch is sent after waiting this long.",
+            ),
+            option(
+                "--follow-poll",
+                type=click.FloatRange(min=0.05, max=60),
+                default=1.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="With --follow: how often the files are looked at.",
+            ),
+            option(
+                "--s3-endpoint-url",
+                metavar="URL",
+                help="The endpoint of an S3-compatible store (MinIO, R2...) for s3:// inputs  [default: "
+                "$AWS_ENDPOINT_URL, else AWS].",
+            ),
+            option(
                 "--log-format-name",
                 metavar="NAME",
                 help="Force a log format (see --list-formats), or a format file (.json).",

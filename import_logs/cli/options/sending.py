@@ -126,7 +126,11 @@ SENDING: tuple[Section, ...] = (
                 show_default=True,
                 help="Seconds per request.",
             ),
-            option("--retry-max-attempts", type=int, default=3, show_default=True, help="Attempts per request."),
+            option(
+                "--retry-max-attempts",
+                type=int,
+                help="Attempts per request  [default: 3; with --follow: until the server answers].",
+            ),
             option(
                 "--retry-delay",
                 type=click.FloatRange(min=0),

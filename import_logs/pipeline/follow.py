@@ -1,0 +1,317 @@
+"""``--follow``: files read on as they grow and across rotations, until the import is stopped.
+
+Each live file (a name without a rotation number, date or compression suffix) is a :class:`Tail`: an open
+descriptor and the byte where the next block starts. Every ``--follow-poll`` seconds each tail is looked at:
+
+* the file grew: its new complete lines become blocks (read here, through the descriptor, so a rename under us
+  changes nothing); an unfinished last line waits for its newline;
+* the path names another file now, or none (logrotate's rename, maybe compressed later): the old file is read
+  through the descriptor until it has not grown for ``rotate_grace`` seconds (the server reopens its log), then
+  to its very end, and the new file at the path is followed from its start;
+* the file is shorter than what was read (copytruncate): the lines between the last block and the cut are in
+  the copy, found among the path's rotated copies by its first bytes, and read from there; then the emptied
+  file is followed from its start as new content.
+
+A tail keeps one source (one state entry) from start to end, so the ledger advances each checkpoint as for any
+file, and a restart resumes where the server's answers left it. After each look the merge catches up and
+partial batches older than ``--flush-interval`` are sent (see :class:`~import_logs.pipeline.pool.Tick`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+from import_logs.checkpoint.state import FINGERPRINT_BYTES
+from import_logs.config import Config
+from import_logs.errors import CorruptInputError
+from import_logs.events import EventSink, Notice
+from import_logs.parsing.w3c import build as build_w3c
+from import_logs.parsing.w3c import cut_at_fields
+from import_logs.pipeline.pool import TICK, Control, Ended, Job
+from import_logs.pipeline.worker import WorkContext
+from import_logs.sources import (
+    COMPRESSED_SUFFIXES,
+    MAX_LINE,
+    STDIN,
+    Block,
+    Source,
+    compression_of,
+    oldest_first,
+    open_stream,
+    rotation,
+    skip_bytes,
+    stream_blocks,
+)
+
+#: How many bytes of a file's start decide its format when it is first read.
+HEAD_BYTES = 64 << 10
+
+
+def is_live(path: str) -> bool:
+    """A log being written to: no rotation number or date, not compressed (``access.log``, not ``access.log.1``)."""
+    return os.path.splitext(path)[1].lower() not in COMPRESSED_SUFFIXES and rotation(path)[1] == (2, 0)
+
+
+def rotated_copies(path: str) -> list[str]:
+    """The rotated copies of a live log beside it (``access.log.1``, ``access.log-20261130.gz``), oldest first."""
+    base = rotation(path)[0]
+    found = [
+        p for p in glob.glob(glob.escape(path) + "[.-_]*") if p != path and rotation(p)[0] == base and os.path.isfile(p)
+    ]
+    return oldest_first(found)
+
+
+@dataclass
+class Tail:
+    """One followed file: the source it is read as, its descriptor, and the byte where the next block starts."""
+
+    source: Source
+    file: BinaryIO | None
+    offset: int = 0
+    #: None until the file has a complete line (then its format is known and its entry tracked).
+    ctx: WorkContext | None = None
+    #: Its first bytes (up to a fingerprint's length): how its copy is recognised after copytruncate.
+    head: bytes = b""
+    #: The size last seen, and when it last changed (monotonic seconds).
+    size: int = 0
+    changed_at: float = 0.0
+    #: Since when the path names another file (or none).
+    moved_at: float | None = None
+    #: The same content as another source of this run: never read.
+    dead: bool = False
+
+    @property
+    def path(self) -> str:
+        assert self.source.path is not None
+        return self.source.path
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class Follower:
+    """The tails of one run and the loop that reads them on. ``begin(tail, head, stat)`` is the planner's: it
+    plans the source (state entry, format, ledger) and returns the context and where to start, or None."""
+
+    def __init__(
+        self,
+        config: Config,
+        sources: list[Source],
+        on_event: EventSink,
+        stop: threading.Event,
+        begin: Callable[[Source, bytes, os.stat_result], tuple[WorkContext, int] | None],
+        grow: Callable[[int, bytes], None],
+    ) -> None:
+        self.config = config
+        self.sources = sources
+        self.on_event = on_event
+        self.stop = stop
+        self._begin = begin
+        self._grow = grow
+        self.tails: list[Tail] = []
+        self._paths: set[str] = {s.path for s in sources if s.path is not None}
+
+    # --- the loop -----------------------------------------------------------------------------------------
+
+    def start(self, source: Source) -> Iterator[Job]:
+        """A live file named on the command line: followed from now on, its lines so far read first."""
+        tail = Tail(source, _open(source.path), changed_at=time.monotonic())
+        self.tails.append(tail)
+        yield from self._read(tail)
+
+    def run(self) -> Iterator[Job | Control]:
+        """Look at every tail each ``--follow-poll`` seconds until the import is stopped. Nothing to follow (only
+        standard input or named pipes, now ended, and no pattern that a new file could match): the run ends."""
+        poll = self.config.follow.poll
+        if not self.tails and not any(glob.has_magic(p) for p in self.config.inputs if p != STDIN):
+            return
+        while not self.stop.is_set():
+            for tail in list(self.tails):
+                yield from self._poll(tail)
+            yield from self._discover()
+            yield TICK
+            if self.stop.wait(poll):
+                return
+
+    def _poll(self, tail: Tail) -> Iterator[Job | Control]:
+        if tail.dead:
+            return
+        if tail.file is None:  # rotated away and not created again yet
+            tail.file = _open(tail.path)
+            if tail.file is None:
+                return
+        fd = tail.file.fileno()
+        mine = os.fstat(fd)
+        try:
+            there = os.stat(tail.path)
+        except OSError:
+            there = None
+        same = there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
+        now = time.monotonic()
+        if mine.st_size != tail.size:
+            tail.size, tail.changed_at = mine.st_size, now
+        if same and mine.st_size < tail.offset:
+            yield from self._truncated(tail)
+            return
+        yield from self._read(tail)
+        if same:
+            tail.moved_at = None
+            return
+        if tail.moved_at is None:
+            tail.moved_at = now
+        grace = self.config.follow.rotate_grace
+        if now - tail.moved_at >= grace and now - tail.changed_at >= grace:
+            yield from self._read(tail, final=True)
+            self.on_event(Notice(f"{tail.path}: rotated; its old file was read to its end, the new one follows"))
+            yield from self._replace(tail)
+
+    def _replace(self, tail: Tail) -> Iterator[Job | Control]:
+        """The tail's file has ended: the file now at its path (or later) is followed as a new source."""
+        if tail.ctx is not None:
+            yield Ended(tail.source.index)
+        tail.close()
+        self.tails.remove(tail)
+        self.tails.append(Tail(self._new_source(tail.path), _open(tail.path), changed_at=time.monotonic()))
+        yield from self._read(self.tails[-1])
+
+    def _new_source(self, path: str) -> Source:
+        source = Source(len(self.sources), path, path, None, None)
+        self.sources.append(source)
+        return source
+
+    def _discover(self) -> Iterator[Job | Control]:
+        """Live files that match an input pattern now and are not followed yet (a new virtual host's log)."""
+        followed = {t.path for t in self.tails}
+        for pattern in self.config.inputs:
+            if not glob.has_magic(pattern):
+                continue
+            for path in sorted(glob.glob(pattern)):
+                if path in followed or path in self._paths or not is_live(path) or not os.path.isfile(path):
+                    continue
+                self._paths.add(path)
+                self.on_event(Notice(f"{path}: a new file matches {pattern}; following it"))
+                tail = Tail(self._new_source(path), _open(path), changed_at=time.monotonic())
+                self.tails.append(tail)
+                yield from self._read(tail)
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def _read(self, tail: Tail, final: bool = False) -> Iterator[Job]:
+        """The complete lines added since the last look (with ``final``, the unfinished last one too)."""
+        f = tail.file
+        if f is None or tail.dead or (tail.ctx is None and not self._start(tail, final)):
+            return
+        size = os.fstat(f.fileno()).st_size
+        block_size = self.config.block_size
+        while tail.offset < size:
+            f.seek(tail.offset)
+            data = f.read(min(block_size, size - tail.offset))
+            if not data:
+                break
+            if not final:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0 and tail.offset + len(data) < size:  # a line longer than a block
+                    data += f.readline(MAX_LINE)
+                    cut = len(data) if data.endswith(b"\n") or len(data) >= MAX_LINE else 0
+                if cut == 0:
+                    break  # its last line is being written: it waits for its newline
+                data = data[:cut]
+            yield from self._blocks(tail, tail.offset, data)
+            tail.offset += len(data)
+        if len(tail.head) < FINGERPRINT_BYTES and size > len(tail.head):
+            tail.head = os.pread(f.fileno(), FINGERPRINT_BYTES, 0)
+            self._grow(tail.source.index, tail.head)
+
+    def _start(self, tail: Tail, final: bool) -> bool:
+        """Plan the tail's source once it has a complete line: its entry, its format, where to start."""
+        assert tail.file is not None
+        fd = tail.file.fileno()
+        stat = os.fstat(fd)
+        head = os.pread(fd, HEAD_BYTES, 0)
+        if not head or (b"\n" not in head and not final):
+            return False
+        lines = head[: head.rfind(b"\n") + 1] if len(head) >= HEAD_BYTES else head
+        if all(line.startswith(b"#") for line in lines.split(b"\n") if line.strip()) and not final:
+            return False  # only W3C headers so far
+        tail.source = replace(tail.source, size=stat.st_size)
+        self.sources[tail.source.index] = tail.source
+        begun = self._begin(tail.source, head, stat)
+        if begun is None:
+            tail.dead = True
+            tail.close()
+            return False
+        tail.ctx, tail.offset = begun
+        tail.head = head[:FINGERPRINT_BYTES]
+        return True
+
+    def _blocks(self, tail: Tail, offset: int, data: bytes) -> Iterator[Job]:
+        ctx = tail.ctx
+        assert ctx is not None
+        index = tail.source.index
+        pieces = cut_at_fields(offset, data) if ctx.fmt.comments else iter([(offset, data, None)])
+        for at, piece, fields in pieces:
+            if fields is not None:
+                ctx = tail.ctx = replace(ctx, fmt=build_w3c(ctx.fmt, fields, self.config.formats.w3c, where=tail.path))
+            yield ctx, Block(index, at, at + len(piece), data=piece)
+
+    def _truncated(self, tail: Tail) -> Iterator[Job | Control]:
+        """Copytruncate: the rest of what was read is in the copy; then the emptied file is new content."""
+        copy = self._copy_of(tail) if tail.ctx is not None else None
+        if copy is not None:
+            self.on_event(Notice(f"{tail.path}: truncated (copytruncate); its rest is read from {copy}"))
+            source = Source(-1, copy, copy, compression_of(copy), os.path.getsize(copy))
+            stream = open_stream(source, None)
+            try:
+                skip_bytes(stream, tail.offset)
+                for offset, data in stream_blocks(stream, self.config.block_size, start=tail.offset):
+                    yield from self._blocks(tail, offset, data)
+            except CorruptInputError as exc:
+                self.on_event(Notice(str(exc), warning=True))
+            finally:
+                stream.close()
+        elif tail.ctx is not None:
+            self.on_event(
+                Notice(
+                    f"{tail.path}: truncated (copytruncate) and no rotated copy beside it starts as it did; lines "
+                    f"written after byte {tail.offset:,} and before the cut could not be read",
+                    warning=True,
+                )
+            )
+        yield from self._replace(tail)
+
+    def _copy_of(self, tail: Tail) -> str | None:
+        """The newest rotated copy whose content starts as the tail's file did."""
+        for path in reversed(rotated_copies(tail.path)):
+            source = Source(-1, path, path, compression_of(path), None)
+            try:
+                stream = open_stream(source, None)
+                try:
+                    head = stream.read(len(tail.head))
+                finally:
+                    stream.close()
+            except (OSError, CorruptInputError):
+                continue
+            if tail.head and head == tail.head:
+                return path
+        return None
+
+
+def _open(path: str | None) -> BinaryIO | None:
+    assert path is not None
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
+def unfinished_copies(path: str, known: Callable[[str], bool]) -> list[str]:
+    """Rotated copies of a followed log that a previous run was reading (``known``): their rest comes first."""
+    return [p for p in rotated_copies(path) if known(p)]
