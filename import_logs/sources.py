@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import glob
 import gzip
+import io
 import lzma
 import os
 import re
@@ -19,9 +20,10 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from import_logs.errors import CorruptInputError, InputError
+from import_logs.objects import ObjectRef
 
 STDIN = "-"
 #: What ``_check`` says of a file that is not a regular file.
@@ -50,6 +52,8 @@ class Source:
     #: A named file that is not a regular file (a FIFO, ``/dev/stdin``, ``<(zcat ...)``): opened once, read as
     #: a stream from its start to its end, with no place in the state.
     stream: str | None = None
+    #: An object of a store (``name`` is its URL); its body is fetched by the planner.
+    object: ObjectRef | None = None
 
 
 @dataclass(frozen=True)
@@ -254,13 +258,36 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
         raw = open(source.path, "rb")  # noqa: SIM115 - CheckedStream closes it
         return CheckedStream(zstandard.open(raw, "rb"), source.path, raw, (*_DAMAGE, zstandard.ZstdError))
     raw = open(source.path, "rb")  # noqa: SIM115 - the caller closes it, or CheckedStream does
-    if source.compression == "gzip":
-        return CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), source.path, raw)
-    if source.compression == "bz2":
-        return CheckedStream(bz2.BZ2File(raw, "rb"), source.path, raw)
-    if source.compression == "xz":
-        return CheckedStream(lzma.LZMAFile(raw, "rb"), source.path, raw)
+    return decompressed(raw, source.compression, source.path)
+
+
+def decompressed(raw: BinaryIO, compression: str | None, name: str) -> ByteStream:
+    """The content of ``raw`` (a file, or an object's body), decompressed by ``compression``."""
+    if compression == "gzip":
+        return CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), name, raw)
+    if compression == "bz2":
+        return CheckedStream(bz2.BZ2File(raw, "rb"), name, raw)
+    if compression == "xz":
+        return CheckedStream(lzma.LZMAFile(raw, "rb"), name, raw)
     return raw
+
+
+def open_body(name: str, body: bytes | io.RawIOBase) -> tuple[ByteStream, str | None]:
+    """An object's body (fetched whole, or a stream), decompressed by its content; and its compression."""
+    raw: Any = io.BytesIO(body) if isinstance(body, bytes) else io.BufferedReader(body, 1 << 20)
+    head = body[:6] if isinstance(body, bytes) else raw.peek(6)[:6]
+    compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+    if compression == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise InputError(
+                name, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
+            ) from None
+        return CheckedStream(
+            zstandard.ZstdDecompressor().stream_reader(raw), name, raw, (*_DAMAGE, zstandard.ZstdError)
+        ), compression
+    return decompressed(raw, compression, name), compression
 
 
 def skip_bytes(stream: ByteStream, count: int) -> None:

@@ -144,5 +144,5 @@ class Ledger:
             done = blocks.popleft()
             entry.offset = done.end
             entry.line = done.first_line + done.lines
-        entry.done = entry.compressed and source in self._finished and not blocks
+        entry.done = (entry.compressed or entry.object) and source in self._finished and not blocks
         entry.seen = now_text()

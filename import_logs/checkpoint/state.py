@@ -50,12 +50,18 @@ class Entry:
     dev: int = 0
     inode: int = 0
     compressed: bool = False
+    #: An object of a store (``path`` is its URL, ``fingerprint`` its identity's hash): read once, then done.
+    object: bool = False
     done: bool = False
     seen: str = ""
 
 
 def fingerprint(head: bytes, length: int) -> str:
     return hashlib.sha256(head[:length]).hexdigest()
+
+
+def object_fingerprint(identity: str) -> str:
+    return hashlib.sha256(b"object\0" + identity.encode()).hexdigest()
 
 
 def now_text() -> str:
@@ -88,6 +94,8 @@ class StateFile:
         self.lock_timeout = lock_timeout
         self.read_only = read_only
         self.entries: list[Entry] = []
+        #: Object entries by fingerprint, built on first use.
+        self._objects: dict[str, Entry] | None = None
         #: What the previous run left: did it end cleanly, and how many hits were being sent.
         self.previous_clean = True
         self.previous_in_flight = 0
@@ -247,8 +255,23 @@ class StateFile:
         self.entries.append(entry)
         return entry
 
+    def object_entry(self, identity: str) -> Entry | None:
+        """The entry of an object (URL, version and size), if it was read before."""
+        if self._objects is None:
+            self._objects = {e.fingerprint: e for e in self.entries if e.object}
+        return self._objects.get(object_fingerprint(identity))
+
+    def add_object(self, identity: str, url: str) -> Entry:
+        entry = Entry(object_fingerprint(identity), 0, url, object=True, seen=now_text())
+        self.entries.append(entry)
+        self.object_entry(identity)
+        assert self._objects is not None
+        self._objects[entry.fingerprint] = entry
+        return entry
+
     def forget(self, entries: list[Entry]) -> None:
         self.entries = [e for e in self.entries if not any(e is f for f in entries)]
+        self._objects = None
 
     # --- saving -------------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
 from import_logs.errors import ConfigError, Interrupted
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
+from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.lanes import Lanes
@@ -55,6 +56,8 @@ class Importer:
         #: The signal that asked the import to stop (see :meth:`interrupt`).
         self.interrupted: int | None = None
         self.sources: list[Source] = []
+        #: Inputs naming objects of a store (read after the files).
+        self.objects: list[ObjectPattern] = []
         self.state: StateFile | None = None
         self.ledger: Ledger | None = None
         #: The planning of this run's sources (where each was resumed, which cannot be read whole).
@@ -89,7 +92,13 @@ class Importer:
 
     def run(self) -> Stats:
         c = self.config
-        self.sources = resolve_inputs(c.inputs)
+        self.sources = resolve_inputs([i for i in c.inputs if not is_object_url(i)])
+        self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
+        if self.objects and c.follow.enabled:
+            raise ConfigError(
+                "--follow reads files that grow; objects of a store do not. Import a bucket from cron (each run "
+                "reads only the new objects), and follow the local files in a service of their own."
+            )
         self.stats.files = [s.name for s in self.sources]
         stdin = any(s.path is None and s.stream is None for s in self.sources)
         if c.follow.enabled and stdin and len(self.sources) > 1:
@@ -160,7 +169,7 @@ class Importer:
                 stdin=self.stdin,
                 stop=self.stop,
             )
-            jobs = self._planner.jobs(self.sources, forced)
+            jobs = self._planner.jobs(self.sources, forced, self.objects)
             try:
                 for result in results(jobs, executor, c.workers, window):
                     if self.interrupted is not None:
@@ -328,8 +337,8 @@ class Importer:
             self.ledger.add_block(src, r.start, r.end, base, r.lines, numbers, m.done_before)
         if self._lanes is not None and items and not self._lanes.add([(src, n) for n in numbers], items, visitors):
             return False
-        if self.sources[src].compression is None:
+        if self.sources[src].compression is None and src not in planner.sources_compressed:
             self._bytes_merged += r.end - r.start
         done = planner.bytes_skipped + self._bytes_merged + sum(planner.compressed_read.values())
-        self.on_event(Progress(stats.lines, stats.kept, stats.sent, done, self._bytes_total))
+        self.on_event(Progress(stats.lines, stats.kept, stats.sent, done, self._bytes_total + planner.bytes_listed))
         return True

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import BinaryIO
 
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan, read_head
-from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
 from import_logs.config import Config
-from import_logs.errors import ConfigError, CorruptInputError, FormatError
+from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
+from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
 from import_logs.parsing.detect import detect, first_lines
 from import_logs.parsing.formats import FormatDef, get_format, load_format_file, user_regex_format
 from import_logs.parsing.hit import reads_any
@@ -32,6 +33,7 @@ from import_logs.pipeline.pool import TICK, Control, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
     Block,
+    ByteStream,
     CheckedStream,
     LimitedStream,
     Source,
@@ -39,6 +41,7 @@ from import_logs.sources import (
     compression_of,
     growing_blocks,
     head_lines,
+    open_body,
     open_stream,
     skip_bytes,
     stream_blocks,
@@ -92,11 +95,20 @@ class Planner:
         #: Compressed bytes read so far of each compressed source (its progress).
         self.compressed_read: dict[int, int] = {}
         self._checked: set[str] = set()
+        #: Bytes of the objects listed so far (the progress's total grows with them).
+        self.bytes_listed = 0
+        #: Objects found compressed (by their content) once opened.
+        self.sources_compressed: set[int] = set()
+        #: The fetched body of the object being planned.
+        self._bodies: dict[int, bytes | ObjectStream] = {}
 
-    def jobs(self, sources: list[Source], forced: FormatDef | None) -> Generator[Job | Control, None, None]:
+    def jobs(
+        self, sources: list[Source], forced: FormatDef | None, objects: Sequence[ObjectPattern] = ()
+    ) -> Generator[Job | Control, None, None]:
         """The jobs of every source, in order. A source whose compressed data breaks ends there (the lines
         before the fault go on); it waits, not done, to be whole.
 
+        Objects of a store (``objects``) come after the files, each one a source of its own.
         With ``--follow`` the live files are followed (see :mod:`import_logs.pipeline.follow`) after the rest of
         their rotated copies that an earlier run was reading; ``sources`` grows as new files are followed."""
         claimed: set[int] = set()
@@ -121,8 +133,53 @@ class Planner:
                 yield from follower.start(source)
                 continue
             yield from self._read_once(source, forced, claimed)
+        for pattern in objects:
+            yield from self._object_jobs(pattern, sources, forced, claimed)
         if follower is not None:
             yield from follower.run()
+
+    def _object_jobs(
+        self, pattern: ObjectPattern, sources: list[Source], forced: FormatDef | None, claimed: set[int]
+    ) -> Generator[Job | Control, None, None]:
+        """The objects a pattern names, listed page by page; those read before are passed over without a fetch."""
+        scheme, name, key = split_url(pattern.url)
+        bucket = Bucket(scheme, name, endpoint=self.config.s3_endpoint if scheme == "s3" else None)
+        listed = before = 0
+        force = self.config.state.force_reimport
+
+        def todo() -> Iterator[ObjectRef]:
+            nonlocal listed, before
+            for ref in bucket.list(key):
+                listed += 1
+                self.bytes_listed += ref.size
+                entry = self.state.object_entry(ref.identity) if self.state is not None else None
+                if entry is not None and entry.done and not force:
+                    entry.seen = now_text()
+                    before += 1
+                    self.bytes_skipped += ref.size
+                    continue
+                yield ref
+
+        for ref, body in fetch_ahead(bucket, todo()):
+            source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
+            sources.append(source)
+            if isinstance(body, InputError):
+                self.incomplete.add(source.index)
+                self.stats.unreadable[source.name] = body.reason
+                self.stats.formats.setdefault(source.name, "")
+                self.on_event(Notice(str(body)))
+                continue
+            self._bodies[source.index] = body
+            try:
+                yield from self._read_once(source, forced, claimed)
+            finally:
+                self._bodies.pop(source.index, None)
+        if not listed:
+            raise InputError(
+                pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
+            )
+        if before:
+            self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
     def _read_once(
         self, source: Source, forced: FormatDef | None, claimed: set[int]
@@ -170,6 +227,8 @@ class Planner:
     def _plan(
         self, source: Source, claimed: set[int], head: bytes | None = None, stat: os.stat_result | None = None
     ) -> Resume:
+        if source.object is not None:
+            return self._plan_object(source, source.object)
         if self.state is not None and source.path is None:
             self.stats.streams.append(source.name)
         if self.state is None or source.path is None:
@@ -179,6 +238,17 @@ class Planner:
             self.on_event(Notice(note))
         self.stats.already_imported += resume.line
         return resume
+
+    def _plan_object(self, source: Source, ref: ObjectRef) -> Resume:
+        """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
+        if self.state is None:
+            return Resume()
+        entry = self.state.object_entry(ref.identity) or self.state.add_object(ref.identity, ref.url)
+        entry.size = ref.size
+        if self.config.state.force_reimport:
+            entry.offset, entry.line, entry.acked, entry.done = 0, 0, [], False
+        self.stats.already_imported += entry.line
+        return Resume(entry=entry, offset=entry.offset, line=entry.line, acked=frozenset(entry.acked))
 
     def _nothing(self, source: Source, why: str) -> None:
         self.on_event(Notice(f"{source.name}: {why}, nothing to import"))
@@ -200,7 +270,7 @@ class Planner:
         blocks: Iterator[tuple[int, bytes]] | None = None
         try:
             if source.path is None or source.compression:
-                stream = open_stream(source, self.stdin)
+                stream = self._open(source)
                 skip_bytes(stream, resume.offset)
                 if c.follow.enabled and source.path is None and _has_fd(stream):
                     self.on_event(
@@ -217,13 +287,15 @@ class Planner:
                     yield TICK
                     first = next(blocks, None)
                 if first is None and resume.entry is not None and resume.offset:
-                    resume.entry.done = bool(source.compression)
+                    resume.entry.done = bool(source.compression) or source.object is not None
                     self._nothing(source, "no new lines")
                     return
             lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
             written = [line for line in lines if line.strip()]
             if not written or all(line.startswith("#") for line in written):
                 self._nothing(source, "only W3C headers" if written else "empty")
+                if source.object is not None and resume.entry is not None:
+                    resume.entry.done = True  # an object does not grow
                 return
             ctx = self._context(source, lines, forced, resume)
             fmt = ctx.fmt
@@ -255,8 +327,16 @@ class Planner:
                         ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
                     yield ctx, Block(source.index, at, at + len(piece), data=piece)
         finally:
-            if stream is not None and (source.path is not None or source.stream is not None):
+            if stream is not None and (source.path is not None or source.stream is not None or source.object):
                 stream.close()
+
+    def _open(self, source: Source) -> ByteStream:
+        if source.object is None:
+            return open_stream(source, self.stdin)
+        stream, compression = open_body(source.name, self._bodies[source.index])
+        if compression:
+            self.sources_compressed.add(source.index)
+        return stream
 
     def _context(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> WorkContext:
         """The format of a source and what the workers need to read it; its entry handed to the ledger."""

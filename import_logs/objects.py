@@ -1,0 +1,366 @@
+"""Logs in object storage: ``s3://bucket/prefix/*.gz`` (AWS S3 and S3-compatible stores), ``gs://`` (Google Cloud
+Storage) and ``az://`` (Azure Blob Storage), read through obstore, an optional extra (``import-logs[s3]``).
+
+A pattern is listed page by page (never the whole bucket in memory), its glob applied to each key; an object is
+known in the state by its URL, version (ETag or generation) and size, so a re-run reads only new objects and an
+object uploaded again under the same key is new content. Objects are fetched a few at once, ahead of the one being
+parsed, so that the store's latency does not starve the workers; a fetch that fails half-way is done again (an
+object is parsed only once it is whole) or, for a large one read as a stream, resumed where it broke.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from import_logs.errors import InputError
+
+SCHEMES = ("s3://", "gs://", "az://")
+#: Objects up to this size are fetched whole, ahead of their turn; larger ones are streamed when their turn comes.
+FETCH_WHOLE = 16 << 20
+#: Objects fetched at once, ahead of the one being parsed.
+FETCH_AHEAD = 8
+#: Attempts at one object (or, streaming, at each piece of it) before it is named as unreadable.
+ATTEMPTS = 4
+_STREAM_CHUNK = 1 << 20
+
+
+def is_object_url(text: str) -> bool:
+    return text.startswith(SCHEMES)
+
+
+@dataclass(frozen=True)
+class ObjectPattern:
+    """An input naming objects: a key, a "directory" (prefix/), or a glob (``*``, ``?``, ``[...]``, ``**``)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    url: str
+    key: str
+    size: int
+    #: The ETag (S3, Azure) or generation (GCS), and the version id where the store keeps versions.
+    etag: str
+    version: str | None
+
+    @property
+    def identity(self) -> str:
+        """What names this content in the state: URL, version and size."""
+        return f"{self.url}\0{self.version or self.etag}\0{self.size}"
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """``s3://bucket/key`` → ``("s3", "bucket", "key")``."""
+    scheme, rest = url.split("://", 1)
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise InputError(url, "names no bucket", f"Write it as {scheme}://BUCKET/PREFIX/*.gz.")
+    return scheme, bucket, key
+
+
+def key_matcher(pattern: str) -> tuple[str, Callable[[str], bool]]:
+    """The prefix to list and the test of each key: ``*`` and ``?`` stay within a ``/``, ``**`` crosses them; a
+    pattern without any names one key, or every key under it as a directory."""
+    magic = re.search(r"[*?\[]", pattern)
+    if magic is None:
+        below = pattern.rstrip("/") + "/"
+        return pattern.rstrip("/"), lambda key: key == pattern or key.startswith(below)
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    regex = re.compile("".join(out))
+    # The store lists whole path segments: the folder before the first wildcard.
+    return pattern[: magic.start()].rpartition("/")[0], lambda key: regex.fullmatch(key) is not None
+
+
+class Bucket:
+    """One bucket (or container) of a store, with the credentials of the environment's standard chain."""
+
+    def __init__(self, scheme: str, name: str, *, endpoint: str | None = None) -> None:
+        try:
+            import obstore  # noqa: F401 - an optional extra
+            from obstore import store as stores
+        except ImportError:
+            raise InputError(
+                f"{scheme}://{name}",
+                "needs the object storage extra",
+                "Install it: pip install 'import-logs[s3]' (obstore: S3, GCS and Azure).",
+            ) from None
+        self.scheme, self.name = scheme, name
+        options: dict[str, Any] = {"timeout": "60s", "connect_timeout": "10s"}
+        retry = {"max_retries": 3, "retry_timeout": timedelta(seconds=60)}
+        self.endpoint = endpoint
+        if scheme == "s3":
+            self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            config: dict[str, Any] = {}
+            if self.endpoint:
+                config["endpoint"] = self.endpoint
+                options["allow_http"] = self.endpoint.startswith("http://")
+            self.store: Any = _make(stores.S3Store)(
+                name,
+                config=config,
+                client_options=options,
+                retry_config=retry,
+                credential_provider=_boto3_chain(config),
+            )
+        elif scheme == "gs":
+            self.store = _make(stores.GCSStore)(name, client_options=options, retry_config=retry)
+        elif scheme == "az":
+            self.store = _make(stores.AzureStore)(name, client_options=options, retry_config=retry)
+        else:  # pragma: no cover - is_object_url decides
+            raise InputError(f"{scheme}://{name}", "is not a known store", "Use s3://, gs:// or az://.")
+
+    def where(self) -> str:
+        return f"{self.scheme}://{self.name}"
+
+    def list(self, pattern: str) -> Iterator[ObjectRef]:
+        """The objects whose keys match, in key order (a log's objects are named by time), page by page."""
+        import obstore
+
+        prefix, matches = key_matcher(pattern)
+        try:
+            if pattern and not re.search(r"[*?\[]", pattern) and not pattern.endswith("/"):
+                one = self._head(pattern)
+                if one is not None:  # one object named: no listing
+                    yield one
+                    return
+            for page in obstore.list(self.store, prefix=prefix or None, chunk_size=1000):
+                for meta in page:
+                    if matches(meta["path"]):
+                        yield self._ref(meta)
+        except Exception as exc:
+            raise self.failure(exc, f"{self.where()}/{pattern}") from None
+
+    def _head(self, key: str) -> ObjectRef | None:
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        try:
+            meta = obstore.head(self.store, key)
+        except NotFoundError:
+            return None
+        return self._ref(meta)
+
+    def _ref(self, meta: Any) -> ObjectRef:
+        key = meta["path"]
+        return ObjectRef(
+            f"{self.where()}/{key}", key, meta["size"], (meta.get("e_tag") or "").strip('"'), meta.get("version")
+        )
+
+    def fetch(self, ref: ObjectRef) -> bytes:
+        """A whole object, tried again when the connection breaks half-way."""
+        import obstore
+
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                get: Any = obstore.get
+                return bytes(get(self.store, ref.key, options=self._same(ref)).bytes())
+            except Exception as exc:
+                if attempt == ATTEMPTS or not _transient(exc):
+                    raise self.failure(exc, ref.url) from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def stream(self, ref: ObjectRef) -> ObjectStream:
+        return ObjectStream(self, ref)
+
+    def _same(self, ref: ObjectRef, offset: int = 0) -> dict[str, Any]:
+        """Get options: this version of the object only (an object replaced meanwhile is not mixed in)."""
+        options: dict[str, Any] = {}
+        if ref.etag and self.scheme != "gs":
+            options["if_match"] = f'"{ref.etag}"'
+        if offset:
+            options["range"] = {"offset": offset}
+        return options
+
+    def failure(self, exc: Exception, url: str) -> InputError:
+        """One message that names the bucket and the fix (credentials are never shown)."""
+        text = str(exc)
+        code = re.search(r"<Code>(\w+)</Code>", text)
+        name = code.group(1) if code else type(exc).__name__
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        if name in ("NoSuchBucket", "ContainerNotFound") or (
+            name == "NotFoundError" and "bucket" in text.lower() and "key" not in text.lower()
+        ):
+            return InputError(
+                url,
+                f"the bucket {self.name} does not exist{where}",
+                "Check the bucket's name"
+                + (
+                    ", and --s3-endpoint-url (or AWS_ENDPOINT_URL) for an S3-compatible store."
+                    if self.scheme == "s3"
+                    else "."
+                ),
+            )
+        if name == "NoSuchKey" or name == "NotFoundError":
+            return InputError(url, "no such object (deleted since it was listed?)", "Run the import again.")
+        if name in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "UnauthenticatedError", "AuthenticationFailed") or (
+            "credential" in text.lower()
+        ):
+            return InputError(
+                url,
+                f"the credentials were refused by {self.where()}{where} ({name})",
+                _CREDENTIALS[self.scheme],
+            )
+        if name in ("AccessDenied", "PermissionDeniedError", "AuthorizationFailure"):
+            return InputError(
+                url,
+                f"the credentials may not read the bucket {self.name} ({name})",
+                "Allow listing the bucket and reading its objects (s3:ListBucket, s3:GetObject), or use other "
+                "credentials.",
+            )
+        if name in ("PreconditionError", "PreconditionFailed"):
+            return InputError(url, "was replaced while it was read", "Run the import again: it reads the new one.")
+        first = text.strip().splitlines()[0] if text.strip() else name
+        return InputError(
+            url,
+            f"cannot be read from {self.where()}{where} ({first[:300]})",
+            "Check that the store is reachable from here"
+            + (" and --s3-endpoint-url (or AWS_ENDPOINT_URL)." if self.scheme == "s3" else "."),
+        )
+
+
+_CREDENTIALS = {
+    "s3": "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (profiles need boto3 installed), or "
+    "the instance's role.",
+    "gs": "Check GOOGLE_APPLICATION_CREDENTIALS (a service account key file) or the instance's service account.",
+    "az": "Check AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY (or a SAS token, or AZURE_CLIENT_ID...).",
+}
+
+
+def _boto3_chain(config: dict[str, Any]) -> Any:
+    """With boto3 installed and no key in the environment: boto3's provider chain (profiles, SSO, roles)."""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    try:
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        return None
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        return None
+    if session.region_name and "region" not in config:
+        config["region"] = session.region_name
+    return Boto3CredentialProvider(session)
+
+
+def _make(cls: Any) -> Any:
+    """A store class, called with plain dicts (its TypedDicts are for type checkers only)."""
+    return cls
+
+
+def _transient(exc: Exception) -> bool:
+    """A fault worth another attempt: the connection, not the request."""
+    text = str(exc).lower()
+    return not re.search(r"<code>(nosuch|accessdenied|invalidaccess|signature)", text) and any(
+        word in text for word in ("connection", "reset", "broken pipe", "timed out", "timeout", "incomplete", "eof")
+    )
+
+
+class ObjectStream(io.RawIOBase):
+    """An object read as a stream in pieces, each piece tried again where the connection broke."""
+
+    def __init__(self, bucket: Bucket, ref: ObjectRef) -> None:
+        super().__init__()
+        self.bucket, self.ref = bucket, ref
+        self.position = 0
+        self._buffer = b""
+        self._chunks: Iterator[Any] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def _next(self) -> bytes:
+        import obstore
+
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                if self._chunks is None:
+                    get: Any = obstore.get
+                    got = get(self.bucket.store, self.ref.key, options=self.bucket._same(self.ref, self.fetched))
+                    self._chunks = iter(got.stream(min_chunk_size=_STREAM_CHUNK))
+                return bytes(next(self._chunks, b""))
+            except Exception as exc:
+                self._chunks = None
+                if attempt == ATTEMPTS or not _transient(exc):
+                    raise self.bucket.failure(exc, self.ref.url) from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    @property
+    def fetched(self) -> int:
+        return self.position + len(self._buffer)
+
+    def readinto(self, target: Any) -> int:
+        if not self._buffer:
+            if self.fetched >= self.ref.size:
+                return 0
+            self._buffer = self._next()
+            if not self._buffer:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self.position += n
+        return n
+
+
+def fetch_ahead(bucket: Bucket, refs: Iterator[ObjectRef], ahead: int = FETCH_AHEAD) -> Iterator[tuple[ObjectRef, Any]]:
+    """Each object with its body: ``bytes`` fetched ahead by a few threads, or an :class:`ObjectStream` for a
+    large one. The error of a fetch comes with its object, in order."""
+    with ThreadPoolExecutor(max(1, ahead), thread_name_prefix="import-logs-fetch") as pool:
+        window: deque[tuple[ObjectRef, Future[bytes] | None]] = deque()
+        try:
+            for ref in refs:
+                window.append((ref, pool.submit(bucket.fetch, ref) if ref.size <= FETCH_WHOLE else None))
+                if len(window) >= ahead:
+                    yield _ready(bucket, *window.popleft())
+            while window:
+                yield _ready(bucket, *window.popleft())
+        finally:
+            for _, future in window:
+                if future is not None:
+                    future.cancel()
+
+
+def _ready(bucket: Bucket, ref: ObjectRef, future: Future[bytes] | None) -> tuple[ObjectRef, Any]:
+    if future is None:
+        return ref, bucket.stream(ref)
+    try:
+        return ref, future.result()
+    except InputError as exc:
+        return ref, exc

@@ -1,0 +1,125 @@
+"""A real S3 API on 127.0.0.1 for the tests: moto's server mode in a process of its own, and a TCP proxy in front
+of it that can cut a connection in the middle of an object (a connection reset, as networks do)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test-key",
+    "AWS_SECRET_ACCESS_KEY": "test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server(**env: str) -> Iterator[str]:
+    """``python -m moto.server`` on a free port; its endpoint URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("moto's server did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def client(endpoint: str) -> Any:
+    import boto3  # moto's server brings it
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    )
+
+
+class CuttingProxy:
+    """Forwards 127.0.0.1:port to the server; ``cut(marker, after)`` closes the connection of the next request
+    whose first line holds ``marker`` once ``after`` bytes of its answer went through."""
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.rsplit("//", 1)[1].split(":")
+        self.upstream = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.armed: tuple[bytes, int] | None = None
+        self.cuts = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self, marker: str, after: int) -> None:
+        with self.lock:
+            self.armed = (marker.encode(), after)
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        up = socket.create_connection(self.upstream)
+        budget: list[int | None] = [None]  # bytes of the answer left before the cut
+
+        def downstream() -> None:
+            with contextlib.suppress(OSError):
+                while data := up.recv(65536):
+                    left = budget[0]
+                    if left is not None and len(data) >= left:
+                        conn.sendall(data[:left])
+                        conn.shutdown(socket.SHUT_RDWR)
+                        conn.close()
+                        up.close()
+                        return
+                    if left is not None:
+                        budget[0] = left - len(data)
+                    conn.sendall(data)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+        threading.Thread(target=downstream, daemon=True).start()
+        with contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                with self.lock:
+                    if self.armed is not None and data.startswith(b"GET") and self.armed[0] in data.split(b"\r\n")[0]:
+                        budget[0] = self.armed[1]
+                        self.armed = None
+                        self.cuts += 1
+                up.sendall(data)
+        with contextlib.suppress(OSError):
+            up.close()

@@ -1,0 +1,213 @@
+"""Object storage as a source, against a real S3 API on 127.0.0.1 (moto's server mode, started here): a bucket of
+gzipped CloudFront logs imported by the real command, again after new objects came, every line exactly once;
+missing buckets, refused credentials, damaged objects and connections cut in the middle of an object."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("obstore")
+pytest.importorskip("moto")
+
+from conftest import SECRET_ENV, piwik_args, run_cli
+from fake_server import FakePiwikPro
+from s3_server import CREDENTIALS, CuttingProxy, client, moto_server
+
+from import_logs.config import Config, StateOptions
+from import_logs.objects import key_matcher
+from import_logs.pipeline import Importer
+
+HEADER = (
+    "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "
+    "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
+    "cs-protocol cs-bytes time-taken\n"
+)
+
+
+def cloudfront(first: int, count: int) -> bytes:
+    """A CloudFront standard log with pages ``/p/first`` … (one hit each)."""
+    rows = [
+        f"2026-11-29\t10:{n % 60:02d}:00\tFRA56-P1\t5120\t203.0.113.{n % 200}\tGET\td1.cloudfront.net\t/p/{n}\t200\t-\t"
+        f"Mozilla/5.0%2520(X11)\t-\t-\tHit\tid{n}==\twww.example.com\thttps\t301\t0.040\n"
+        for n in range(first, first + count)
+    ]
+    return (HEADER + "".join(rows)).encode()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def bucket(s3: str, request: pytest.FixtureRequest) -> tuple[Any, str]:
+    name = "logs-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    c = client(s3)
+    c.create_bucket(Bucket=name)
+    return c, name
+
+
+def env(endpoint: str) -> dict[str, str]:
+    return {**SECRET_ENV, **CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+
+
+def pages(fake: FakePiwikPro) -> Counter[int]:
+    return Counter(int(hit["url"].rsplit("/", 1)[1]) for hit in fake.hits)
+
+
+def put_logs(c: Any, name: str, days: range, per_object: int = 4) -> int:
+    """One object per hour of each day; returns the number of lines."""
+    n = 0
+    for day in days:
+        for hour in range(24):
+            key = f"cloudfront/E2ABC.2026-11-{day:02d}-{hour:02d}.a1b2c3.gz"
+            c.put_object(Bucket=name, Key=key, Body=gzip.compress(cloudfront(day * 1000 + hour * 10, per_object)))
+            n += per_object
+    return n
+
+
+def expected(days: range, per_object: int = 4) -> list[int]:
+    return sorted(day * 1000 + hour * 10 + i for day in days for hour in range(24) for i in range(per_object))
+
+
+def test_a_bucket_imported_by_cron_sends_every_line_once(s3: str, bucket: tuple[Any, str], tmp_path: Path) -> None:
+    c, name = bucket
+    put_logs(c, name, range(1, 11))  # 240 objects
+    c.put_object(Bucket=name, Key="elsewhere/other.log", Body=b"not ours\n")
+    url = f"s3://{name}/cloudfront/E2ABC.2026-11-*.gz"
+    with FakePiwikPro() as fake:
+        first = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert first.returncode == 0, first.stderr
+        assert sorted(pages(fake)) == expected(range(1, 11))
+        assert "in 240 files" in first.stdout
+
+        again = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))  # nothing new: no object is fetched
+        assert again.returncode == 6, again.stderr  # nothing new
+        assert "240 of its 240 objects were imported before" in again.stderr
+
+        put_logs(c, name, range(11, 14))  # 72 new objects, and one object uploaded again with new lines
+        c.put_object(
+            Bucket=name, Key="cloudfront/E2ABC.2026-11-01-00.a1b2c3.gz", Body=gzip.compress(cloudfront(99000, 3))
+        )
+        third = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert third.returncode == 0, third.stderr
+    seen = pages(fake)
+    assert sorted(seen) == sorted([*expected(range(1, 14)), 99000, 99001, 99002])
+    assert max(seen.values()) == 1
+
+
+def test_a_missing_bucket_names_the_bucket_and_the_fix(s3: str, tmp_path: Path) -> None:
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake), "s3://no-such-bucket/logs/*.gz", cwd=tmp_path, env=env(s3))
+    assert result.returncode == 3, result.stderr
+    assert "the bucket no-such-bucket does not exist at " + s3 in result.stderr
+    assert "AWS_ENDPOINT_URL" in result.stderr
+    assert not fake.hits
+
+
+def test_no_matching_object_is_an_input_error(s3: str, bucket: tuple[Any, str], tmp_path: Path) -> None:
+    _, name = bucket
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake), f"s3://{name}/cloudfront/*.gz", cwd=tmp_path, env=env(s3))
+    assert result.returncode == 3
+    assert "no object matches this pattern" in result.stderr
+
+
+def test_refused_credentials_are_named_and_never_printed(tmp_path: Path) -> None:
+    with moto_server(INITIAL_NO_AUTH_ACTION_COUNT="0") as endpoint, FakePiwikPro() as fake:
+        result = run_cli(
+            *piwik_args(fake),
+            "--s3-endpoint-url",
+            endpoint,
+            "s3://logs/cloudfront/*.gz",
+            cwd=tmp_path,
+            env={**env("http://unused.invalid"), "AWS_SECRET_ACCESS_KEY": "very-secret-value"},
+        )
+    assert result.returncode == 3, result.stderr
+    assert "the credentials were refused" in result.stderr
+    assert "AWS_ACCESS_KEY_ID" in result.stderr
+    assert "very-secret-value" not in result.stderr + result.stdout
+
+
+def test_a_damaged_object_is_named_and_the_others_imported(s3: str, bucket: tuple[Any, str], tmp_path: Path) -> None:
+    c, name = bucket
+    c.put_object(Bucket=name, Key="cf/a.gz", Body=gzip.compress(cloudfront(0, 5)))
+    c.put_object(Bucket=name, Key="cf/b.gz", Body=gzip.compress(cloudfront(100, 400))[:900])  # cut short
+    c.put_object(Bucket=name, Key="cf/c.gz", Body=gzip.compress(cloudfront(200, 5)))
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake), f"s3://{name}/cf/", cwd=tmp_path, env=env(s3))
+    assert f"s3://{name}/cf/b.gz: ends early" in result.stderr
+    seen = pages(fake)
+    assert {*range(5), *range(200, 205)} <= set(seen)
+    assert max(seen.values()) == 1
+    assert result.returncode != 0  # a file not read whole is said by the exit code
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_connection_cut_in_an_object_sends_nothing_twice(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    c, name = bucket
+    body = gzip.compress(cloudfront(0, 3000), compresslevel=1)
+    c.put_object(Bucket=name, Key="cf/big.gz", Body=body)
+    proxy = CuttingProxy(s3)
+    proxy.cut("big.gz", len(body) // 2)
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    if not whole:  # streamed in pieces: resumed where the connection broke
+        monkeypatch.setattr("import_logs.objects.FETCH_WHOLE", 0)
+        monkeypatch.setattr("import_logs.objects._STREAM_CHUNK", 4096)
+    config = Config(
+        inputs=(f"s3://{name}/cf/big.gz",),
+        workers=1,
+        save_requests=str(tmp_path / "out.jsonl"),
+        s3_endpoint=proxy.url,
+        state=StateOptions(directory=str(tmp_path / "state")),
+    )
+    stats = Importer(config).run()
+    proxy.close()
+    assert proxy.cuts == 1
+    assert stats.lines == 3002 and stats.kept == 3000
+    assert not stats.unreadable
+
+
+def test_key_patterns() -> None:
+    prefix, match = key_matcher("cloudfront/E2ABC.2026-11-*.gz")
+    assert prefix == "cloudfront"
+    assert match("cloudfront/E2ABC.2026-11-30-14.abc.gz")
+    assert not match("cloudfront/sub/E2ABC.2026-11-30-14.abc.gz")
+    assert not match("cloudfront/E2ABC.2026-10-30-14.abc.gz")
+    prefix, match = key_matcher("AWSLogs/**/elasticloadbalancing/*/2026/11/??/*.log.gz")
+    assert prefix == "AWSLogs"
+    assert match("AWSLogs/123/elasticloadbalancing/eu-west-1/2026/11/30/x_20261130T1405Z.log.gz")
+    prefix, match = key_matcher("logs/")
+    assert prefix == "logs" and match("logs/a.gz") and not match("logsx/a.gz")
+    prefix, match = key_matcher("logs/a.gz")
+    assert match("logs/a.gz") and not match("logs/a.gz.1")
+    _, match = key_matcher("x/[!a]*.gz")
+    assert match("x/b.gz") and not match("x/a.gz")
+
+
+def test_without_the_extra_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_obstore(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "obstore" or name.startswith("obstore."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_obstore)
+    config = Config(inputs=("s3://logs/a.gz",), workers=1, dry_run=True)
+    with pytest.raises(Exception, match=r"pip install 'import-logs\[s3\]'"):
+        Importer(config).run()
+    assert os.environ.get("AWS_SECRET_ACCESS_KEY") != "very-secret-value"
