@@ -123,3 +123,85 @@ class CuttingProxy:
                 up.sendall(data)
         with contextlib.suppress(OSError):
             up.close()
+
+
+#: Azurite's well-known development account (public, in Microsoft's documentation).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_AZURITE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "azurite")
+
+
+def azurite_command() -> str | None:
+    """``azurite-blob``: on the PATH, or installed from the npm registry into .cache/azurite (once)."""
+    import shutil
+
+    found = shutil.which("azurite-blob")
+    local = os.path.join(_AZURITE_DIR, "node_modules", ".bin", "azurite-blob")
+    if found or os.path.exists(local):
+        return found or local
+    if shutil.which("npm") is None:
+        return None
+    os.makedirs(_AZURITE_DIR, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", _AZURITE_DIR, "azurite@3"],
+        capture_output=True,
+        timeout=600,
+    )
+    return local if done.returncode == 0 and os.path.exists(local) else None
+
+
+@contextlib.contextmanager
+def azurite(command: str, location: str) -> Iterator[str]:
+    """Azurite's blob service on a free port; its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            command,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            location,
+            "--silent",
+            "--skipApiVersionCheck",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("Azurite did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def create_container(url: str, name: str) -> None:
+    """PUT a container, signed with the development account's shared key (obstore cannot create one)."""
+    import base64
+    import hashlib
+    import hmac
+    import urllib.request
+    from email.utils import formatdate
+
+    headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-version": "2021-08-06"}
+    canonical = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()))
+    resource = f"/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{name}\nrestype:container"
+    signed = "PUT\n" + "\n" * 11 + canonical + resource
+    signature = base64.b64encode(
+        hmac.new(base64.b64decode(AZURITE_KEY), signed.encode(), hashlib.sha256).digest()
+    ).decode()
+    request = urllib.request.Request(
+        f"{url}/{AZURITE_ACCOUNT}/{name}?restype=container",
+        method="PUT",
+        headers={**headers, "Authorization": f"SharedKey {AZURITE_ACCOUNT}:{signature}", "Content-Length": "0"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 201

@@ -179,6 +179,12 @@ def test_a_connection_cut_in_an_object_sends_nothing_twice(
     assert not stats.unreadable
 
 
+def test_gcs_is_read_through_its_s3_api(tmp_path: Path) -> None:
+    result = run_cli("--dry-run", "gs://logs/lb/*.json.gz", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "s3://logs/... with --s3-endpoint-url=https://storage.googleapis.com" in result.stderr
+
+
 def test_key_patterns() -> None:
     prefix, match = key_matcher("cloudfront/E2ABC.2026-11-*.gz")
     assert prefix == "cloudfront"
@@ -211,3 +217,45 @@ def test_without_the_extra_the_message_says_what_to_install(monkeypatch: pytest.
     with pytest.raises(Exception, match=r"pip install 'import-logs\[s3\]'"):
         Importer(config).run()
     assert os.environ.get("AWS_SECRET_ACCESS_KEY") != "very-secret-value"
+
+
+def test_an_azure_container_imported_twice_sends_every_line_once(tmp_path: Path) -> None:
+    """az:// through Azurite (from the npm registry), the same interface as s3://."""
+    from s3_server import azurite, azurite_command, create_container
+
+    command = azurite_command()
+    if command is None:
+        pytest.skip("Azurite is not installed and npm is not available to install it")
+    import obstore
+    from obstore.store import AzureStore
+
+    azure_env = {"AZURE_STORAGE_USE_EMULATOR": "true"}
+    with azurite(command, str(tmp_path / "azurite")) as url, FakePiwikPro() as fake:
+        azure_env["AZURITE_BLOB_STORAGE_URL"] = url
+        create_container(url, "logs")
+        os.environ.update(azure_env)
+        try:
+            store = AzureStore("logs")
+            for hour in range(6):
+                obstore.put(store, f"fd/2026/11/29/{hour:02d}.log.gz", gzip.compress(cloudfront(hour * 10, 4)))
+        finally:
+            for key in azure_env:
+                os.environ.pop(key, None)
+        first = run_cli(*piwik_args(fake), "az://logs/fd/2026/11/*/*.gz", cwd=tmp_path, env={**SECRET_ENV, **azure_env})
+        assert first.returncode == 0, first.stderr
+        os.environ.update(azure_env)
+        try:
+            obstore.put(AzureStore("logs"), "fd/2026/11/30/00.log.gz", gzip.compress(cloudfront(500, 4)))
+        finally:
+            for key in azure_env:
+                os.environ.pop(key, None)
+        second = run_cli(
+            *piwik_args(fake), "az://logs/fd/2026/11/*/*.gz", cwd=tmp_path, env={**SECRET_ENV, **azure_env}
+        )
+        assert second.returncode == 0, second.stderr
+        assert "6 of its 7 objects were imported before" in second.stderr
+        missing = run_cli(*piwik_args(fake), "az://nothere/x/*.gz", cwd=tmp_path, env={**SECRET_ENV, **azure_env})
+    seen = pages(fake)
+    assert sorted(seen) == sorted([h * 10 + i for h in range(6) for i in range(4)] + [500, 501, 502, 503])
+    assert max(seen.values()) == 1
+    assert missing.returncode == 3 and "the container nothere does not exist" in missing.stderr
