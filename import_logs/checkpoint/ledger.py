@@ -146,3 +146,6 @@ class Ledger:
             entry.line = done.first_line + done.lines
         entry.done = (entry.compressed or entry.object) and source in self._finished and not blocks
         entry.seen = now_text()
+        if entry.done and entry.object:  # nothing of it can come back: a bucket's objects do not pile up here
+            del self._entries[source], self._blocks[source], self._prior[source]
+            self._finished.discard(source)

@@ -251,6 +251,12 @@ class Importer:
             return
         if src is not None and self.ledger is not None and self.ledger.tracks(src):
             self.ledger.finish_source(src)
+        if src is not None and self.sources[src].object is not None:  # read once: its figures are no longer needed
+            self._planner.resume.pop(src, None)
+            self._line_base.pop(src, None)
+            self._per_source_hits.pop(src, None)
+            self._bad.pop(src, None)
+            self._readable.discard(src)
 
     def _no_valid_line(self, src: int) -> None:
         """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
