@@ -144,7 +144,13 @@ class Bucket:
                 "service account in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
             )
         elif scheme == "az":
-            self.store = _make(stores.AzureStore)(name, client_options=options, retry_config=retry)
+            try:
+                self.store = _make(stores.AzureStore)(name, client_options=options, retry_config=retry)
+            except Exception as exc:  # no account named in the environment, typically
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise InputError(
+                    f"az://{name}", f"cannot be opened: no usable Azure account ({first[:200]})", _CREDENTIALS["az"]
+                ) from None
         else:  # pragma: no cover - is_object_url decides
             raise InputError(f"{scheme}://{name}", "is not a known store", "Use s3://, gs:// or az://.")
 

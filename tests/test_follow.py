@@ -247,3 +247,97 @@ def test_a_file_that_starts_empty_is_followed(tmp_path: Path, empty_first: bool)
             stop(proc)
         exactly_once(fake, log)
     log.handle.close()
+
+
+def test_in_process_through_rotations_and_a_stop(tmp_path: Path) -> None:
+    """The same service in this process (one worker), its requests written to a file: rename, a late gzip,
+    copytruncate, a file that starts empty, a pattern that gains a log; stopped as SIGTERM does."""
+    import json
+    import threading
+
+    from import_logs.config import BackendOptions, Config, FollowOptions, StateOptions
+    from import_logs.errors import Interrupted
+    from import_logs.pipeline import Importer
+
+    path = tmp_path / "access.log"
+    log = Log(path)
+    log.write(30)
+    out = tmp_path / "out.jsonl"
+    config = Config(
+        inputs=(str(tmp_path / "*.log"),),
+        workers=1,
+        backend=BackendOptions(idsite="app", payload_size=10),
+        save_requests=str(out),
+        state=StateOptions(path=str(tmp_path / "state.json")),
+        follow=FollowOptions(enabled=True, flush_interval=0.05, poll=0.05, rotate_grace=0.3),
+        block_size=512,
+    )
+    importer = Importer(config)
+    ended: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            importer.run()
+        except BaseException as exc:
+            ended.append(exc)
+
+    def sent() -> Counter[int]:
+        text = out.read_text() if out.exists() else ""
+        return Counter(int(json.loads(line)["url"].rsplit("/", 1)[1]) for line in text.splitlines())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: sum(sent().values()) >= 30, "the lines already there")
+        log.write(5)
+        wait_for(lambda: sum(sent().values()) >= 35, "a partial batch")
+        log.write(4)
+        path.rename(tmp_path / "access.log.1")
+        log.write(3)  # still written to the renamed file
+        time.sleep(0.1)
+        log.reopen()
+        wait_for(lambda: sum(sent().values()) >= 42, "the rest of the renamed file")
+        log.write(6)
+        wait_for(lambda: sum(sent().values()) >= 48, "the new file")
+        with open(tmp_path / "access.log.1", "rb") as src, gzip.open(tmp_path / "access.log.1.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.unlink(tmp_path / "access.log.1")
+        log.write(7)
+        shutil.copyfile(path, tmp_path / "access.log.1")
+        os.truncate(path, 0)
+        log.write(2)
+        wait_for(lambda: sum(sent().values()) >= 57, "the copy's rest and the truncated file")
+        other = Log(tmp_path / "other.log")
+        other.written = 1000
+        other.write(3)
+        wait_for(lambda: sum(sent().values()) >= 60, "a new log matching the pattern")
+    finally:
+        importer.interrupt(signal.SIGTERM)
+        thread.join(20)
+    assert not thread.is_alive()
+    assert len(ended) == 1 and isinstance(ended[0], Interrupted)
+    seen = sent()
+    assert sorted(seen) == [*range(log.written), 1000, 1001, 1002]
+    assert max(seen.values()) == 1
+    assert importer.stats.lines == 60
+    log.handle.close()
+    other.handle.close()
+
+
+def test_growing_blocks_give_whole_lines_as_they_come_and_tick_when_idle() -> None:
+    import threading
+
+    from import_logs.sources import growing_blocks
+
+    read_end, write_end = os.pipe()
+    stop = threading.Event()
+    with os.fdopen(read_end, "rb", buffering=0) as stream:
+        blocks = growing_blocks(stream, 1 << 16, 0.05, stop)
+        os.write(write_end, b"one\ntw")
+        got = next(b for b in blocks if b[1])
+        assert got == (0, b"one\n")
+        assert next(blocks) == (4, b"")  # nothing new within a poll: a tick
+        os.write(write_end, b"o\nthree")
+        assert next(b for b in blocks if b[1]) == (4, b"two\n")
+        os.close(write_end)
+        assert [b for b in blocks if b[1]] == [(8, b"three")]  # the end: the unfinished line too

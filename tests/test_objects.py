@@ -259,3 +259,102 @@ def test_an_azure_container_imported_twice_sends_every_line_once(tmp_path: Path)
     assert sorted(seen) == sorted([h * 10 + i for h in range(6) for i in range(4)] + [500, 501, 502, 503])
     assert max(seen.values()) == 1
     assert missing.returncode == 3 and "the container nothere does not exist" in missing.stderr
+
+
+def test_in_process_a_bucket_twice(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner's side of objects in this process: listing by glob, fetching ahead, the state on a re-run."""
+    import json
+
+    from import_logs.config import BackendOptions
+
+    c, name = bucket
+    for hour in range(30):
+        c.put_object(Bucket=name, Key=f"cf/{hour:02d}.gz", Body=gzip.compress(cloudfront(hour * 10, 5)))
+    c.put_object(Bucket=name, Key="cf/plain.log", Body=cloudfront(900, 5))  # not compressed: read as it is
+    c.put_object(Bucket=name, Key="cf/empty.gz", Body=gzip.compress(b""))
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3)
+    out = tmp_path / "out.jsonl"
+
+    def run(*inputs: str, **changes: Any) -> Any:
+        config = Config(
+            inputs=inputs,
+            workers=1,
+            backend=BackendOptions(idsite="app", payload_size=3),
+            save_requests=str(out),
+            state=StateOptions(path=str(tmp_path / "state.json")),
+            **changes,
+        )
+        return Importer(config).run()
+
+    first = run(f"s3://{name}/cf/*")
+    assert first.sent == 155
+    assert run(f"s3://{name}/cf/*").lines == 0  # every object done: none fetched
+    c.put_object(Bucket=name, Key="cf/30.gz", Body=gzip.compress(cloudfront(300, 5)))
+    third = run(f"s3://{name}/cf/[0-9]*.gz")
+    assert third.sent == 5
+    seen = Counter(int(json.loads(line)["url"].rsplit("/", 1)[1]) for line in out.read_text().splitlines())
+    assert sorted(seen) == sorted([h * 10 + i for h in range(31) for i in range(5)] + list(range(900, 905)))
+    assert max(seen.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("scheme", "text", "said", "fix"),
+    [
+        ("s3", "<Code>NoSuchBucket</Code>", "the bucket b does not exist at http://127.0.0.1:9", "--s3-endpoint-url"),
+        ("az", "<Code>ContainerNotFound</Code>", "the container b does not exist", "Check the bucket's name."),
+        ("s3", "<Code>InvalidAccessKeyId</Code>", "the credentials were refused by s3://b", "AWS_PROFILE"),
+        ("s3", "<Code>SignatureDoesNotMatch</Code>", "(SignatureDoesNotMatch)", "AWS_SECRET_ACCESS_KEY"),
+        ("az", "<Code>AuthenticationFailed</Code>", "refused by az://b", "AZURE_STORAGE_ACCOUNT_KEY"),
+        ("s3", "<Code>AccessDenied</Code>", "may not read the bucket b", "s3:ListBucket, s3:GetObject"),
+        ("s3", "<Code>NoSuchKey</Code>", "no such object", "Run the import again."),
+        ("s3", "<Code>PreconditionFailed</Code>", "was replaced while it was read", "reads the new one"),
+        ("s3", "error sending request: Connection refused (os error 111)", "cannot be read from s3://b", "reachable"),
+    ],
+)
+def test_store_errors_name_the_bucket_and_the_fix(
+    scheme: str, text: str, said: str, fix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from import_logs.objects import Bucket
+
+    monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
+    b = Bucket(scheme, "b", endpoint="http://127.0.0.1:9")
+    error = b.failure(RuntimeError(text), f"{scheme}://b/x.gz")
+    assert said in str(error) and fix in str(error), str(error)
+
+
+def test_an_azure_container_without_an_account_says_which_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from import_logs.errors import InputError
+    from import_logs.objects import Bucket
+
+    for key in list(os.environ):
+        if key.startswith("AZURE") or key.startswith("AZURITE"):
+            monkeypatch.delenv(key)
+    with pytest.raises(InputError, match="AZURE_STORAGE_ACCOUNT_NAME"):
+        Bucket("az", "logs")
+
+
+def test_transient_faults_are_retried_and_others_are_not() -> None:
+    from import_logs.objects import _transient
+
+    assert _transient(RuntimeError("error sending request: connection reset by peer"))
+    assert _transient(RuntimeError("operation timed out"))
+    assert not _transient(RuntimeError("<Code>NoSuchKey</Code> connection"))
+    assert not _transient(RuntimeError("404 Not Found"))
+
+
+def test_in_process_a_missing_bucket_stops_before_anything_is_sent(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from import_logs.errors import InputError
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    config = Config(
+        inputs=("s3://missing-bucket/a/*.gz",), workers=1, save_requests=str(tmp_path / "o"), s3_endpoint=s3
+    )
+    with pytest.raises(InputError, match="the bucket missing-bucket does not exist"):
+        Importer(config).run()

@@ -141,6 +141,11 @@ class Follower:
             if self.stop.wait(poll):
                 return
 
+    def close(self) -> None:
+        """The run is over: every followed file is closed."""
+        for tail in self.tails:
+            tail.close()
+
     def _poll(self, tail: Tail) -> Iterator[Job | Control]:
         if tail.dead:
             return

@@ -122,21 +122,25 @@ class Planner:
                 lambda source, head, stat: self._begin_tail(source, head, stat, forced, claimed),
                 self._grow,
             )
-        for source in list(sources):
-            if follower is not None and source.path is not None and not source.compression and is_live(source.path):
-                for copy in unfinished_copies(source.path, self._was_reading):
-                    if all(copy != s.path for s in sources):
-                        rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
-                        sources.append(rest)
-                        self.on_event(Notice(f"{copy}: the rest of {source.path} before its rotation, read first"))
-                        yield from self._read_once(rest, forced, claimed)
-                yield from follower.start(source)
-                continue
-            yield from self._read_once(source, forced, claimed)
-        for pattern in objects:
-            yield from self._object_jobs(pattern, sources, forced, claimed)
-        if follower is not None:
-            yield from follower.run()
+        try:
+            for source in list(sources):
+                if follower is not None and source.path and not source.compression and is_live(source.path):
+                    for copy in unfinished_copies(source.path, self._was_reading):
+                        if all(copy != s.path for s in sources):
+                            rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
+                            sources.append(rest)
+                            self.on_event(Notice(f"{copy}: the rest of {source.path} before its rotation, read first"))
+                            yield from self._read_once(rest, forced, claimed)
+                    yield from follower.start(source)
+                    continue
+                yield from self._read_once(source, forced, claimed)
+            for pattern in objects:
+                yield from self._object_jobs(pattern, sources, forced, claimed)
+            if follower is not None:
+                yield from follower.run()
+        finally:
+            if follower is not None:
+                follower.close()
 
     def _object_jobs(
         self, pattern: ObjectPattern, sources: list[Source], forced: FormatDef | None, claimed: set[int]
