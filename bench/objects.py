@@ -3,6 +3,7 @@ from disk, taking turns; and the client libraries that could fetch them, side by
 
     python bench/objects.py                          # 300 objects of 1,000 lines, 3 turns each
     python bench/objects.py --objects 100 --lines 2000 --repeat 1
+    python bench/objects.py --many 5000      # memory with 500 and with 5,000 small objects: it must not grow
 
 Needs the test extra (obstore, moto[server], which brings boto3). Prints lines/s, CPU seconds per million lines
 of the importer's processes (moto's own CPU apart: it is a Python server, far slower than S3), and peak memory.
@@ -103,6 +104,36 @@ def libraries(endpoint: str, bucket: str, keys: list[str], repeat: int) -> None:
     os.unlink(f.name)
 
 
+def many(count: int, workers: int) -> None:
+    """Peak memory of an import of count/10 and of count small objects (10 lines each), into a state file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(5)
+    body = gzip.compress(cloudfront(rng, 7, 10))
+    with moto_server() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        s3 = client(endpoint)
+        s3.create_bucket(Bucket="many")
+        keys = [f"small/E2ABC.{n:07d}.gz" for n in range(count // 10)] + [
+            f"large/E2ABC.{n:07d}.gz" for n in range(count)
+        ]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda key: s3.put_object(Bucket="many", Key=key, Body=body), keys))
+        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}
+        print(f"{'objects':>8} {'lines':>9} {'peak MB':>8} {'CPU-s':>7}  (--save-requests, a state file)")
+        for n, prefix in ((count // 10, "small"), (count, "large")):
+            m = measure(
+                [
+                    f"--workers={workers}",
+                    "--log-format-name=amazon_cloudfront",
+                    f"--save-requests={tmp}/out.jsonl",
+                    f"--state-file={tmp}/state-{prefix}.json",
+                    f"s3://many/{prefix}/*.gz",
+                ],
+                env=env,
+            )
+            print(f"{n:>8,} {m.lines:>9,} {m.peak_mb:>8.0f} {m.cpu:>7.1f}")
+
+
 def row(name: str, m: Measure) -> str:
     return f"  {name:<28} {m.rate:>10,.0f} {m.cpu / m.lines * 1e6:>10.2f} {m.peak_mb:>8.0f} {m.lines:>10,}"
 
@@ -113,7 +144,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1000, help="lines per object")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--many", type=int, default=0, help="only the memory check, with this many small objects")
     opts = parser.parse_args()
+    if opts.many:
+        many(opts.many, opts.workers)
+        return
     rng = random.Random(4)
     bodies = {
         f"cloudfront/E2ABC.2026-11-{1 + h // 24:02d}-{h % 24:02d}.{h:06x}.gz": gzip.compress(

@@ -358,3 +358,32 @@ def test_in_process_a_missing_bucket_stops_before_anything_is_sent(
     )
     with pytest.raises(InputError, match="the bucket missing-bucket does not exist"):
         Importer(config).run()
+
+
+def test_an_object_started_after_the_last_snapshot_is_in_the_journal(tmp_path: Path) -> None:
+    """A bucket's objects are journaled, not snapshotted, as they start: a crash (no snapshot since) still finds
+    each object's entry and the lines the server accepted, so a re-run sends none of them again."""
+    from import_logs.checkpoint.ledger import Ledger
+    from import_logs.checkpoint.state import StateFile
+    from import_logs.objects import ObjectRef
+
+    path = str(tmp_path / "state.json")
+    ref = ObjectRef("s3://b/cf/a.gz", "cf/a.gz", 100, "etag1", None)
+    state = StateFile(path, "dest")
+    with state:
+        ledger = Ledger(state, in_flight_bound=10)
+        ledger.save(clean=False)
+        entry = state.add_object(ref.identity, ref.url)
+        ledger.track(0, entry)
+        ledger.add_block(0, 0, 500, 0, 5, [1, 2, 3, 4, 5], [])
+        ledger.accept([(0, 1), (0, 2), (0, 4)])
+        state._journal_fd and os.fsync(state._journal_fd)
+        # a kill -9 here: no snapshot after the object started
+        ledger.close()
+        os.close(state._journal_fd)  # type: ignore[arg-type]
+        state._journal_fd = None
+        state._unlock()
+    again = StateFile(path, "dest")
+    with again:
+        found = again.object_entry(ref.identity)
+        assert found is not None and found.acked == [1, 2, 4] and not found.done  # skipped when read again

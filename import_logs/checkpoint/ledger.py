@@ -48,7 +48,8 @@ class Ledger:
         self._snapshot_at = 0.0
 
     def track(self, source: int, entry: Entry) -> None:
-        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint.
+        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint. An
+        object's entry is journaled instead (a bucket's thousands of objects would each rewrite the whole file).
 
         The lines a previous run had accepted beyond the checkpoint stay in every snapshot until the checkpoint
         passes them: the journal that listed them is emptied by the snapshot, and a crash now must not forget
@@ -58,7 +59,10 @@ class Ledger:
             self._entries[source] = entry
             self._blocks[source] = deque()
             self._prior[source] = frozenset(entry.acked)
-            self._snapshot()
+            if entry.object:
+                self.state.record_entry(entry)
+            else:
+                self._snapshot()
 
     def refingerprint(self, source: int, head: bytes) -> None:
         """A followed file that was shorter than a fingerprint has grown: fingerprint it on more bytes from now

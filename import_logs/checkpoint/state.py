@@ -229,6 +229,13 @@ class StateFile:
                 record = json.loads(line)
             except ValueError:
                 continue  # the last line of a run killed while writing it: its batch counts as in flight
+            if isinstance(record.get("entry"), dict):
+                known = set(Entry.__dataclass_fields__)
+                started = Entry(**{k: v for k, v in record["entry"].items() if k in known})
+                if started.fingerprint not in by_fingerprint:
+                    self.entries.append(started)
+                    by_fingerprint[started.fingerprint] = started
+                continue
             for fp, lines in record.get("acked", {}).items():
                 entry = by_fingerprint.get(fp)
                 if entry is not None:
@@ -280,6 +287,16 @@ class StateFile:
         if self._journal_fd is not None:
             try:
                 os.write(self._journal_fd, (json.dumps({"acked": acked}, separators=(",", ":")) + "\n").encode())
+            except OSError as exc:
+                raise self._unwritable(self.journal_path, exc) from None
+
+    def record_entry(self, entry: Entry) -> None:
+        """Journal a source's entry, so that the journal's lines can name it before the next snapshot holds it."""
+        if self._journal_fd is not None:
+            try:
+                os.write(
+                    self._journal_fd, (json.dumps({"entry": asdict(entry)}, separators=(",", ":")) + "\n").encode()
+                )
             except OSError as exc:
                 raise self._unwritable(self.journal_path, exc) from None
 
