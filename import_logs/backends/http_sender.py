@@ -17,7 +17,7 @@ from import_logs.backends.encoding import normalise_url
 from import_logs.backends.registry import REGISTRY, Backend
 from import_logs.config import Config
 from import_logs.errors import ConfigError, ImportLogsError, RejectedError
-from import_logs.http import Retrier, excerpt, make_client
+from import_logs.http import Poster, Retrier, excerpt, make_client
 
 E = TypeVar("E", bound=ImportLogsError)
 
@@ -64,6 +64,8 @@ class HttpSender:
         self._stop = stop
         self._say = on_retry
         self.client = client or make_client(config.http, connections=max(1, config.backend.recorders))
+        #: The tracking POSTs (over http.client unless a test gives its own client, or a proxy applies).
+        self.poster: httpx.Client | Poster = self.client if client is not None else Poster(config.http, self.client)
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
 
     def check(self, config: Config) -> None:
@@ -79,11 +81,13 @@ class HttpSender:
     def post(self, url: str, body: bytes, **kwargs: Any) -> httpx.Response:
         """POST a JSON body with retries; with --debug-tracker, say what the tracker answered."""
         response = self.retrier.request(
-            self.client, "POST", url, content=body, headers={"Content-Type": "application/json"}, **kwargs
+            self.poster, "POST", url, content=body, headers={"Content-Type": "application/json"}, **kwargs
         )
         if self.config.http.debug_tracker and self._say is not None:
             self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
         return response
 
     def close(self) -> None:
+        if isinstance(self.poster, Poster):
+            self.poster.close()
         self.client.close()
