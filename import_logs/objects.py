@@ -26,7 +26,7 @@ from import_logs.errors import InputError
 
 SCHEMES = ("s3://", "gs://", "az://")
 #: Objects up to this size are fetched whole, ahead of their turn; larger ones are streamed when their turn comes.
-FETCH_WHOLE = 16 << 20
+FETCH_WHOLE = 8 << 20
 #: Objects fetched at once, ahead of the one being parsed.
 FETCH_AHEAD = 8
 #: Attempts at one object (or, streaming, at each piece of it) before it is named as unreadable.
