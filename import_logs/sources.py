@@ -13,10 +13,7 @@ import io
 import lzma
 import os
 import re
-import select
 import stat
-import threading
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -305,40 +302,6 @@ def stream_blocks(stream: ByteStream, block_size: int, start: int = 0) -> Iterat
     carry = b""
     while True:
         chunk = stream.read(block_size)
-        if not chunk:
-            if carry:
-                yield offset, carry
-            return
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < MAX_LINE:
-            carry = data
-            continue
-        if cut == 0:
-            cut = len(data)
-        yield offset, data[:cut]
-        offset += cut
-        carry = data[cut:]
-
-
-def growing_blocks(
-    stream: BinaryIO, block_size: int, poll: float, stop: threading.Event, start: int = 0
-) -> Iterator[tuple[int, bytes]]:
-    """``stream_blocks`` of a stream that keeps growing (``--follow`` of standard input): whatever whole lines
-    have come, as soon as they come, and at least every ``poll`` seconds an empty block (nothing new: time to
-    send partial batches). Ends at the end of the stream or when ``stop`` is set."""
-    fd = stream.fileno()
-    offset = start
-    carry = b""
-    ticked = time.monotonic()
-    while not stop.is_set():
-        ready = select.select([fd], [], [], poll)[0]
-        if time.monotonic() - ticked >= poll or not ready:
-            ticked = time.monotonic()
-            yield offset, b""
-        if not ready:
-            continue
-        chunk = os.read(fd, block_size)
         if not chunk:
             if carry:
                 yield offset, carry

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import glob
 import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from import_logs.checkpoint.state import FINGERPRINT_BYTES
+from import_logs.checkpoint.resume import read_head
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
 from import_logs.config import Config
 from import_logs.errors import CorruptInputError
 from import_logs.events import EventSink, Notice
@@ -309,6 +311,40 @@ class Follower:
         return None
 
 
+def growing_blocks(
+    stream: BinaryIO, block_size: int, poll: float, stop: threading.Event, start: int = 0
+) -> Iterator[tuple[int, bytes]]:
+    """``stream_blocks`` of a stream that keeps growing (``--follow`` of standard input): whatever whole lines
+    have come, as soon as they come, and at least every ``poll`` seconds an empty block (nothing new: time to
+    send partial batches). Ends at the end of the stream or when ``stop`` is set."""
+    fd = stream.fileno()
+    offset = start
+    carry = b""
+    ticked = time.monotonic()
+    while not stop.is_set():
+        ready = select.select([fd], [], [], poll)[0]
+        if time.monotonic() - ticked >= poll or not ready:
+            ticked = time.monotonic()
+            yield offset, b""
+        if not ready:
+            continue
+        chunk = os.read(fd, block_size)
+        if not chunk:
+            if carry:
+                yield offset, carry
+            return
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < MAX_LINE:
+            carry = data
+            continue
+        if cut == 0:
+            cut = len(data)
+        yield offset, data[:cut]
+        offset += cut
+        carry = data[cut:]
+
+
 def _open(path: str | None) -> BinaryIO | None:
     assert path is not None
     try:
@@ -317,6 +353,20 @@ def _open(path: str | None) -> BinaryIO | None:
         return None
 
 
-def unfinished_copies(path: str, known: Callable[[str], bool]) -> list[str]:
-    """Rotated copies of a followed log that a previous run was reading (``known``): their rest comes first."""
-    return [p for p in rotated_copies(path) if known(p)]
+def unfinished_copies(path: str, state: StateFile | None) -> list[str]:
+    """Rotated copies of a followed log that a previous run was reading: their rest comes first."""
+    return [p for p in rotated_copies(path) if state is not None and _was_reading(state, p)]
+
+
+def _was_reading(state: StateFile, path: str) -> bool:
+    """A rotated copy whose content a previous run was reading and had not read to its end."""
+    source = Source(-1, path, path, compression_of(path), None)
+    try:
+        head = read_head(source)
+        stat = os.stat(path)
+    except (OSError, CorruptInputError):
+        return False
+    entry = state.match(head, path, stat.st_dev, stat.st_ino) if head else None
+    if entry is None or entry.done or not entry.offset:
+        return False
+    return bool(source.compression) or entry.offset < stat.st_size

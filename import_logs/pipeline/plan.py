@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
-from import_logs.checkpoint.resume import Resume, plan, read_head
+from import_logs.checkpoint.resume import Resume, plan
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
@@ -28,7 +28,7 @@ from import_logs.parsing.formats import FormatDef, get_format, load_format_file,
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
-from import_logs.pipeline.follow import HEAD_BYTES, Follower, is_live, unfinished_copies
+from import_logs.pipeline.follow import HEAD_BYTES, Follower, growing_blocks, is_live, unfinished_copies
 from import_logs.pipeline.pool import TICK, Control, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
@@ -39,7 +39,6 @@ from import_logs.sources import (
     Source,
     byte_ranges,
     compression_of,
-    growing_blocks,
     head_lines,
     open_body,
     open_stream,
@@ -125,7 +124,7 @@ class Planner:
         try:
             for source in list(sources):
                 if follower is not None and source.path and not source.compression and is_live(source.path):
-                    for copy in unfinished_copies(source.path, self._was_reading):
+                    for copy in unfinished_copies(source.path, self.state):
                         if all(copy != s.path for s in sources):
                             rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
                             sources.append(rest)
@@ -195,21 +194,6 @@ class Planner:
             self.stats.unreadable[source.name] = exc.reason
             self.stats.formats.setdefault(source.name, "")
             self.on_event(Notice(str(exc)))
-
-    def _was_reading(self, path: str) -> bool:
-        """A rotated copy whose content a previous run was reading and had not read to its end."""
-        if self.state is None:
-            return False
-        source = Source(-1, path, path, compression_of(path), None)
-        try:
-            head = read_head(source)
-            stat = os.stat(path)
-        except (OSError, CorruptInputError):
-            return False
-        entry = self.state.match(head, path, stat.st_dev, stat.st_ino) if head else None
-        if entry is None or entry.done or not entry.offset:
-            return False
-        return bool(source.compression) or entry.offset < stat.st_size
 
     def _begin_tail(
         self, source: Source, head: bytes, stat: os.stat_result, forced: FormatDef | None, claimed: set[int]
