@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -298,14 +298,18 @@ def skip_bytes(stream: ByteStream, count: int) -> None:
 
 def stream_blocks(stream: ByteStream, block_size: int, start: int = 0) -> Iterator[tuple[int, bytes]]:
     """``(offset, bytes)`` blocks of whole lines from a stream; the last one may lack its newline."""
+    return whole_lines(iter(lambda: stream.read(block_size), b""), start)
+
+
+def whole_lines(chunks: Iterable[bytes], start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` blocks of whole lines from chunks of a stream, a line longer than ``MAX_LINE`` cut;
+    the last block may lack its newline. An empty chunk (nothing new yet, when following) gives an empty block."""
     offset = start
     carry = b""
-    while True:
-        chunk = stream.read(block_size)
+    for chunk in chunks:
         if not chunk:
-            if carry:
-                yield offset, carry
-            return
+            yield offset, b""
+            continue
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) < MAX_LINE:
@@ -316,6 +320,8 @@ def stream_blocks(stream: ByteStream, block_size: int, start: int = 0) -> Iterat
         yield offset, data[:cut]
         offset += cut
         carry = data[cut:]
+    if carry:
+        yield offset, carry
 
 
 def byte_ranges(path: str, size: int, block_size: int, start: int = 0) -> Iterator[tuple[int, int]]:

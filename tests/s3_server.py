@@ -27,6 +27,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_for(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
+    """Until the server started as ``proc`` accepts connections on ``port`` (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def moto_server(**env: str) -> Iterator[str]:
     """``python -m moto.server`` on a free port; its endpoint URL."""
@@ -38,13 +49,7 @@ def moto_server(**env: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("moto's server did not start")
-            time.sleep(0.05)
+        _wait_for(proc, port, "moto's server")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -170,13 +175,7 @@ def azurite(command: str, location: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("Azurite did not start")
-            time.sleep(0.05)
+        _wait_for(proc, port, "Azurite")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

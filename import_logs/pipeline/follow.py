@@ -49,6 +49,7 @@ from import_logs.sources import (
     rotation,
     skip_bytes,
     stream_blocks,
+    whole_lines,
 )
 
 #: How many bytes of a file's start decide its format when it is first read.
@@ -317,32 +318,22 @@ def growing_blocks(
     """``stream_blocks`` of a stream that keeps growing (``--follow`` of standard input): whatever whole lines
     have come, as soon as they come, and at least every ``poll`` seconds an empty block (nothing new: time to
     send partial batches). Ends at the end of the stream or when ``stop`` is set."""
-    fd = stream.fileno()
-    offset = start
-    carry = b""
+    return whole_lines(_arrivals(stream.fileno(), block_size, poll, stop), start)
+
+
+def _arrivals(fd: int, block_size: int, poll: float, stop: threading.Event) -> Iterator[bytes]:
+    """What comes on ``fd`` as it comes, and ``b""`` at least every ``poll`` seconds."""
     ticked = time.monotonic()
     while not stop.is_set():
         ready = select.select([fd], [], [], poll)[0]
         if time.monotonic() - ticked >= poll or not ready:
             ticked = time.monotonic()
-            yield offset, b""
-        if not ready:
-            continue
-        chunk = os.read(fd, block_size)
-        if not chunk:
-            if carry:
-                yield offset, carry
-            return
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0 and len(data) < MAX_LINE:
-            carry = data
-            continue
-        if cut == 0:
-            cut = len(data)
-        yield offset, data[:cut]
-        offset += cut
-        carry = data[cut:]
+            yield b""
+        if ready:
+            chunk = os.read(fd, block_size)
+            if not chunk:
+                return
+            yield chunk
 
 
 def _open(path: str | None) -> BinaryIO | None:
