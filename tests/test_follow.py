@@ -341,3 +341,46 @@ def test_growing_blocks_give_whole_lines_as_they_come_and_tick_when_idle() -> No
         assert next(b for b in blocks if b[1]) == (4, b"two\n")
         os.close(write_end)
         assert [b for b in blocks if b[1]] == [(8, b"three")]  # the end: the unfinished line too
+
+
+def test_a_compressed_copy_named_with_a_followed_log_is_read_once_and_done(tmp_path: Path) -> None:
+    import json
+    import threading
+
+    from import_logs.config import BackendOptions, Config, FollowOptions, StateOptions
+    from import_logs.errors import Interrupted
+    from import_logs.pipeline import Importer
+
+    old = Log(tmp_path / "access.log.2")
+    old.write(4)
+    old.handle.close()
+    with open(old.path, "rb") as src, gzip.open(tmp_path / "access.log.2.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.unlink(old.path)
+    live = Log(tmp_path / "access.log")
+    live.written = 100
+    live.write(3)
+    out = tmp_path / "out.jsonl"
+    config = Config(
+        inputs=(str(tmp_path / "access.log.2.gz"), str(live.path)),
+        workers=1,
+        backend=BackendOptions(idsite="app"),
+        save_requests=str(out),
+        state=StateOptions(path=str(tmp_path / "state.json")),
+        follow=FollowOptions(enabled=True, flush_interval=0.05, poll=0.05),
+    )
+    importer = Importer(config)
+
+    def run() -> None:
+        with pytest.raises(Interrupted):
+            importer.run()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_for(lambda: out.exists() and len(out.read_text().splitlines()) >= 7, "both files")
+    importer.interrupt(signal.SIGTERM)
+    thread.join(20)
+    assert not thread.is_alive()
+    sources = json.loads((tmp_path / "state.json").read_text())["sources"]
+    assert [s["done"] for s in sources if s["path"].endswith(".gz")] == [True]
+    live.handle.close()

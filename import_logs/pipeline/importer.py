@@ -306,7 +306,7 @@ class Importer:
             if not self.config.follow.enabled:  # followed sources interleave: each says when it ends
                 self._finish_source(self._current)
             self._current = src
-            if src >= len(self.stats.files):  # a file followed since the start (the lanes name it by this list)
+            if src >= len(self.stats.files):  # a source added as the run went (the lanes name it by this list)
                 self.stats.files.extend(s.name for s in self.sources[len(self.stats.files) :])
             self._line_base.setdefault(src, planner.resume[src].line)
         if r.short or src in self._cut:

@@ -29,7 +29,7 @@ from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
 from import_logs.pipeline.follow import HEAD_BYTES, Follower, growing_blocks, is_live, unfinished_copies
-from import_logs.pipeline.pool import TICK, Control, Job
+from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
     Block,
@@ -130,9 +130,12 @@ class Planner:
                             sources.append(rest)
                             self.on_event(Notice(f"{copy}: the rest of {source.path} before its rotation, read first"))
                             yield from self._read_once(rest, forced, claimed)
+                            yield Ended(rest.index)
                     yield from follower.start(source)
                     continue
                 yield from self._read_once(source, forced, claimed)
+                if follower is not None:  # sources are not finished by the merge when some are followed
+                    yield Ended(source.index)
             for pattern in objects:
                 yield from self._object_jobs(pattern, sources, forced, claimed)
             if follower is not None:
