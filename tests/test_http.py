@@ -153,3 +153,110 @@ def test_secrets_do_not_show_in_reprs() -> None:
     tokens = TokenSource(fetch)
     tokens.get()
     assert "t1" not in repr(tokens) and "t1" not in repr(BearerAuth(tokens))
+
+
+# --- the Poster: tracking POSTs over http.client, against a real server on 127.0.0.1 ------------------------
+
+
+class _Recorder:
+    """A tiny HTTP/1.1 server that records each request and answers from a script (keep-alive)."""
+
+    def __init__(self, answers: list[tuple[int, bytes] | None]) -> None:
+        import http.server
+
+        self.answers = answers
+        self.seen: list[tuple[str, dict[str, str], bytes]] = []
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.seen.append((self.path, dict(self.headers), body))
+                answer = recorder.answers.pop(0) if recorder.answers else (202, b"")
+                if answer is None:  # drop the connection without an answer
+                    self.close_connection = True
+                    return
+                status, text = answer
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _poster(**changes: object) -> tuple[object, httpx.Client]:
+    from dataclasses import replace
+
+    from import_logs.http import Poster, make_client
+
+    options = replace(HttpOptions(timeout=2.0), **changes)  # type: ignore[arg-type]
+    client = make_client(options)
+    return Poster(options, client), client
+
+
+def test_the_poster_sends_on_one_connection_with_its_headers_suffix_and_token() -> None:
+    from import_logs.config import Secret
+
+    server = _Recorder([(401, b"expired"), (202, b""), (200, b'{"ok": 1}')])
+    tokens = TokenSource(iter([("t1", 60.0), ("t2", 60.0)]).__next__)
+    poster, client = _poster(basic_user="u", basic_password=Secret("p"), request_suffix="&x=1")
+    try:
+        first = poster.request("POST", f"{server.url}/ppms.php?a=b", content=b"[1]", auth=BearerAuth(tokens))  # type: ignore[attr-defined]
+        second = poster.request("POST", f"{server.url}/ppms.php", content=b"[2]", headers={"X-Y": "z"})  # type: ignore[attr-defined]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        server.close()
+    assert first.status_code == 202 and second.status_code == 200 and second.json() == {"ok": 1}
+    paths = [path for path, _, _ in server.seen]
+    assert paths == ["/ppms.php?a=b&x=1", "/ppms.php?a=b&x=1", "/ppms.php?x=1"]
+    auth = [headers["Authorization"] for _, headers, _ in server.seen]
+    assert auth[:2] == ["Bearer t1", "Bearer t2"]  # renewed once after the 401
+    assert auth[2].startswith("Basic ")
+    assert server.seen[2][1]["X-Y"] == "z" and server.seen[2][1]["Content-Type"] == "application/json"
+    assert [body for _, _, body in server.seen] == [b"[1]", b"[1]", b"[2]"]
+
+
+def test_the_poster_fails_as_httpx_does_so_the_retrier_judges_it_alike() -> None:
+    server = _Recorder([None, (503, b"busy"), (202, b"")])
+    poster, client = _poster()
+    retrier = Retrier(HttpOptions(retry_delay=0.0, max_attempts=3), sleep=lambda _s: False)
+    try:
+        with pytest.raises(httpx.RemoteProtocolError, match="Server disconnected without sending a response"):
+            poster.request("POST", f"{server.url}/t", content=b"[]")  # type: ignore[attr-defined]
+        answer = retrier.request(poster, "POST", f"{server.url}/t", content=b"[]")  # type: ignore[arg-type]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        server.close()
+    assert answer.status_code == 202
+    with pytest.raises(httpx.ConnectError):
+        closed, other = _poster()
+        try:
+            closed.request("POST", server.url + "/t", content=b"[]")  # type: ignore[attr-defined]
+        finally:
+            other.close()
+
+
+def test_the_poster_leaves_to_httpx_what_goes_through_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    poster, client = _poster()
+    calls: list[str] = []
+    monkeypatch.setattr(client, "request", lambda method, url, **kw: calls.append(url) or httpx.Response(202))
+    answer = poster.request("POST", "http://tracker.example/ppms.php", content=b"[]")  # type: ignore[attr-defined]
+    assert answer.status_code == 202 and calls == ["http://tracker.example/ppms.php"]
