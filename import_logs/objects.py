@@ -115,7 +115,7 @@ class Bucket:
             raise InputError(
                 f"{scheme}://{name}",
                 "needs the object storage extra",
-                "Install it: pip install 'import-logs[s3]' (obstore: S3, GCS and Azure).",
+                "Install the extra: pip install 'import-logs[s3]' (in a clone: pip install '.[s3]').",
             ) from None
         self.scheme, self.name = scheme, name
         options: dict[str, Any] = {"timeout": "60s", "connect_timeout": "10s"}
