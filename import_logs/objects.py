@@ -69,10 +69,13 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme, bucket, key
 
 
+_WILDCARD = re.compile(r"[*?\[]")
+
+
 def key_matcher(pattern: str) -> tuple[str, Callable[[str], bool]]:
     """The prefix to list and the test of each key: ``*`` and ``?`` stay within a ``/``, ``**`` crosses them; a
     pattern without any names one key, or every key under it as a directory."""
-    magic = re.search(r"[*?\[]", pattern)
+    magic = _WILDCARD.search(pattern)
     if magic is None:
         below = pattern.rstrip("/") + "/"
         return pattern.rstrip("/"), lambda key: key == pattern or key.startswith(below)
@@ -167,7 +170,7 @@ class Bucket:
 
         prefix, matches = key_matcher(pattern)
         try:
-            if pattern and not re.search(r"[*?\[]", pattern) and not pattern.endswith("/"):
+            if pattern and not _WILDCARD.search(pattern) and not pattern.endswith("/"):
                 one = self._head(pattern)
                 if one is not None:  # one object named: no listing
                     yield one
@@ -199,13 +202,19 @@ class Bucket:
         """A whole object, tried again when the connection breaks half-way."""
         import obstore
 
+        get: Any = obstore.get
+        return self.attempt(lambda: bytes(get(self.store, ref.key, options=self._same(ref)).bytes()), ref.url)
+
+    def attempt(self, read: Callable[[], bytes], url: str, *, again: Callable[[], None] = lambda: None) -> bytes:
+        """``read()``, tried again after a connection fault (``again()`` first: reset what it broke), up to
+        ATTEMPTS times; the last fault, or any other, as one message naming the object and the fix."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                get: Any = obstore.get
-                return bytes(get(self.store, ref.key, options=self._same(ref)).bytes())
+                return read()
             except Exception as exc:
+                again()
                 if attempt == ATTEMPTS or not _transient(exc):
-                    raise self.failure(exc, ref.url) from None
+                    raise self.failure(exc, url) from None
                 time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
@@ -321,21 +330,20 @@ class ObjectStream(io.RawIOBase):
         return self.position
 
     def _next(self) -> bytes:
+        """The next piece; after a fault, asked again from the first byte not yet fetched."""
+        return self.bucket.attempt(self._piece, self.ref.url, again=self._reset)
+
+    def _piece(self) -> bytes:
         import obstore
 
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                if self._chunks is None:
-                    get: Any = obstore.get
-                    got = get(self.bucket.store, self.ref.key, options=self.bucket._same(self.ref, self.fetched))
-                    self._chunks = iter(got.stream(min_chunk_size=_STREAM_CHUNK))
-                return bytes(next(self._chunks, b""))
-            except Exception as exc:
-                self._chunks = None
-                if attempt == ATTEMPTS or not _transient(exc):
-                    raise self.bucket.failure(exc, self.ref.url) from None
-                time.sleep(0.2 * 2**attempt)
-        raise AssertionError("unreachable")
+        if self._chunks is None:
+            get: Any = obstore.get
+            got = get(self.bucket.store, self.ref.key, options=self.bucket._same(self.ref, self.fetched))
+            self._chunks = iter(got.stream(min_chunk_size=_STREAM_CHUNK))
+        return bytes(next(self._chunks, b""))
+
+    def _reset(self) -> None:
+        self._chunks = None
 
     @property
     def fetched(self) -> int:

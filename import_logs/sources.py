@@ -339,8 +339,12 @@ def byte_ranges(path: str, size: int, block_size: int, start: int = 0) -> Iterat
             start = end
 
 
+#: How many bytes of a source's start decide its format.
+HEAD_LIMIT = 64 << 10
+
+
 def head_lines(
-    source: Source, stdin_head: bytes | None, *, encoding: str = "utf-8", limit: int = 64 << 10
+    source: Source, stdin_head: bytes | None, *, encoding: str = "utf-8", limit: int = HEAD_LIMIT
 ) -> list[str]:
     """The first lines of a source (at most ``limit`` bytes), for format detection."""
     if source.path is None:
@@ -351,10 +355,15 @@ def head_lines(
             data = stream.read(limit)
         finally:
             stream.close()
-    cut = data.rfind(b"\n")
-    if cut >= 0 and len(data) >= limit:
-        data = data[:cut]
-    return data.decode(encoding, "backslashreplace").split("\n")
+    return lines_of(data, encoding, limit)
+
+
+def lines_of(head: bytes, encoding: str, limit: int = HEAD_LIMIT) -> list[str]:
+    """The lines of a source's first bytes; a head cut at ``limit`` loses its unfinished last line."""
+    cut = head.rfind(b"\n")
+    if cut >= 0 and len(head) >= limit:
+        head = head[:cut]
+    return head.decode(encoding, "backslashreplace").split("\n")
 
 
 class LimitedStream:

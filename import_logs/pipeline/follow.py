@@ -39,11 +39,13 @@ from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
     COMPRESSED_SUFFIXES,
+    HEAD_LIMIT,
     MAX_LINE,
     STDIN,
     Block,
     Source,
     compression_of,
+    lines_of,
     oldest_first,
     open_stream,
     rotation,
@@ -51,9 +53,6 @@ from import_logs.sources import (
     stream_blocks,
     whole_lines,
 )
-
-#: How many bytes of a file's start decide its format when it is first read.
-HEAD_BYTES = 64 << 10
 
 
 def is_live(path: str) -> bool:
@@ -243,11 +242,11 @@ class Follower:
         assert tail.file is not None
         fd = tail.file.fileno()
         stat = os.fstat(fd)
-        head = os.pread(fd, HEAD_BYTES, 0)
+        head = os.pread(fd, HEAD_LIMIT, 0)
         if not head or (b"\n" not in head and not final):
             return False
-        lines = head[: head.rfind(b"\n") + 1] if len(head) >= HEAD_BYTES else head
-        if all(line.startswith(b"#") for line in lines.split(b"\n") if line.strip()) and not final:
+        written = [line for line in lines_of(head, self.config.formats.encoding) if line.strip()]
+        if all(line.startswith("#") for line in written) and not final:
             return False  # only W3C headers so far
         tail.source = replace(tail.source, size=stat.st_size)
         self.sources[tail.source.index] = tail.source

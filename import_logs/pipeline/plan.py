@@ -28,7 +28,7 @@ from import_logs.parsing.formats import FormatDef, get_format, load_format_file,
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
-from import_logs.pipeline.follow import HEAD_BYTES, Follower, growing_blocks, is_live, unfinished_copies
+from import_logs.pipeline.follow import Follower, growing_blocks, is_live, unfinished_copies
 from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
@@ -40,6 +40,7 @@ from import_logs.sources import (
     byte_ranges,
     compression_of,
     head_lines,
+    lines_of,
     open_body,
     open_stream,
     skip_bytes,
@@ -207,8 +208,7 @@ class Planner:
             self._nothing(source, resume.nothing)
             return None
         self.resume[source.index] = resume
-        text = head[: head.rfind(b"\n")] if len(head) >= HEAD_BYTES else head
-        lines = text.decode(self.config.formats.encoding, "backslashreplace").split("\n")
+        lines = lines_of(head, self.config.formats.encoding)
         return self._context(source, lines, forced, resume), resume.offset
 
     def _grow(self, source: int, head: bytes) -> None:
