@@ -27,33 +27,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_for(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
-    """Until the server started as ``proc`` accepts connections on ``port`` (30 s at most)."""
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-
-
 @contextlib.contextmanager
-def moto_server(**env: str) -> Iterator[str]:
-    """``python -m moto.server`` on a free port; its endpoint URL."""
-    port = free_port()
+def _server(command: list[str], port: int, what: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server started as ``command``, once it accepts connections on ``port`` (30 s at most); its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_for(proc, port, "moto's server")
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def moto_server(**env: str) -> contextlib.AbstractContextManager[str]:
+    """``python -m moto.server`` on a free port; its endpoint URL."""
+    port = free_port()
+    return _server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto", env)
 
 
 def client(endpoint: str) -> Any:
@@ -155,31 +152,11 @@ def azurite_command() -> str | None:
     return local if done.returncode == 0 and os.path.exists(local) else None
 
 
-@contextlib.contextmanager
-def azurite(command: str, location: str) -> Iterator[str]:
+def azurite(command: str, location: str) -> contextlib.AbstractContextManager[str]:
     """Azurite's blob service on a free port; its URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            command,
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--location",
-            location,
-            "--silent",
-            "--skipApiVersionCheck",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for(proc, port, "Azurite")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    flags = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", location, "--silent"]
+    return _server([command, *flags, "--skipApiVersionCheck"], port, "Azurite")
 
 
 def create_container(url: str, name: str) -> None:
