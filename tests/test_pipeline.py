@@ -117,6 +117,42 @@ def test_parallel_matches_single_on_a_generated_log_of_many_blocks(tmp_path: Pat
     assert per_visitor(one) == per_visitor(many)
 
 
+def _visitor(backend: str, request: str) -> str:
+    """The visitor of a saved request, as each backend writes it."""
+    if backend == "matomo":
+        query = json.loads(request).lstrip("?")
+        return dict(p.split("=", 1) for p in query.split("&")).get("cip", "")
+    return str(json.loads(request).get("ip" if backend == "pirsch" else "cip", ""))
+
+
+@pytest.mark.parametrize("backend", ["piwikpro", "matomo", "pirsch"])
+def test_one_worker_and_four_send_byte_identical_requests_per_visitor_in_order(tmp_path: Path, backend: str) -> None:
+    """The same bytes, each visitor's requests in the log's order, whatever the parallelism, for every backend."""
+    log = generated_log(tmp_path / "gen.log", 5000)
+    saved = []
+    for workers, recorders in ((1, 1), (4, 3)):
+        out = tmp_path / f"{backend}-{workers}.txt"
+        config = Config(
+            inputs=(str(log),),
+            workers=workers,
+            block_size=4096,
+            filters=ALL_KINDS,
+            save_requests=str(out),
+            backend=BackendOptions(name=backend, idsite="1", recorders=recorders, payload_size=7),
+        )
+        Importer(config).run()
+        saved.append(out.read_text().splitlines())
+    one, four = saved
+    assert len(one) > 4000
+    assert Counter(one) == Counter(four)
+    order: list[dict[str, list[str]]] = [{}, {}]  # the file is written in the order of sending
+    for by_visitor, requests in zip(order, saved, strict=True):
+        for request in requests:
+            by_visitor.setdefault(_visitor(backend, request), []).append(request)
+    assert len(order[0]) > 50
+    assert order[0] == order[1]
+
+
 def test_every_line_is_counted_once(tmp_path: Path) -> None:
     _, stats = run(tmp_path, str(SAMPLES / "common_complete.log"))
     assert stats.lines == 20
