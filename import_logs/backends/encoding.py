@@ -74,26 +74,43 @@ def site_of(spec: EncodeSpec) -> str:
     return SITE_PLACEHOLDER if spec.per_hit_site else spec.idsite
 
 
-def hit_url(spec: EncodeSpec) -> Callable[[Hit], str]:
-    """The URL of a hit: its path (and query, unless stripped) under its host, or under the site's main URL
-    for formats without a host; at most :data:`MAX_URL` characters of path."""
+def page_url(spec: EncodeSpec) -> Callable[[str | None, str, str], str]:
+    """``(host, path, query)`` of a hit → its URL: the path (and query, unless stripped) under the host, or
+    under the site's main URL for formats without a host; at most :data:`MAX_URL` characters of path."""
     t = spec.tracking
     scheme = urlsplit(spec.main_url).scheme or "https"
     main = spec.main_url.rstrip("/")
     strip, delimiter = t.strip_query_string, t.query_string_delimiter
 
-    def url(hit: Hit) -> str:
-        path = hit.path
-        if hit.query and not strip:
-            path = f"{path}{delimiter}{hit.query}"
+    def url(host: str | None, path: str, query: str) -> str:
+        if query and not strip:
+            path = f"{path}{delimiter}{query}"
         path = path[:MAX_URL]
         if not path.startswith("/"):
             return path
-        if hit.host:
-            return f"{scheme}://{hit.host}{path}"
+        if host:
+            return f"{scheme}://{host}{path}"
         return main + path
 
     return url
+
+
+class UrlMemo(dict[tuple[str | None, str, str], tuple[str, str]]):
+    """``urls[hit.host, hit.path, hit.query]`` → ``(url, encoded url)``: the URL of a hit (:func:`page_url`) and
+    its encoding in the request (``encode``: a JSON string literal, a query-string value), made once per page
+    that repeats, the cache emptied when full. A lookup costs a tuple and a dict probe; building, two calls."""
+
+    def __init__(self, spec: EncodeSpec, encode: Callable[[str], str]) -> None:
+        super().__init__()
+        self._url = page_url(spec)
+        self._encode = encode
+
+    def __missing__(self, key: tuple[str | None, str, str]) -> tuple[str, str]:
+        if len(self) >= CACHE_LIMIT:
+            self.clear()
+        url = self._url(*key)
+        value = self[key] = (url, self._encode(url))
+        return value
 
 
 #: What ``--dimension NAME=ID`` may send as a custom dimension: the bot flag, the status, the method.

@@ -14,8 +14,8 @@ from import_logs.backends.base import EncodeSpec
 from import_logs.backends.encoding import (
     MAX_URL,
     Memo,
+    UrlMemo,
     dimensions,
-    hit_url,
     json_string,
     page_cvars,
     site_of,
@@ -37,29 +37,40 @@ class MatomoEncoder:
         self._bots = spec.enable_bots
         self.site = site_of(spec)
         self.dp = "0" if t.enable_reverse_dns else "1"
-        self.url = hit_url(spec)
         extra = "".join(f"&{url_quote(k)}={url_quote(v)}" for k, v in t.extra_params)
         self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}{extra}"
         self._dimensions = dimensions(spec)
+        #: Hits that may take the plain path: no option adds a parameter to every hit.
+        self._plain = not (t.track_http_method or self._bots or self._dimensions is not None)
         self._quoted: Memo[str] = Memo(url_quote)
+        #: Pages repeat: each URL quoted once (bounded caches), as the other values that repeat, with their keys.
+        self._urls = UrlMemo(spec, url_quote)
         self._cdt: Memo[datetime] = Memo(lambda time: url_quote(format_cdt(time)))
+        self._cip: Memo[str | None] = Memo(lambda ip: f"&cip={url_quote(ip)}" if ip else "")
+        self._urlref: Memo[str] = Memo(lambda ref: f"&urlref={url_quote(ref[:MAX_URL])}" if ref else "")
         #: The cvar of a hit with no other page variable: the status alone, quoted once per status.
         self._status_cvar: Memo[int] = Memo(lambda status: url_quote(json.dumps({"1": ["HTTP-code", str(status)]})))
 
     def __call__(self, hit: Hit, flags: int) -> str:
+        url, url_q = self._urls[hit.host, hit.path, hit.query]
+        if flags or not self._plain or hit.userid or hit.page_cvars or hit.visit_cvars or hit.generation_time_ms:
+            return self._full(hit, flags, url, url_q)
+        size = hit.size
+        bw = f"&bw_bytes={size}" if size > 0 else ""
+        # Every value is URL-quoted: only letters, digits and %-_.~&= remain, which JSON takes as they are.
+        return (
+            f'"{self._head}&cdt={self._cdt[hit.time]}&ua={self._quoted[hit.user_agent]}&url={url_q}'
+            f'{self._cip[hit.ip]}{self._urlref[hit.referrer]}&cvar={self._status_cvar[hit.status]}{bw}"'
+        )
+
+    def _full(self, hit: Hit, flags: int, url: str, url_q: str) -> str:
         q = self._quoted
         t = self._t
-        url = self.url(hit)
-        url_q = q[url]  # pages repeat: each URL quoted once (bounded cache)
         parts = [self._head, "&cdt=", self._cdt[hit.time], "&ua=", q[hit.user_agent], "&url=", url_q]
         add = parts.append
-        if hit.ip:
-            add("&cip=")
-            add(q[hit.ip])
+        add(self._cip[hit.ip])
         referrer = hit.referrer[:MAX_URL]
-        if referrer:
-            add("&urlref=")
-            add(q[referrer])
+        add(self._urlref[hit.referrer])
         if hit.userid:
             add("&uid=")
             add(url_quote(hit.userid))
@@ -86,7 +97,6 @@ class MatomoEncoder:
             for key, value in self._dimensions(hit, flags):
                 add(f"&{key}=")
                 add(url_quote(value))
-        # Every value is URL-quoted: only letters, digits and %-_.~&= remain, which JSON takes as they are.
         return '"' + "".join(parts) + '"'
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:

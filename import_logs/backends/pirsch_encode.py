@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from import_logs.backends.base import EncodeSpec
-from import_logs.backends.encoding import MAX_URL, Memo, hit_url, json_string
+from import_logs.backends.encoding import MAX_URL, Memo, UrlMemo, json_string
 from import_logs.errors import ConfigError
 from import_logs.parsing.hit import Hit
 
@@ -26,7 +26,7 @@ def rfc3339(time: datetime) -> str:
 
 class PirschEncoder:
     def __init__(self, spec: EncodeSpec) -> None:
-        self.url = hit_url(spec)
+        self._urls = UrlMemo(spec, json_string)
         self._esc: Memo[str] = Memo(json_string)
         self._times: Memo[datetime] = Memo(rfc3339)
 
@@ -34,7 +34,7 @@ class PirschEncoder:
         esc = self._esc
         parts = [
             '{"url":',
-            json_string(self.url(hit)),
+            self._urls[hit.host, hit.path, hit.query][1],
             ',"ip":',
             esc[hit.ip or ""],
             ',"user_agent":',
