@@ -265,6 +265,7 @@ class Poster:
         self._suffix = options.request_suffix.lstrip("?&") if options.request_suffix else ""
         self._tls: ssl.SSLContext | None = None
         self._direct: dict[str, bool] = {}
+        self._targets: dict[str, tuple[httpx.URL, str, httpx.Request]] = {}
         #: Every connection opened, for close() (each lane keeps its own in a thread-local pool).
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -275,10 +276,9 @@ class Poster:
         auth = kwargs.pop("auth", None)
         if kwargs or method != "POST" or not isinstance(content, bytes) or not self._is_direct(url):
             return self.client.request(method, url, content=content, headers=headers, auth=auth, **kwargs)
-        target = httpx.URL(url)
-        if self._suffix:
-            query = target.query.decode("ascii")
-            target = target.copy_with(query=(f"{query}&{self._suffix}" if query else self._suffix).encode("ascii"))
+        target = self._targets.get(url)
+        if target is None:
+            target = self._target(url)
         sent = {**self._headers, **headers}
         token = None
         if isinstance(auth, BearerAuth):
@@ -289,6 +289,16 @@ class Poster:
             sent["Authorization"] = f"Bearer {auth.tokens.renew(token)}"
             response = self._post(target, content, sent)
         return response
+
+    def _target(self, url: str) -> tuple[httpx.URL, str, httpx.Request]:
+        """A URL as it is posted to (with --request-suffix), its path and query, and the request that httpx's
+        exceptions and answers name: parsed once per URL, not per batch."""
+        target = httpx.URL(url)
+        if self._suffix:
+            query = target.query.decode("ascii")
+            target = target.copy_with(query=(f"{query}&{self._suffix}" if query else self._suffix).encode("ascii"))
+        found = self._targets[url] = (target, target.raw_path.decode("ascii"), httpx.Request("POST", target))
+        return found
 
     def _is_direct(self, url: str) -> bool:
         """No proxy applies to this URL's host (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY)."""
@@ -324,10 +334,9 @@ class Poster:
                 self._opened.append(conn)
         return conn
 
-    def _post(self, url: httpx.URL, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    def _post(self, to: tuple[httpx.URL, str, httpx.Request], body: bytes, headers: dict[str, str]) -> httpx.Response:
+        url, target, request = to
         conn = self._connection(url)
-        request = httpx.Request("POST", url)
-        target = url.raw_path.decode("ascii")
         sent = False
         try:
             if conn.sock is None:
