@@ -85,10 +85,16 @@ class Lanes:
         """Queue hits (in log order); False once the import is failing or stopping (stop reading then)."""
         full: list[tuple[int, Batch]] = []
         size = self.payload_size
+        now = time.monotonic()
         with self._lock:
             owner, load, pending, lanes = self._owner, self._load, self._pending, range(self.count)
+            # The lists themselves (a cut empties them in place): no attribute lookup per hit.
+            lane_items = [p.items for p in pending]
+            lane_refs = [p.refs for p in pending]
+            lane_visitors = [p.visitors for p in pending]
+            known = owner.get
             for ref, item, visitor in zip(refs, items, visitors, strict=True):
-                entry = owner.get(visitor)
+                entry = known(visitor)
                 if entry is None:
                     lane = min(lanes, key=load.__getitem__) if self.count > 1 else 0
                     owner[visitor] = [lane, 1]
@@ -96,14 +102,14 @@ class Lanes:
                     lane = entry[0]
                     entry[1] += 1
                 load[lane] += 1
-                p = pending[lane]
-                if not p.items:
-                    p.since = time.monotonic()
-                p.items.append(item)
-                p.refs.append(ref)
-                p.visitors.append(visitor)
-                if len(p.items) >= size:
-                    full.append((lane, p.cut(size, self._names)))
+                queued = lane_items[lane]
+                if not queued:
+                    pending[lane].since = now
+                queued.append(item)
+                lane_refs[lane].append(ref)
+                lane_visitors[lane].append(visitor)
+                if len(queued) >= size:
+                    full.append((lane, pending[lane].cut(size, self._names)))
         return all(self._put(lane, batch) for lane, batch in full)
 
     def _put(self, lane: int, item: Batch | None) -> bool:
