@@ -46,10 +46,18 @@ class Measure:
     peak_mb: float
     lines: int
     hits: int
+    #: CPU seconds of the importer's own process (the rest of ``cpu`` is its worker processes and forkserver).
+    main_cpu: float = 0.0
+    #: CPU seconds the tracker spent meanwhile (when it was watched).
+    server_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.lines / self.wall
+
+    @property
+    def worker_cpu(self) -> float:
+        return self.cpu - self.main_cpu
 
 
 def _kids(pid: int) -> list[int]:
@@ -90,9 +98,11 @@ def measure(
     tree: Path | None = None,
     reference: Path | None = None,
     lines: int = 0,
+    server: int | None = None,
 ) -> Measure:
     """One run of the importer (of the source tree ``tree`` when given, else the installed one), or of the
-    reference ``import_logs.py`` at ``reference`` (which reads ``lines`` lines; its hits are not counted)."""
+    reference ``import_logs.py`` at ``reference`` (which reads ``lines`` lines; its hits are not counted).
+    ``server``: the tracker's pid, whose CPU seconds during the run are given apart."""
     if tree is not None:
         env = {**(env or {}), "PYTHONPATH": str(tree)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,6 +112,7 @@ def measure(
         else:
             cmd = [sys.executable, "-m", "import_logs", "--no-progress", f"--summary-json={summary}", *args]
         errors = (Path(tmp) / "stderr").open("w+")
+        server_before = _cpu(server) if server is not None else 0.0
         started = time.monotonic()
         proc = subprocess.Popen(
             cmd,
@@ -124,16 +135,18 @@ def measure(
             peak = max(peak, total)
             time.sleep(0.2)
         wall = time.monotonic() - started
+        server_cpu = _cpu(server) - server_before if server is not None else 0.0
         errors.seek(0)
         err = errors.read()
         errors.close()
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
+        main_cpu = cpu.get(proc.pid, 0.0)
         if reference is not None:
-            return Measure(wall, sum(cpu.values()), peak, lines, 0)
+            return Measure(wall, sum(cpu.values()), peak, lines, 0, main_cpu, server_cpu)
         figures = json.loads(summary.read_text())
     hits = figures["hits_kept"] if figures["dry_run"] else figures["hits_sent"]
-    return Measure(wall, sum(cpu.values()), peak, figures["lines_parsed"], hits)
+    return Measure(wall, sum(cpu.values()), peak, figures["lines_parsed"], hits, main_cpu, server_cpu)
 
 
 #: Issue #4: "a bare Python loop that only applies a combined-log regex to each line does ~136,000 lines/s on
@@ -270,9 +283,13 @@ def main() -> None:
         f"\n{log.name}: {one.lines:,} lines, {log.stat().st_size / one.lines:.0f} bytes a line, "
         f"{cores} cores, median of {opts.repeat}\n"
     )
-    print(f"{'scenario':<50} {'lines/s':>10} {'CPU s':>7} {'peak MB':>8}")
+    print(f"{'scenario':<50} {'lines/s':>10} {'CPU s':>7} {'CPU-s/M':>8} {'(main':>6} {'workers)':>8} {'peak MB':>8}")
     for name, m in rows:
-        print(f"{name:<50} {m.rate:>10,.0f} {m.cpu:>7.1f} {m.peak_mb:>8.0f}")
+        per_m = 1e6 / m.lines
+        print(
+            f"{name:<50} {m.rate:>10,.0f} {m.cpu:>7.1f} {m.cpu * per_m:>8.2f} {m.main_cpu * per_m:>6.2f} "
+            f"{m.worker_cpu * per_m:>8.2f} {m.peak_mb:>8.0f}"
+        )
     print(f"\n{cores} workers / 1 worker: {many.rate / one.rate:.2f} x")
     print(tracker_line)
     if slow_lines:
@@ -366,8 +383,8 @@ def against_reference(opts: argparse.Namespace) -> None:
                 (
                     name,
                     *in_turns(
-                        partial(measure, ours, lines=lines),
-                        partial(measure, theirs, reference=opts.reference, lines=lines),
+                        partial(measure, ours, lines=lines, server=tracker.proc.pid),
+                        partial(measure, theirs, reference=opts.reference, lines=lines, server=tracker.proc.pid),
                         repeat=opts.repeat,
                     ),
                 )
@@ -376,12 +393,22 @@ def against_reference(opts: argparse.Namespace) -> None:
     finally:
         tracker_line = tracker.close().splitlines()[0]
     print(f"\n{log.name}: {lines:,} lines, {cores} cores (import-logs: {cores} workers), median of {opts.repeat}\n")
-    print(f"{'scenario':<44} {'lines/s':>9} {'reference':>9} {'ratio':>6} {'CPU-s/M':>8} {'reference':>9}")
+    per_m = 1e6 / lines
+    print(
+        f"{'scenario':<44} {'lines/s':>9} {'reference':>9} {'ratio':>6} {'CPU-s/M':>8} {'(main':>6} {'workers)':>8} "
+        f"{'reference':>9} {'peak MB':>8} {'reference':>9} {'tracker CPU-s/M':>16}"
+    )
     for name, mine_m, ref_m in rows:
         print(
             f"{name:<44} {mine_m.rate:>9,.0f} {ref_m.rate:>9,.0f} {mine_m.rate / ref_m.rate:>6.1f} "
-            f"{mine_m.cpu / lines * 1e6:>8.2f} {ref_m.cpu / lines * 1e6:>9.2f}"
+            f"{mine_m.cpu * per_m:>8.2f} {mine_m.main_cpu * per_m:>6.2f} {mine_m.worker_cpu * per_m:>8.2f} "
+            f"{ref_m.cpu * per_m:>9.2f} {mine_m.peak_mb:>8.0f} {ref_m.peak_mb:>9.0f} "
+            f"{mine_m.server_cpu * per_m:>7.2f} / {ref_m.server_cpu * per_m:<6.2f}"
         )
+    print(
+        "CPU-s/M: CPU seconds per million lines of all the client's processes (import-logs: its main process and "
+        "its workers); tracker: the fake tracker's own CPU during import-logs' / the reference's runs."
+    )
     print(tracker_line)
 
 
