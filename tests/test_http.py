@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 
@@ -260,3 +261,115 @@ def test_the_poster_leaves_to_httpx_what_goes_through_a_proxy(monkeypatch: pytes
     monkeypatch.setattr(client, "request", lambda method, url, **kw: calls.append(url) or httpx.Response(202))
     answer = poster.request("POST", "http://tracker.example/ppms.php", content=b"[]")  # type: ignore[attr-defined]
     assert answer.status_code == 202 and calls == ["http://tracker.example/ppms.php"]
+
+
+class _Scripted:
+    """A server that reads each request whole and writes the next scripted answer as raw bytes (then closes the
+    connection when the script says so): the answers HTTP/1.1 allows that a tracker seldom sends."""
+
+    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
+        self.answers = answers
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rb") as reader:
+                while self.answers:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = reader.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = int(
+                        next(
+                            v
+                            for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                            if k.lower() == b"content-length"
+                        )
+                    )
+                    self.requests.append(head + reader.read(length))
+                    answer, close = self.answers.pop(0)
+                    conn.sendall(answer)
+                    if close:
+                        break
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_the_poster_reads_every_kind_of_answer_http_allows() -> None:
+    server = _Scripted(
+        [
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b'4;x=y\r\n{"a"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\nT: 1\r\n\r\n',
+                False,
+            ),
+            (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n", False),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", True),
+            (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end", True),
+            (b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", False),
+        ]
+    )
+    poster, client = _poster()
+    try:
+        answers = [poster.request("POST", f"{server.url}/t", content=b"[%d]" % i) for i in range(6)]  # type: ignore[attr-defined]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        server.close()
+    assert [a.status_code for a in answers] == [200, 202, 204, 200, 200, 202]
+    assert answers[0].json() == {"a": 1}
+    assert answers[3].text == "ok" and answers[4].text == "to the end"
+    assert server.connections == 3  # a new connection after each answer that closed its own
+    first = server.requests[0].decode()
+    assert first.startswith("POST /t HTTP/1.1\r\nHost: 127.0.0.1:") and first.endswith("Content-Length: 3\r\n\r\n[0]")
+    assert "User-Agent: import-logs/" in first and "Content-Type: application/json" in first
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (b"", "Server disconnected without sending a response"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "not an HTTP/1.x status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "ended after 5 of its 10 bytes"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "a chunk size of"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 70000 + b"\r\n\r\n", "longer than 64 KiB"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: 1\r\n" * 101 + b"\r\n", "more than 100 headers"),
+    ],
+)
+def test_a_broken_answer_is_a_protocol_error_the_retrier_judges(answer: bytes, why: str) -> None:
+    server = _Scripted([(answer, True)])
+    poster, client = _poster()
+    try:
+        with pytest.raises(httpx.RemoteProtocolError, match=why):
+            poster.request("POST", f"{server.url}/t", content=b"[]")  # type: ignore[attr-defined]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        server.close()
+
+
+def test_a_silent_server_is_a_read_timeout() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never answers
+    poster, client = _poster(timeout=0.3)
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            poster.request("POST", f"http://127.0.0.1:{sock.getsockname()[1]}/t", content=b"[]")  # type: ignore[attr-defined]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        sock.close()

@@ -64,7 +64,7 @@ class HttpSender:
         self._stop = stop
         self._say = on_retry
         self.client = client or make_client(config.http, connections=max(1, config.backend.recorders))
-        #: The tracking POSTs (over http.client unless a test gives its own client, or a proxy applies).
+        #: The tracking POSTs (written by the Poster unless a test gives its own client, or a proxy applies).
         self.poster: httpx.Client | Poster = self.client if client is not None else Poster(config.http, self.client)
         self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
 
