@@ -119,3 +119,32 @@ def _at(hour: int) -> datetime:
 )
 def test_host_and_date_filters(options: dict[str, Any], the_hit: Hit, expected: tuple[str | None, int]) -> None:
     assert HitFilter(FilterOptions(**options)).check(the_hit) == expected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        FilterOptions(),
+        FilterOptions(enable_static=True, enable_http_errors=True, enable_http_redirects=True),
+        FilterOptions(exclude_paths=("/blog/*",), include_paths=("/b*", "/img/*")),
+        FilterOptions(hostnames=("*.example.com",), download_extensions=("css",)),
+        FilterOptions(exclude_status=("3xx",), exclude_methods=("POST",)),
+    ],
+)
+def test_a_path_skip_is_the_reason_the_whole_check_gives_a_success(options: FilterOptions) -> None:
+    """The parser looks up ``path_skip(path)`` before it reads the rest of a line, and skips a hit answered with a
+    success (below 300, or 304) for that reason: it must be the one ``check`` gives the whole hit."""
+    f = HitFilter(options)
+    settled = 0
+    for path in ("/", "/a.css", "/img/x.png", "/robots.txt", "/blog/post", "/file.zip", "/doc.pdf", "/b.js"):
+        skip = f.path_skip(path)
+        assert f.path_skips[path] == skip
+        if not skip:
+            continue
+        for status in (200, 204, 206, 304):
+            for ua in (BROWSER, "Googlebot/2.1"):
+                for host in ("www.example.com", "other.org", None):
+                    settled += 1
+                    assert skip == f.check(hit(path, status, ua, host))[0], (path, status, ua, host)
+    assert HitFilter(FilterOptions()).path_skip("/a.css") == "static"
+    assert settled or options.enable_static or options.hostnames or options.exclude_status  # these need the hit

@@ -107,13 +107,22 @@ class LineParser:
     """
 
     def __init__(
-        self, fmt: FormatDef, tracking: TrackingOptions, *, fast_path: bool = True, timezone: str | None = None
+        self,
+        fmt: FormatDef,
+        tracking: TrackingOptions,
+        *,
+        fast_path: bool = True,
+        timezone: str | None = None,
+        path_skip: Callable[[str], Skip | str] | None = None,
+        path_skips: dict[str, Skip | str] | None = None,
     ) -> None:
         self.format = fmt
         if fmt.kind == "json":
             groups = {name: i + 1 for i, (name, _) in enumerate(fmt.keys)}
             match = None
-            self.source = _parser_source(groups, tracking, json_keys=True, transforms=fmt.transforms)
+            self.source = _parser_source(
+                groups, tracking, json_keys=True, transforms=fmt.transforms, prefilter=path_skip is not None
+            )
         else:
             pattern = compile_regex(fmt.regex)
             match = pattern.match
@@ -127,6 +136,7 @@ class LineParser:
                 comments=fmt.comments,
                 header=fmt.header,
                 transforms=fmt.transforms,
+                prefilter=path_skip is not None,
             )
         hosts: dict[str, str | None] = {}
         date = DateParser(fmt.date, resolve_zone(timezone))
@@ -153,6 +163,8 @@ class LineParser:
             "client_ip": ClientAddress(tracking.trusted_proxies),
             "strip_port": strip_port,
             "absolute_url": absolute_url,
+            "path_skip": path_skip,
+            "path_skip_known": path_skips.get if path_skips is not None else None,
             **fast_namespace(),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
@@ -192,6 +204,7 @@ def _parser_source(
     comments: bool = False,
     header: str = "",
     transforms: tuple[tuple[str, str], ...] = (),
+    prefilter: bool = False,
 ) -> str:
     """The source of ``parse`` for a format with these named groups (``Match.groups()`` indexes).
 
@@ -291,6 +304,12 @@ def _parser_source(
         add("        path, _, query = path.partition(DELIMITER)")
     else:
         add("    path, _, query = path.partition(DELIMITER)")
+    if prefilter:  # a static resource (or an excluded path) answered with a success: the rest is not read
+        add("    skip = path_skip_known(path)")
+        add("    if skip is None:")
+        add("        skip = path_skip(path)")
+        add("    if skip and (status < 300 or status == 304):")
+        add("        return skip")
     if "length" in gi:
         add(f"    size = {at('length')}")
         add("    size = int(size) if size and size.isdigit() else 0")

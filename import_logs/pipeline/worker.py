@@ -19,7 +19,7 @@ from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions, PrivacyOptions
 from import_logs.filters import DOWNLOAD, HitFilter
 from import_logs.parsing.formats import FormatDef
-from import_logs.parsing.hit import LineParser
+from import_logs.parsing.hit import HEADER, LineParser
 from import_logs.pipeline.orphans import die_with_parent
 from import_logs.privacy import Privacy
 from import_logs.reasons import Invalid, Skip
@@ -67,9 +67,18 @@ class BlockResult:
 
 @lru_cache(maxsize=16)
 def _stages(ctx: WorkContext) -> tuple[LineParser, Privacy | None, HitFilter, Encoder]:
-    parser = LineParser(ctx.fmt, ctx.encode.tracking, timezone=ctx.timezone)
+    hit_filter = HitFilter(ctx.filters)
+    # Replayed requests are judged as tracking requests first: no filter may answer before that.
+    replay = ctx.encode.replay_suffixes is not None
+    parser = LineParser(
+        ctx.fmt,
+        ctx.encode.tracking,
+        timezone=ctx.timezone,
+        path_skip=None if replay else hit_filter.path_skip,
+        path_skips=None if replay else hit_filter.path_skips,
+    )
     privacy = Privacy(ctx.privacy) if ctx.privacy.active else None
-    return parser, privacy, HitFilter(ctx.filters), make_encoder(ctx.encode)
+    return parser, privacy, hit_filter, make_encoder(ctx.encode)
 
 
 def split_lines(data: bytes, encoding: str) -> list[str]:
@@ -106,8 +115,10 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     for index, line in enumerate(lines):
         hit = parse(line)
         if isinstance(hit, str):
-            if isinstance(hit, Skip):  # a header line (W3C, a CSV log's column names)
+            if isinstance(hit, Skip):  # a header line (W3C, a CSV log's column names), or skipped by its path
                 skipped[hit] += 1
+                if rejected is not None and hit is not HEADER:
+                    rejected.append((index, f"skipped: {hit}", line))
                 continue
             invalid[hit] += 1
             if rejected is not None:
