@@ -156,7 +156,7 @@ def test_secrets_do_not_show_in_reprs() -> None:
     assert "t1" not in repr(tokens) and "t1" not in repr(BearerAuth(tokens))
 
 
-# --- the Poster: tracking POSTs over http.client, against a real server on 127.0.0.1 ------------------------
+# --- the Poster: tracking POSTs written by import-logs itself, against real servers on 127.0.0.1 -------------
 
 
 class _Recorder:
@@ -201,7 +201,8 @@ class _Recorder:
 def _poster(**changes: object) -> tuple[object, httpx.Client]:
     from dataclasses import replace
 
-    from import_logs.http import Poster, make_client
+    from import_logs.http import make_client
+    from import_logs.poster import Poster
 
     options = replace(HttpOptions(timeout=2.0), **changes)  # type: ignore[arg-type]
     client = make_client(options)

@@ -17,7 +17,8 @@ from import_logs.backends.encoding import normalise_url
 from import_logs.backends.registry import REGISTRY, Backend
 from import_logs.config import Config
 from import_logs.errors import ConfigError, ImportLogsError, RejectedError
-from import_logs.http import Poster, Retrier, excerpt, make_client
+from import_logs.http import Retrier, excerpt, make_client
+from import_logs.poster import Poster
 
 E = TypeVar("E", bound=ImportLogsError)
 
