@@ -56,6 +56,25 @@ def extension(path: str) -> str:
     return path[dot + 1 :].lower()
 
 
+class PathSkips(dict[str, "Skip | str"]):
+    """``skips[path]``: the reason :meth:`HitFilter.check` gives a hit with this path answered with a success
+    (status below 300, or 304) when the path settles it (a static resource, an excluded path, a download
+    extension not asked for) and none of the checks that come before the path's is in force (host name, status,
+    method, field); else ``""``. Worked out once per distinct path, in a bounded cache."""
+
+    def __init__(self, hit_filter: HitFilter) -> None:
+        super().__init__()
+        self._filter = hit_filter
+
+    def __missing__(self, path: str) -> Skip | str:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        early, _, late, _ = self._filter.path_verdict(path)
+        skip: Skip | str = early or ("" if late is None or self._filter.before_path else late)
+        self[path] = skip
+        return skip
+
+
 class HitFilter:
     """The filters of one import; built once per worker.
 
@@ -83,9 +102,11 @@ class HitFilter:
         self._fields = tuple((Hit._fields.index(name), re.compile(regex)) for name, regex in options.exclude_fields)
         self._more = bool(self._status_out or self._status_in is not None or self._methods or self._fields)
         #: Checks that come before the path's own and need more of the hit than its path and status.
-        self._before_path = self._hostnames is not None or self._more
-        #: path → :meth:`path_skip`.
-        self.path_skips: dict[str, Skip | str] = {}
+        self.before_path = self._hostnames is not None or self._more
+        #: ``path_skips[path]``: the reason a hit with this path is skipped when it was answered with a success,
+        #: or ``""``. The parser looks it up as soon as it has read the path (a quarter of a typical log is static
+        #: resources, whose rest of the line need not be read).
+        self.path_skips = PathSkips(self)
 
     def more(self, hit: Hit) -> Skip | None:
         """--exclude-status, --include-status, --exclude-method, --exclude-field: the reason, or None."""
@@ -144,23 +165,6 @@ class HitFilter:
                 late = Skip.STATIC
         verdict = cache[path] = (early, early_flags, late, late_flags)
         return verdict
-
-    def path_skip(self, path: str) -> Skip | str:
-        """The reason a hit with this path is skipped when it was answered with a success (a static resource, an
-        excluded path), or ``""`` when the rest of the hit is needed; cached. The parser looks it up before it
-        reads the rest of a line (``path_skips.get`` first, this on a miss): a quarter of a typical log is static
-        resources. The reason is the one :meth:`check` gives the whole hit when its status is below 300 or 304:
-        none of the checks that come before the path's (host name, status, method, field) is in force."""
-        cache = self.path_skips
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        verdict = self._paths.get(path)
-        if verdict is None:
-            verdict = self.path_verdict(path)
-        early, _, late, _ = verdict
-        skip: Skip | str = "" if early is not None or late is None or self._before_path else late
-        cache[path] = skip
-        return skip
 
     def check(self, hit: Hit) -> tuple[Skip | None, int]:
         path = hit.path

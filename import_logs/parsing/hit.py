@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import unquote
@@ -113,15 +113,14 @@ class LineParser:
         *,
         fast_path: bool = True,
         timezone: str | None = None,
-        path_skip: Callable[[str], Skip | str] | None = None,
-        path_skips: dict[str, Skip | str] | None = None,
+        path_skips: Mapping[str, Skip | str] | None = None,
     ) -> None:
         self.format = fmt
         if fmt.kind == "json":
             groups = {name: i + 1 for i, (name, _) in enumerate(fmt.keys)}
             match = None
             self.source = _parser_source(
-                groups, tracking, json_keys=True, transforms=fmt.transforms, prefilter=path_skip is not None
+                groups, tracking, json_keys=True, transforms=fmt.transforms, prefilter=path_skips is not None
             )
         else:
             pattern = compile_regex(fmt.regex)
@@ -136,7 +135,7 @@ class LineParser:
                 comments=fmt.comments,
                 header=fmt.header,
                 transforms=fmt.transforms,
-                prefilter=path_skip is not None,
+                prefilter=path_skips is not None,
             )
         hosts: dict[str, str | None] = {}
         date = DateParser(fmt.date, resolve_zone(timezone))
@@ -163,8 +162,7 @@ class LineParser:
             "client_ip": ClientAddress(tracking.trusted_proxies),
             "strip_port": strip_port,
             "absolute_url": absolute_url,
-            "path_skip": path_skip,
-            "path_skip_known": path_skips.get if path_skips is not None else None,
+            "path_skips": path_skips,
             **fast_namespace(),
         }
         exec(compile(self.source, f"<parser {fmt.name}>", "exec"), namespace)
@@ -305,9 +303,7 @@ def _parser_source(
     else:
         add("    path, _, query = path.partition(DELIMITER)")
     if prefilter:  # a static resource (or an excluded path) answered with a success: the rest is not read
-        add("    skip = path_skip_known(path)")
-        add("    if skip is None:")
-        add("        skip = path_skip(path)")
+        add("    skip = path_skips[path]")
         add("    if skip and (status < 300 or status == 304):")
         add("        return skip")
     if "length" in gi:

@@ -74,7 +74,6 @@ def _stages(ctx: WorkContext) -> tuple[LineParser, Privacy | None, HitFilter, En
         ctx.fmt,
         ctx.encode.tracking,
         timezone=ctx.timezone,
-        path_skip=None if replay else hit_filter.path_skip,
         path_skips=None if replay else hit_filter.path_skips,
     )
     privacy = Privacy(ctx.privacy) if ctx.privacy.active else None
