@@ -84,9 +84,10 @@ def test_strptime_format() -> None:
     assert parser("nonsense") is None
 
 
-def test_cdt_is_utc_with_fraction_only_when_there_is_one() -> None:
+def test_cdt_is_utc_in_whole_seconds() -> None:
     assert format_cdt(utc(2024, 2, 10, 21, 42, 7)) == "2024-02-10 21:42:07"
-    assert format_cdt(utc(2024, 2, 10, 21, 42, 7, 5)) == "2024-02-10 21:42:07.000005"
+    assert format_cdt(utc(2024, 2, 10, 21, 42, 7, 5)) == "2024-02-10 21:42:07"
+    assert format_cdt(utc(2024, 2, 10, 23, 59, 59, 999_999)) == "2024-02-10 23:59:59"  # not the next day
     local = datetime(2024, 2, 10, 23, 42, 7, tzinfo=timezone(timedelta(hours=2)))
     assert format_cdt(local) == "2024-02-10 21:42:07"
 

@@ -19,8 +19,9 @@ NO_USER_AGENT = "import-logs (no user agent in the log)"
 
 
 def rfc3339(time: datetime) -> str:
-    """``2012-02-10T21:42:07Z`` (fractions kept when the log has them)."""
-    text = time.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+    """``2012-02-10T21:42:07Z``: whole seconds, as for the other trackers (Pirsch documents RFC 3339 for a hit's
+    ``time`` and no fraction there)."""
+    text = time.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
     return text + "Z"
 
 

@@ -268,7 +268,8 @@ def resolve_zone(name: str | None) -> tzinfo:
 
 
 def format_cdt(value: datetime) -> str:
-    """The tracking API's ``cdt``: UTC ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` when there is a fraction."""
+    """The tracking API's ``cdt``: UTC ``YYYY-MM-DD HH:MM:SS``, whole seconds (a fraction is dropped, not rounded),
+    as both reference importers send it and the trackers document it. The hit keeps its sub-second time for
+    the importer's own use."""
     value = value.astimezone(timezone.utc)
-    text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    return f"{text}.{value.microsecond:06d}" if value.microsecond else text
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
