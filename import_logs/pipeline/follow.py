@@ -8,9 +8,10 @@ descriptor and the byte where the next block starts. Every ``--follow-poll`` sec
 * the path names another file now, or none (logrotate's rename, maybe compressed later): the old file is read
   through the descriptor until it has not grown for ``rotate_grace`` seconds (the server reopens its log), then
   to its very end, and the new file at the path is followed from its start;
-* the file is shorter than what was read (copytruncate): the lines between the last block and the cut are in
-  the copy, found among the path's rotated copies by its first bytes, and read from there; then the emptied
-  file is followed from its start as new content.
+* the file is shorter than what was read, or as long but with other first bytes or other bytes just before the
+  place read (copytruncate, and the emptied file written past that place between two looks): the lines between
+  the last block and the cut are in the copy, found among the path's rotated copies by its first bytes, and
+  read from there; then the emptied file is followed from its start as new content.
 
 A tail keeps one source (one state entry) from start to end, so the ledger advances each checkpoint as for any
 file, and a restart resumes where the server's answers left it. After each look the merge catches up and
@@ -54,10 +55,33 @@ from import_logs.sources import (
     whole_lines,
 )
 
+#: How many of the last bytes read are checked at each look, to see a file rewritten under the same name.
+MARK_BYTES = 64
+
 
 def is_live(path: str) -> bool:
     """A log being written to: no rotation number or date, not compressed (``access.log``, not ``access.log.1``)."""
     return os.path.splitext(path)[1].lower() not in COMPRESSED_SUFFIXES and rotation(path)[1] == (2, 0)
+
+
+#: How long ``--follow`` waits at start for a log that was just rotated away to be created again.
+REAPPEAR_WAIT = 60.0
+
+
+def await_logs(paths: list[str], poll: float, stop: threading.Event, on_event: EventSink) -> None:
+    """Logs named for ``--follow`` that are not there but have rotated copies beside them: started in the gap
+    between logrotate's rename and the server's reopen. Each is waited for (at most :data:`REAPPEAR_WAIT`
+    seconds, with a message); one that does not come back is then named as missing, as without ``--follow``."""
+    gone = [p for p in paths if p != STDIN and not glob.has_magic(p) and is_live(p) and not os.path.lexists(p)]
+    gone = [p for p in gone if rotated_copies(p)]
+    if not gone:
+        return
+    for path in gone:
+        on_event(Notice(f"{path}: not there (rotated?); waiting up to {REAPPEAR_WAIT:.0f} s for it to come back"))
+    deadline = time.monotonic() + REAPPEAR_WAIT
+    while any(not os.path.lexists(p) for p in gone) and time.monotonic() < deadline:
+        if stop.wait(min(poll, 0.2)):
+            return
 
 
 def rotated_copies(path: str) -> list[str]:
@@ -80,6 +104,8 @@ class Tail:
     ctx: WorkContext | None = None
     #: Its first bytes (up to a fingerprint's length): how its copy is recognised after copytruncate.
     head: bytes = b""
+    #: The last bytes read (up to :data:`MARK_BYTES`, ending at ``offset``): still there, or the file was rewritten.
+    mark: bytes = b""
     #: The size last seen, and when it last changed (monotonic seconds).
     size: int = 0
     changed_at: float = 0.0
@@ -165,7 +191,7 @@ class Follower:
         now = time.monotonic()
         if mine.st_size != tail.size:
             tail.size, tail.changed_at = mine.st_size, now
-        if same and mine.st_size < tail.offset:
+        if same and (mine.st_size < tail.offset or _rewritten(tail, fd)):
             yield from self._truncated(tail)
             return
         yield from self._read(tail)
@@ -233,6 +259,7 @@ class Follower:
                 data = data[:cut]
             yield from self._blocks(tail, tail.offset, data)
             tail.offset += len(data)
+            tail.mark = data[-MARK_BYTES:]
         if len(tail.head) < FINGERPRINT_BYTES and size > len(tail.head):
             tail.head = os.pread(f.fileno(), FINGERPRINT_BYTES, 0)
             self._grow(tail.source.index, tail.head)
@@ -335,6 +362,16 @@ def _arrivals(fd: int, block_size: int, poll: float, stop: threading.Event) -> I
             yield chunk
 
 
+def _rewritten(tail: Tail, fd: int) -> bool:
+    """Copytruncate and a regrowth past the place read, between two looks: the file is as long as before, but
+    its first bytes, or the last bytes read, are not what they were."""
+    if tail.ctx is None:
+        return False
+    if tail.head and os.pread(fd, len(tail.head), 0) != tail.head:
+        return True
+    return bool(tail.mark) and os.pread(fd, len(tail.mark), tail.offset - len(tail.mark)) != tail.mark
+
+
 def _open(path: str | None) -> BinaryIO | None:
     assert path is not None
     try:
@@ -344,19 +381,37 @@ def _open(path: str | None) -> BinaryIO | None:
 
 
 def unfinished_copies(path: str, state: StateFile | None) -> list[str]:
-    """Rotated copies of a followed log that a previous run was reading: their rest comes first."""
-    return [p for p in rotated_copies(path) if state is not None and _was_reading(state, p)]
+    """Rotated copies of a followed log with lines a previous run has not read, oldest first: the rest of each
+    copy it was reading (at offset 0 too: a place where nothing was accepted yet is still a place), and every
+    whole copy newer than the newest one it knew (a log created and rotated while no run was up). Copies older
+    than any it knew are history this service was never asked to import."""
+    if state is None:
+        return []
+    found: list[str] = []
+    known = False
+    for copy in rotated_copies(path):
+        seen = _seen(state, copy)
+        if seen is None:
+            if known:
+                found.append(copy)
+            continue
+        known = True
+        if not seen:
+            found.append(copy)
+    return found
 
 
-def _was_reading(state: StateFile, path: str) -> bool:
-    """A rotated copy whose content a previous run was reading and had not read to its end."""
+def _seen(state: StateFile, path: str) -> bool | None:
+    """None: a copy no run has read (or one that cannot be read now); True: read to its end; False: begun."""
     source = Source(-1, path, path, compression_of(path), None)
     try:
         head = read_head(source)
         stat = os.stat(path)
     except (OSError, CorruptInputError):
-        return False
+        return None
     entry = state.match(head, path, stat.st_dev, stat.st_ino) if head else None
-    if entry is None or entry.done or not entry.offset:
-        return False
-    return bool(source.compression) or entry.offset < stat.st_size
+    if entry is None:
+        return None
+    if entry.done:
+        return True
+    return not source.compression and entry.offset >= stat.st_size

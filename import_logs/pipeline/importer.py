@@ -24,6 +24,7 @@ from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
+from import_logs.pipeline.follow import await_logs
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
@@ -92,7 +93,11 @@ class Importer:
 
     def run(self) -> Stats:
         c = self.config
-        self.sources = resolve_inputs([i for i in c.inputs if not is_object_url(i)])
+        files = [i for i in c.inputs if not is_object_url(i)]
+        if c.follow.enabled:
+            await_logs(files, c.follow.poll, self.stop, self.on_event)
+            self._check_interrupted()
+        self.sources = resolve_inputs(files)
         self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
         if self.objects and c.follow.enabled:
             raise ConfigError(
