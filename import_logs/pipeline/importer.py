@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, SendResult, open_sender
@@ -136,11 +136,14 @@ class Importer:
 
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
-        # The worker processes start now, while the sender signs in and the format is detected.
-        executor = start_workers(c.workers) if c.workers > 1 else None
-        window: deque[Future[BlockResult]] = deque()
+        # The sender checks its options (--url, the credentials) before any process starts: a pool started and
+        # torn down at once can end the interpreter with a traceback after the message.
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
+        executor: ProcessPoolExecutor | None = None
+        window: deque[Future[BlockResult]] = deque()
         try:
+            # The worker processes start now, while the sender signs in and the format is detected.
+            executor = start_workers(c.workers) if c.workers > 1 else None
             self._check_interrupted()
             spec = sender.prepare()
             self._check_interrupted()
