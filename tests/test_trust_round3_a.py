@@ -7,10 +7,13 @@ imported, and how often.
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, run_cli
+from conftest import SAMPLES, SECRET_ENV, run_cli
 
 # --- 11. the credentials are checked before any worker process starts ---------------------------------------
 
@@ -45,3 +48,66 @@ def test_the_worker_pool_is_not_started_when_the_credentials_are_missing(
     with pytest.raises(ConfigError, match="--client-id and --client-secret are required"):
         importer.Importer(config).run()
     assert started == []
+
+
+# --- 13. a timeout names the timeout that fired ---------------------------------------------------------------
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never says a word (a TLS handshake never ends)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_silent_tls_port_names_the_connect_timeout(silent_port: int, tmp_path: Path) -> None:
+    result = run_cli(
+        f"--url=127.0.0.1:{silent_port}",  # no scheme: https:// is assumed
+        "--client-id=client-id",
+        "--idsite=app-uuid-1",
+        "--retry-max-attempts=1",
+        "--no-progress",
+        str(SAMPLES / "common.log"),
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
+    assert result.returncode == 5, result.stderr
+    assert "no answer within 300 s" not in result.stderr
+    assert "failed after 1 attempt(s): no connection within 10 s (the connect timeout" in result.stderr
+    assert "https:// was assumed, since --url has no scheme" in result.stderr
+
+
+def test_a_silent_server_names_the_request_timeout(silent_port: int, tmp_path: Path) -> None:
+    result = run_cli(
+        f"--url=http://127.0.0.1:{silent_port}",
+        "--client-id=client-id",
+        "--idsite=app-uuid-1",
+        "--retry-max-attempts=1",
+        "--request-timeout=1.5",
+        "--no-progress",
+        str(SAMPLES / "common.log"),
+        cwd=tmp_path,
+        env=SECRET_ENV,
+    )
+    assert result.returncode == 5, result.stderr
+    assert "failed after 1 attempt(s): no answer within 1.5 s (--request-timeout)" in result.stderr
