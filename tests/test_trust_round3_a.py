@@ -9,11 +9,68 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, SECRET_ENV, run_cli
+from conftest import SAMPLES, SECRET_ENV, piwik_args, run_cli
+from fake_server import FakePiwikPro
+from test_resume import append, expect, imported
+
+# --- 5. Piwik PRO: a success status whose JSON body reports an error ----------------------------------------
+
+ERROR_BODIES = {
+    "json-api errors": (200, {"errors": [{"status": "500", "title": "Tracking temporarily unavailable"}]}),
+    "status error": (200, {"status": "error", "message": "Tracking temporarily unavailable"}),
+    "202 with errors": (202, {"errors": ["queue full"]}),
+}
+
+
+@pytest.mark.parametrize("case", ERROR_BODIES)
+def test_piwikpro_error_body_is_a_failed_batch_sent_again_once_the_server_recovers(
+    fake: FakePiwikPro, tmp_path: Path, case: str
+) -> None:
+    log = tmp_path / "access.log"
+    append(log, "e", 1, 40)
+    args = piwik_args(fake, "--recorders=1", "--recorder-max-payload-size=10", "--retry-max-attempts=2", str(log))
+    fake.track_error = ERROR_BODIES[case]
+    first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert first.returncode == 5, first.stderr
+    assert "with an error in its body" in first.stderr
+    assert "Tracking temporarily unavailable" in first.stderr or "queue full" in first.stderr
+    assert "access.log:1 was not counted as imported" in first.stderr
+    assert "Traceback" not in first.stderr
+    assert len(fake.tracking_requests()) == 2  # the first batch, tried twice; nothing after it
+    assert fake.hits == []
+    fake.track_error = None
+    again = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert again.returncode == 0, again.stderr
+    assert imported(fake) == Counter(expect("e", 1, 40))
+
+
+def test_piwikpro_error_body_once_is_retried_and_nothing_is_lost(fake: FakePiwikPro, tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    append(log, "r", 1, 30)
+    args = piwik_args(fake, "--recorders=1", "--recorder-max-payload-size=10", str(log))
+    fake.track_error = ERROR_BODIES["status error"]
+    seen = len(fake.tracking_requests())
+
+    def recover() -> None:
+        deadline = time.monotonic() + 30
+        while len(fake.tracking_requests()) == seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+        fake.track_error = None
+
+    thread = threading.Thread(target=recover)
+    thread.start()
+    result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    thread.join()
+    assert result.returncode == 0, result.stderr
+    assert "reporting an error (Tracking temporarily unavailable); attempt 2 of 3" in result.stderr
+    assert imported(fake) == Counter(expect("r", 1, 30))
+
 
 # --- 11. the credentials are checked before any worker process starts ---------------------------------------
 
