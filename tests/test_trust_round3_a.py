@@ -19,6 +19,83 @@ from conftest import SAMPLES, SECRET_ENV, piwik_args, run_cli
 from fake_server import FakePiwikPro
 from test_resume import append, expect, imported
 
+# --- 4. nginx's stock "main" format behind a proxy; identity options that cannot apply ------------------------
+
+NGINX_MAIN = str(SAMPLES / "nginx_main.log")
+#: The visitors of the samples (see sample_logs/make_samples.py), and the proxies and crawler nginx_main.log shows.
+VISITORS = {"203.0.113.7", "198.51.100.23", "66.249.66.1", "192.0.2.45", "2001:db8::1f", "203.0.113.99", "192.0.2.200"}
+
+
+def cips(fake: FakePiwikPro) -> set[str]:
+    return {hit["cip"] for hit in fake.hits}
+
+
+def test_nginx_main_behind_a_proxy_gives_each_visitor_its_address(fake: FakePiwikPro, tmp_path: Path) -> None:
+    args = piwik_args(fake, "--client-ip-from=x-forwarded-for", "--enable-bots", NGINX_MAIN)
+    result = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "has no group" not in result.stderr
+    assert cips(fake) == VISITORS
+    assert not any(hit["cip"].startswith("10.") for hit in fake.hits)
+
+
+def test_nginx_main_is_detected_and_read_without_the_option(fake: FakePiwikPro, tmp_path: Path) -> None:
+    result = run_cli(*piwik_args(fake, "--enable-bots", "--summary-json=-", NGINX_MAIN), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 0, result.stderr
+    assert '"nginx_main"' in result.stdout
+    assert cips(fake) == {"10.0.0.1", "10.0.0.2", "66.249.66.1", "203.0.113.99"}  # the addresses that connected
+
+
+IDENTITY_ERRORS = {
+    "client-ip-from, combined log": (
+        ["--client-ip-from=x-forwarded-for", str(SAMPLES / "ncsa_extended.log")],
+        "import-logs: error: --client-ip-from x_forwarded_for: the ncsa_extended format of ",
+        "ncsa_extended.log has no group x_forwarded_for, so every visitor would get the address that connected "
+        "(a proxy's). Its groups: date, ip, length, method, path, referrer, status, user_agent, userid. Name a "
+        "format that logs the header (--log-format-name; bundled: nginx_main",
+    ),
+    "client-ip-from, named format": (
+        ["--client-ip-from=x-real-ip", "--log-format-name=nginx_main", NGINX_MAIN],
+        "import-logs: error: --client-ip-from x_real_ip: the nginx_main format of --log-format-name has no group "
+        "x_real_ip,",
+        "Its groups: date, ip, length, method, path, referrer, status, user_agent, userid, x_forwarded_for.",
+    ),
+    "client-ip-from, ignored group": (
+        ["--client-ip-from=x-forwarded-for", "--ignore-groups=x_forwarded_for", NGINX_MAIN],
+        "import-logs: error: --client-ip-from x_forwarded_for: the nginx_main format of ",
+        "has that group, but --ignore-groups removes it",
+    ),
+    "trusted-proxies without client-ip-from": (
+        ["--trusted-proxies=10.0.0.0/8", NGINX_MAIN],
+        "import-logs: error: --trusted-proxies: the nginx_main format of ",
+        "logs the proxies in its group x_forwarded_for, which is read only with --client-ip-from; without it every "
+        "visitor gets the address that connected (a proxy's). Its groups: ",
+    ),
+    "exclude-ip, no address": (
+        [
+            r'--log-format-regex=\[(?P<date>[^\]]+)\] "\S+ (?P<path>\S+)',
+            "--exclude-ip=192.0.2.0/24",
+            NGINX_MAIN,
+        ],
+        "import-logs: error: --exclude-ip: the custom format of --log-format-regex has no group ip,",
+        "Its groups: date, path.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", IDENTITY_ERRORS)
+def test_an_identity_option_that_cannot_apply_stops_before_anything_is_sent(
+    fake: FakePiwikPro, tmp_path: Path, case: str
+) -> None:
+    options, start, middle = IDENTITY_ERRORS[case]
+    result = run_cli(*piwik_args(fake, *options), cwd=tmp_path, env=SECRET_ENV)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(start), result.stderr
+    assert middle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake.tracking_requests() == []
+
+
 # --- 5. Piwik PRO: a success status whose JSON body reports an error ----------------------------------------
 
 ERROR_BODIES = {

@@ -24,6 +24,7 @@ from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
+from import_logs.pipeline.identity import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
@@ -111,6 +112,8 @@ class Importer:
             self.on_event(Notice(f"reading the files in this order (each log's oldest first): {order}", detail=True))
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
+        if forced is not None:  # a named format is checked before the state, the workers and the sender
+            check_identity(forced, c, where="--log-format-regex" if c.formats.regex else "--log-format-name")
         resolve_zone(c.formats.timezone)  # a wrong --timezone stops here, before anything is sent
         if c.request_limit is not None:
             self.on_event(Notice(f"--debug-request-limit {c.request_limit}: a trial run, no state file is kept"))
