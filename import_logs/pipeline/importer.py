@@ -24,7 +24,7 @@ from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
-from import_logs.pipeline.identity import check_identity
+from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for

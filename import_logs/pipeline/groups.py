@@ -1,15 +1,16 @@
-"""Options that decide who a visitor is, checked against the format of each source before its hits are read.
+"""The groups the options name, checked against the format of each source before its hits are read.
 
-``--client-ip-from`` naming a group the format does not have, ``--trusted-proxies`` where the proxies' list
-is logged but not read, ``--exclude-ip`` on a format without addresses: each would import every visitor under
-a wrong identity (a proxy's address, an address meant to be left out) and still end with success. They stop
-the import instead, before anything of the source is sent, with the format's groups and the fix.
-(Groups named by other options, custom variables and dimensions, only warn: see ``Planner._check_groups``.)
+Options that decide who a visitor is (:func:`check_identity`): ``--client-ip-from`` naming a group the format
+does not have, ``--trusted-proxies`` where the proxies' list is logged but not read, ``--exclude-ip`` on a format
+without addresses would each import every visitor under a wrong identity (a proxy's address, an address meant to
+be left out) and still end with success. They stop the import instead, before anything of the source is sent,
+with the format's groups and the fix. Groups named by the other options (custom variables, dimensions,
+``--ignore-groups``) only warn (:func:`missing_groups`).
 """
 
 from __future__ import annotations
 
-from import_logs.config import DEFAULT_TRUSTED_PROXIES, Config
+from import_logs.config import DEFAULT_TRUSTED_PROXIES, Config, TrackingOptions
 from import_logs.errors import ConfigError
 from import_logs.parsing.formats import FormatDef
 
@@ -52,3 +53,23 @@ def check_identity(fmt: FormatDef, config: Config, *, where: str) -> None:
             f"excluded. Its groups: {listing}. Give a format with an (?P<ip>...) group (--log-format-regex, "
             "--log-format-name), or leave --exclude-ip and --exclude-ip-from out."
         )
+
+
+def missing_groups(fmt: FormatDef, t: TrackingOptions) -> list[str]:
+    """A warning for each option whose groups the format does not have; they are ignored (the reference crashed)."""
+    groups = fmt.groups
+    out = []
+    for option, names in (
+        ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
+        ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
+        ("--ignore-groups", list(t.ignore_groups)),
+        ("--regex-group-to-page-dimension", [g for g, _ in t.page_dimensions]),
+        ("--regex-group-to-visit-dimension", [g for g, _ in t.visit_dimensions]),
+    ):
+        missing = [name for name in names if name not in groups]
+        if missing:
+            out.append(
+                f"{option}: the {fmt.name} format has no group {', '.join(missing)}; ignored. Its groups: "
+                f"{', '.join(sorted(groups))}."
+            )
+    return out
