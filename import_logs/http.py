@@ -122,7 +122,7 @@ class Retrier:
             try:
                 response = client.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
-                problem = f"no answer within {self.options.timeout:g} s"
+                problem = self._timed_out(exc)
                 maybe_received |= not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
             except httpx.TransportError as exc:
                 maybe_received |= isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
@@ -157,6 +157,21 @@ class Retrier:
             excerpt=excerpt(last) if last is not None else "",
             attempts=attempt,
         )
+
+    def _timed_out(self, exc: httpx.TimeoutException) -> str:
+        """The timeout that fired, by its value and its name: connecting (TCP and the TLS handshake) has its own,
+        shorter one (see :func:`make_client`)."""
+        o = self.options
+        if isinstance(exc, httpx.ConnectTimeout):
+            connect = min(o.connect_timeout, o.timeout)
+            assumed = (
+                "; https:// was assumed, since --url has no scheme: give --url=http://... if the server serves "
+                "plain HTTP"
+                if o.assumed_https
+                else ""
+            )
+            return f"no connection within {connect:g} s (the connect timeout, TCP and TLS handshake{assumed})"
+        return f"no answer within {o.timeout:g} s (--request-timeout)"
 
     def _tls_failed(self, method: str, url: str, error: ssl.SSLError) -> ServerError:
         if isinstance(error, ssl.SSLCertVerificationError):

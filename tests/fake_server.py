@@ -12,8 +12,9 @@
   are dropped (kept in ``dropped``).
 
 Faults are scripted per endpoint with ``fail_next("track", ...)``: an HTTP status (with headers, e.g.
-``Retry-After``), a slow answer, or a dropped connection. Every request is kept in ``requests``; every accepted
-hit in ``hits``, in arrival order.
+``Retry-After``), a slow answer, or a dropped connection. ``track_error`` makes the tracker answer every request
+with a success status and a JSON body that reports an error, until it is cleared. Every request is kept in
+``requests``; every accepted hit in ``hits``, in arrival order.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ class FakePiwikPro(FakeBase):
         self.apps = apps if apps is not None else {"app-uuid-1": ["https://www.example.com"]}
         self.forbidden_apps = set(forbidden_apps)
         self.track_delay = track_delay
+        #: While set: every tracking request is answered with this status and JSON body, which reports an error
+        #: (``{"errors": [...]}``, ``{"status": "error"}``), and nothing is stored; None again, the tracker recovers.
+        self.track_error: tuple[int, Any] | None = None
         self.tokens: dict[str, float] = {}
         self.token_fetches = 0
         self.hits: list[dict[str, str]] = []
@@ -311,6 +315,11 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
             state = fake.token_state(headers)  # checked on arrival, as a real server does
             if fake.track_delay:
                 time.sleep(fake.track_delay)
+            error = fake.track_error
+            if error is not None:
+                fake.track_statuses.append(error[0])
+                self._answer(error[0], error[1])
+                return
             if state in ("expired", "unknown"):
                 fake.track_statuses.append(401)
                 self._answer(401, {"code": 401, "message": _UNAUTHORIZED[state]})

@@ -193,9 +193,13 @@ def test_detection_on_shuffled_subsets(fmt: str) -> None:
         assert detect(header + subset, path=fmt).name == fmt
 
 
+#: Samples written behind a proxy: the options that read the visitor's address from them.
+SAMPLE_TRACKING: dict[str, dict[str, Any]] = {"nginx_main": {"client_ip_group": "x_forwarded_for"}}
+
+
 def _requests(fmt: str) -> list[tuple[object, ...] | None]:
     lines = sample_lines(fmt)
-    parser = LineParser(concrete(fmt, lines), TrackingOptions())
+    parser = LineParser(concrete(fmt, lines), TrackingOptions(**SAMPLE_TRACKING.get(fmt, {})))
     out: list[tuple[object, ...] | None] = []
     for line in data_lines(lines):
         hit = parser.parse(line)
@@ -224,8 +228,51 @@ def test_unknown_format_name() -> None:
         get_format("apache2")
 
 
+def test_nginx_main_reads_the_visitor_from_x_forwarded_for_when_asked() -> None:
+    """nginx's packaged "main" format behind a load balancer: detected over combined for its extra quoted field;
+    its remote address is the proxy's, and --client-ip-from x-forwarded-for gives each visitor's."""
+    lines = sample_lines("nginx_main")
+    assert detect(lines, path="access.log").name == "nginx_main"
+    assert detect(sample_lines("ncsa_extended"), path="access.log").name == "ncsa_extended"
+    plain = _ips(LineParser(get_format("nginx_main"), TrackingOptions()), lines)
+    behind = _ips(LineParser(get_format("nginx_main"), TrackingOptions(client_ip_group="x_forwarded_for")), lines)
+    assert plain == {"10.0.0.1", "10.0.0.2", "66.249.66.1", "203.0.113.99"}
+    assert behind == _ips(LineParser(get_format("common_complete"), TrackingOptions()), sample_lines("common_complete"))
+    assert len(behind) == 7
+
+
+def _ips(parser: LineParser, lines: list[str]) -> set[str | None]:
+    return {hit.ip for hit in map(parser.parse, lines) if isinstance(hit, Hit)}
+
+
+NGINX_MAIN = '10.0.0.2 - - [10/Feb/2024:16:42:07 -0500] "GET / HTTP/1.1" 200 5 "-" "curl/8.5.0" "{}"'
+
+
+@pytest.mark.parametrize(
+    ("xff", "ip"),
+    [
+        ("-", "10.0.0.2"),
+        ("", "10.0.0.2"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("1.2.3.4, 10.0.0.1", "1.2.3.4"),
+        ("1.2.3.4, 198.51.100.23", "198.51.100.23"),  # the left one came from the client: not to be trusted
+        ("2001:db8::1f, 10.0.0.1", "2001:db8::1f"),
+        ("unknown", "10.0.0.2"),
+    ],
+)
+def test_nginx_main_x_forwarded_for(xff: str, ip: str) -> None:
+    line = NGINX_MAIN.format(xff)
+    for fast_path in (True, False):
+        parser = LineParser(
+            get_format("nginx_main"), TrackingOptions(client_ip_group="x_forwarded_for"), fast_path=fast_path
+        )
+        hit = parser.parse(line)
+        assert isinstance(hit, Hit) and hit.ip == ip and hit.user_agent == "curl/8.5.0"
+
+
 def test_aliases() -> None:
     assert get_format("combined").name == "ncsa_extended"
+    assert get_format("main").name == "nginx_main"
     assert get_format("vhost_combined").name == "common_complete"
 
 
@@ -304,6 +351,7 @@ FOURTH_REQUEST = [
     ("common_vhost", "www.example.com", "", "", "alice", None),
     ("ncsa_extended", None, SAFARI, "https://www.search.example/?q=books", "alice", None),
     ("common_complete", "www.example.com", SAFARI, "https://www.search.example/?q=books", "alice", None),
+    ("nginx_main", None, SAFARI, "https://www.search.example/?q=books", "alice", None),
     (
         "s3",
         "www.example.com",
@@ -341,7 +389,7 @@ def test_expected_record_of_every_format(
     fmt: str, host: str | None, ua: str, referrer: str, userid: str | None, gt: int | None
 ) -> None:
     lines = sample_lines(fmt)
-    hit = LineParser(concrete(fmt, lines), TrackingOptions()).parse(data_lines(lines)[3])
+    hit = LineParser(concrete(fmt, lines), TrackingOptions(**SAMPLE_TRACKING.get(fmt, {}))).parse(data_lines(lines)[3])
     assert isinstance(hit, Hit)
     assert (hit.time.replace(microsecond=0), hit.ip, hit.path, hit.query, hit.status) == (
         utc(2024, 2, 10, 21, 43, 15),

@@ -2,7 +2,8 @@
 
 A batch counts as imported only when the answer is recognised as the tracker's: Piwik PRO's 202/204 (or a
 200 with an empty body, its pixel or JSON), Matomo's bulk JSON with its counts, Pirsch's empty or JSON body.
-Anything else is :func:`not_a_tracker`: the import stops, and the batch is sent again by the next run.
+Anything else is :func:`not_a_tracker`: the import stops, and the batch is sent again by the next run. A JSON
+body that reports an error (:func:`reported_error`) is a failed batch whatever its status.
 """
 
 from __future__ import annotations
@@ -30,6 +31,29 @@ def json_body(response: httpx.Response) -> Any:
         return json.loads(body)
     except ValueError:
         return None
+
+
+def reported_error(response: httpx.Response) -> str | None:
+    """The error a JSON answer reports in spite of its status, else None: ``{"errors": [...]}`` (JSON:API, a
+    list of objects with a title or detail, or of strings) or ``{"status": "error", "message": ...}``."""
+    data = json_body(response)
+    if not isinstance(data, dict):
+        return None
+    errors = data.get("errors")
+    if errors:
+        items = errors if isinstance(errors, list) else [errors]
+        texts = [_error_text(item) for item in items[:3]]
+        return "; ".join(t for t in texts if t) or "no message"
+    if data.get("status") == "error" or data.get("result") == "error":
+        return str(data.get("message") or data.get("error") or "no message")
+    return None
+
+
+def _error_text(item: Any) -> str:
+    if isinstance(item, dict):
+        parts = [str(item[key]) for key in ("status", "code", "title", "detail", "message") if item.get(key)]
+        return " ".join(parts) or json.dumps(item)[:120]
+    return str(item)
 
 
 def piwikpro_accepts(response: httpx.Response) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from import_logs import __version__
-from import_logs.backends.answers import not_a_tracker, piwikpro_accepts
+from import_logs.backends.answers import not_a_tracker, piwikpro_accepts, reported_error
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
@@ -204,7 +204,24 @@ class PiwikProSender(HttpSender):
 
     def send(self, batch: Batch) -> SendResult | None:
         body = ('{"requests":[' + ",".join(batch.items) + "]}").encode("utf-8")
-        response = self.post(self.tracker_url, body, auth=self.auth)
+        attempts = max(1, self.config.http.max_attempts)
+        of = f"of {attempts}" if attempts < 1 << 60 else "(until the server answers)"
+        for attempt in range(1, attempts + 1):
+            response = self.post(self.tracker_url, body, auth=self.auth)
+            error = reported_error(response) if 200 <= response.status_code < 300 else None
+            if error is None:
+                break
+            # A success status whose body reports an error: the batch failed, whatever the status says.
+            if attempt == attempts:
+                raise self._reported(batch, response, error, attempt)
+            delay = self.retrier.backoff(attempt)
+            if self._say is not None:
+                self._say(
+                    f"POST {self.tracker_url}: HTTP {response.status_code} reporting an error ({error}); attempt "
+                    f"{attempt + 1} {of} in {delay:.1f} s"
+                )
+            if self._stop.wait(delay):
+                raise self._reported(batch, response, error, attempt)
         status = response.status_code
         if piwikpro_accepts(response):
             return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
@@ -240,6 +257,19 @@ class PiwikProSender(HttpSender):
             response,
             url=self.tracker_url,
             batch=batch,
+        )
+
+    def _reported(self, batch: Batch, response: httpx.Response, error: str, attempts: int) -> ServerError:
+        path, lineno = batch.where()
+        return ServerError(
+            f"POST {self.tracker_url} answered HTTP {response.status_code} with an error in its body ({error}), "
+            f"{attempts} time(s). The batch starting at {path}:{lineno} was not counted as imported; the next run "
+            "sends it again. Check the Piwik PRO status page and the app's tracking settings, and run again later "
+            "(--debug-tracker shows each answer).",
+            url=self.tracker_url,
+            status=response.status_code,
+            excerpt=excerpt(response),
+            attempts=attempts,
         )
 
 

@@ -51,6 +51,8 @@ KNOWN_GROUPS = {
     "generation_time_micro": "time taken, microseconds",
     "generation_time_secs": "time taken, seconds",
     "generation_time_nano": "time taken, nanoseconds",
+    "x_forwarded_for": "X-Forwarded-For header: the client and its proxies (read with --client-ip-from "
+    "x-forwarded-for)",
 }
 
 #: The inside of a double-quoted field, with backslash escapes. Written as Friedl's unrolled loop: a run of
@@ -69,6 +71,8 @@ FIELD_PATTERNS = {
     "length": r"(?P<length>\d+|-)",
     "referrer": r"(?P<referrer>" + _QUOTED + ")",
     "user_agent": r"(?P<user_agent>" + _QUOTED + ")",
+    # nginx's $http_x_forwarded_for: the client and the proxies it came through, or "-".
+    "x_forwarded_for": r"(?P<x_forwarded_for>" + _QUOTED + ")",
 }
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -278,7 +282,7 @@ def _formats_dir() -> Path:
 def builtin_formats() -> dict[str, FormatDef]:
     """The bundled formats by name, in detection order (the reference importers' order)."""
     order = [
-        "common", "common_vhost", "ncsa_extended", "common_complete", "w3c_extended", "amazon_cloudfront",
+        "common", "common_vhost", "ncsa_extended", "common_complete", "nginx_main", "w3c_extended", "amazon_cloudfront",
         "incapsula_w3c", "iis", "shoutcast", "s3", "icecast2", "elb", "traefik_json", "nginx_json", "caddy_json",
         "ovh", "haproxy", "gandi",
     ]  # fmt: skip
@@ -333,7 +337,7 @@ def load_format_file(path: str) -> FormatDef:
 
 #: Fields the split fast path reads as one blank-separated token, and as one double-quoted string.
 SPLIT_TOKENS = frozenset({"vhost", "ip", "ident", "userid", "status", "length"})
-SPLIT_QUOTED = frozenset({"request", "referrer", "user_agent"})
+SPLIT_QUOTED = frozenset({"request", "referrer", "user_agent", "x_forwarded_for"})
 _BRACKET_DATE = "[{clf_date}]"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, SendResult, open_sender
@@ -25,6 +25,7 @@ from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.follow import await_logs
+from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
@@ -116,6 +117,8 @@ class Importer:
             self.on_event(Notice(f"reading the files in this order (each log's oldest first): {order}", detail=True))
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
+        if forced is not None:  # a named format is checked before the state, the workers and the sender
+            check_identity(forced, c, where="--log-format-regex" if c.formats.regex else "--log-format-name")
         resolve_zone(c.formats.timezone)  # a wrong --timezone stops here, before anything is sent
         if c.request_limit is not None:
             self.on_event(Notice(f"--debug-request-limit {c.request_limit}: a trial run, no state file is kept"))
@@ -141,11 +144,14 @@ class Importer:
 
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
-        # The worker processes start now, while the sender signs in and the format is detected.
-        executor = start_workers(c.workers) if c.workers > 1 else None
-        window: deque[Future[BlockResult]] = deque()
+        # The sender checks its options (--url, the credentials) before any process starts: a pool started and
+        # torn down at once can end the interpreter with a traceback after the message.
         sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
+        executor: ProcessPoolExecutor | None = None
+        window: deque[Future[BlockResult]] = deque()
         try:
+            # The worker processes start now, while the sender signs in and the format is detected.
+            executor = start_workers(c.workers) if c.workers > 1 else None
             self._check_interrupted()
             spec = sender.prepare()
             self._check_interrupted()

@@ -29,6 +29,7 @@ from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
 from import_logs.pipeline.follow import Follower, growing_blocks, is_live, unfinished_copies
+from import_logs.pipeline.groups import check_identity, missing_groups
 from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
@@ -334,6 +335,7 @@ class Planner:
         c = self.config
         fmt = self._format_for(source, lines, forced, resume)
         self.stats.formats[source.name] = fmt.name
+        check_identity(fmt, c, where=source.name)
         self._check_groups(fmt)
         by_host = self.spec.per_hit_site and self.spec.replay_suffixes is None and not c.tracking.log_hostname
         if by_host and "host" not in fmt.groups:
@@ -356,29 +358,14 @@ class Planner:
         )
 
     def _check_groups(self, fmt: FormatDef) -> None:
-        """Say once per format which groups named by the options it does not have (the reference crashed)."""
+        """Say once per format which groups named by the options it does not have (see :mod:`groups`)."""
         t = self.config.tracking
-        named = (t.page_cvars, t.visit_cvars, t.ignore_groups, t.client_ip_group, t.page_dimensions, t.visit_dimensions)
+        named = (t.page_cvars, t.visit_cvars, t.ignore_groups, t.page_dimensions, t.visit_dimensions)
         if fmt.name in self._checked or not any(named):
             return
         self._checked.add(fmt.name)
-        groups = fmt.groups
-        for option, names in (
-            ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
-            ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
-            ("--ignore-groups", list(t.ignore_groups)),
-            ("--regex-group-to-page-dimension", [g for g, _ in t.page_dimensions]),
-            ("--regex-group-to-visit-dimension", [g for g, _ in t.visit_dimensions]),
-            ("--client-ip-from", [t.client_ip_group] if t.client_ip_group else []),
-        ):
-            missing = [name for name in names if name not in groups]
-            if missing:
-                self.on_event(
-                    Notice(
-                        f"{option}: the {fmt.name} format has no group {', '.join(missing)}; ignored. Its groups: "
-                        f"{', '.join(sorted(groups))}."
-                    )
-                )
+        for text in missing_groups(fmt, t):
+            self.on_event(Notice(text))
 
     def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
         """The format of a source: named or detected; a W3C template built from the fields in effect."""
