@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gzip
 import json
 import os
 import shutil
@@ -265,3 +266,35 @@ def test_a_lock_that_cannot_be_created_is_a_state_error_in_process(
         StateFile(str(path), "https://example#1", lock_timeout=0).__enter__()
     assert f"state file {path}: cannot be created (Read-only file system)" in str(raised.value)
     assert exit_code_for(raised.value) == ExitCode.STATE
+
+
+# --- item 16: --show-state names where each log's content is now -----------------------------------------------
+
+
+def test_show_state_names_the_rotated_copies_where_each_log_is_now(fake: FakePiwikPro, tmp_path: Path) -> None:
+    """Imported as `access.log` each time (cron on one name), rotated twice: three entries last seen as
+    access.log, whose content is now in access.log.2.gz, access.log.1 and access.log."""
+    log = tmp_path / "access.log"
+    for tag in "abc":
+        if log.exists():
+            if (tmp_path / "access.log.1").exists():
+                with (tmp_path / "access.log.1").open("rb") as f, gzip.open(tmp_path / "access.log.2.gz", "wb") as z:
+                    z.write(f.read())
+                (tmp_path / "access.log.1").unlink()
+            log.rename(tmp_path / "access.log.1")
+        append(log, tag, 1, 5)
+        result = run_cli(*piwik_args(fake, str(log)), cwd=tmp_path, env=SECRET_ENV)
+        assert result.returncode == 0, result.stderr
+    shown = run_cli(*piwik_args(fake, "--show-state"), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()[2:]
+    assert [line.strip().split(": next line")[0] for line in lines] == [
+        f"{tmp_path}/access.log.2.gz (last seen as access.log)",
+        f"{tmp_path}/access.log.1 (last seen as access.log)",
+        f"{log}",
+    ]
+    (tmp_path / "access.log.2.gz").unlink()
+    shown = run_cli(*piwik_args(fake, "--show-state"), cwd=tmp_path)
+    assert f"{log} (its content is no longer there nor beside it: rotated away or deleted): next line 6" in (
+        shown.stdout
+    )

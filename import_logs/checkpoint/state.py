@@ -358,15 +358,15 @@ class StateFile:
             path=path,
         )
 
-    def describe(self) -> Iterator[str]:
-        """Lines for --show-state."""
+    def describe(self, where: Callable[[Entry], str] | None = None) -> Iterator[str]:
+        """Lines for --show-state; ``where`` names an entry's file as it is now (else by its last name)."""
         yield f"state file {self.path}"
         yield f"destination {self.destination}"
         if not self.entries:
             yield "  no source imported yet"
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
-            yield f"  {e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+            yield f"  {where(e) if where else e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
 
 
 def _entry(fields: dict[str, Any]) -> Entry:
