@@ -422,7 +422,7 @@ def test_quiet_prints_nothing_when_nothing_is_new(fake: FakePiwikPro, tmp_path: 
     append(log, "c", 1, 10)
     args = piwik_args(fake, "--quiet", str(log))
     first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
-    assert first.returncode == 0 and first.stdout.startswith("import-logs: 10 new lines in 1 file(s): 10 hits sent")
+    assert first.returncode == 0 and first.stdout.startswith("import-logs: 10 new lines in 1 file: 10 hits sent")
     second = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
     assert second.returncode == 6
     assert second.stdout == second.stderr == ""
