@@ -164,7 +164,7 @@ class Service:
 
     def start(self) -> None:
         n = len(self.runs)
-        args = f"--url={self.tracker.url} --client-id=bench --idsite=bench --no-progress --quiet --follow "
+        args = f"--url={self.tracker.url} --client-id=bench --idsite=bench --no-progress --quiet --traceback --follow "
         args += f"--flush-interval=1 --workers={self.workers} --state-file={self.work}/state.json "
         args += f"--summary-json={self.work}/summary-{n}.json {self.work}/access.log"
         env = {**os.environ, "IMPORT_LOGS_CLIENT_SECRET": "bench"}
@@ -199,8 +199,9 @@ class Service:
         found = re.search(r"up to (\d+) of its hits may have been accepted", err)  # the same, said on stderr
         run["announced_after_kill"] = max(figures.get("previous_run_in_flight", 0), int(found[1]) if found else 0)
         run["maybe_stored_twice"] = figures.get("hits_maybe_stored_twice", 0)
-        if "error" in err:
-            run["error"] = next(line for line in err.splitlines() if "error" in line)[:300]
+        said = [line for line in err.splitlines() if line.startswith("import-logs:") and "error" in line]
+        if said:  # the traceback is in stderr-N.txt (kept with --keep)
+            run["error"] = said[0][:300]
 
 
 def group_alive(pgid: int) -> bool:
