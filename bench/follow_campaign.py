@@ -161,6 +161,7 @@ class Service:
         self.work, self.tracker, self.workers = work, tracker, workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs: list[dict[str, Any]] = []
+        self.up = False
 
     def start(self) -> None:
         n = len(self.runs)
@@ -172,10 +173,11 @@ class Service:
             command, out = [sys.executable, "-m", "import_logs", *args.split()], subprocess.DEVNULL
             self.proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
         self.runs.append({"run": n, "stopped_by": None})
+        self.up = True
 
     def stop(self, how: str) -> None:
         assert self.proc is not None
-        run = self.runs[-1]
+        run, self.up = self.runs[-1], False
         if self.proc.poll() is not None:
             run["stopped_by"] = "itself"
         elif how == "kill -9":
@@ -243,7 +245,12 @@ def campaign(opts: argparse.Namespace, work: Path) -> dict[str, Any]:
     trace = (work / "events.txt").open("w")  # what happened when, for a lost line's story
     while events:
         at, what, arg = events.pop(0)
-        time.sleep(max(0.0, started + at - time.monotonic()))
+        while time.monotonic() < started + at:  # meanwhile, systemd's Restart=on-failure
+            time.sleep(min(0.25, max(0.0, started + at - time.monotonic())))
+            if service.up and service.proc is not None and service.proc.poll() is not None:
+                trace.write(f"{time.monotonic() - started:7.2f} restart after its exit {service.proc.returncode}\n")
+                service.stop("itself")
+                service.start()
         trace.write(f"{time.monotonic() - started:7.2f} {what} {arg or ''} (line {writer.written})\n")
         if what == "rotate":
             rotate(log, writer, arg)
