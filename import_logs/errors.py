@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     AUTH = 4  # credentials refused, or the site or app cannot be used with them
     SERVER = 5  # the server is unreachable, keeps failing, or rejected a request
     NOTHING_NEW = 6  # not an error: no new line in any file (everything was imported before)
-    STATE = 7  # the state file cannot be written (a full disk) or is not one of ours
+    STATE = 7  # the state file cannot be read, created or written, is damaged, newer, or not one of ours
     BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM
@@ -109,7 +109,8 @@ class WorkerError(ImportLogsError):
 
 
 class StateFileError(ImportLogsError):
-    """The state file cannot be written (a full disk, a read-only file system), or holds something else."""
+    """The state file cannot be read, created or written (permissions, a full disk, a read-only file system), or
+    holds something else: a damaged value (named with its field), a newer version, another program's JSON."""
 
     def __init__(self, message: str, *, path: str) -> None:
         self.path = path

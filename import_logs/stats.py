@@ -201,15 +201,20 @@ def summary_text(stats: Stats) -> str:
     return "\n".join(lines)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``, ``1,204 new lines``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def result_line(stats: Stats) -> str:
     """The one line of ``--quiet``."""
     d = summary_dict(stats)
     if stats.dry_run:
-        sent = f"{d['hits_kept']:,} hits kept (dry run)"
+        sent = f"{plural(d['hits_kept'], 'hit')} kept (dry run)"
     elif stats.saved_to:
-        sent = f"{d['hits_sent']:,} hits written (--save-requests)"
+        sent = f"{plural(d['hits_sent'], 'hit')} written (--save-requests)"
     else:
-        sent = f"{d['hits_sent']:,} hits sent"
+        sent = f"{plural(d['hits_sent'], 'hit')} sent"
     extra = ""
     if d["hits_rejected"] or d["hits_dropped_by_server"]:
         extra += f", {d['hits_rejected'] + d['hits_dropped_by_server']:,} rejected or dropped by the server"
@@ -218,8 +223,8 @@ def result_line(stats: Stats) -> str:
     if d["unknown_hosts"]:
         extra += f", {sum(d['unknown_hosts'].values()):,} of hosts with no site"
     if d["files_not_read_whole"]:
-        extra += f", {len(d['files_not_read_whole'])} file(s) not read to their end"
+        extra += f", {plural(len(d['files_not_read_whole']), 'file')} not read to their end"
     return (
-        f"import-logs: {d['lines_parsed']:,} new lines in {len(d['files'])} file(s): {sent}, "
+        f"import-logs: {plural(d['lines_parsed'], 'new line')} in {plural(len(d['files']), 'file')}: {sent}, "
         f"{d['skipped_total']:,} skipped, {d['invalid_total']:,} invalid{extra}; {d['elapsed_seconds']:.1f} s"
     )

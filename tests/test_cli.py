@@ -309,3 +309,15 @@ def test_reference_date_host_and_path_options() -> None:
     wrong = invoke("--dry-run", "--exclude-older-than=yesterday", LOG)
     assert wrong.exit_code == ExitCode.USAGE
     assert "--exclude-older-than 'yesterday': give \"YYYY-MM-DD hh:mm:ss +hhmm\"" in wrong.stderr
+
+
+def test_a_binary_file_is_shown_with_its_bytes_escaped_once(tmp_path: Path) -> None:
+    """#22 item 16: a byte that is not text was shown as '\\\\xd0' (escaped when read, then again by repr)."""
+    binary = tmp_path / "core.log"
+    binary.write_bytes(b"\x7fELF\x02\x01\xd0a\tz\x00\x00\n")
+    detected = invoke("--dry-run", str(binary))
+    assert detected.exit_code == ExitCode.INPUT
+    assert "First line: '\\x7fELF\\x02\\x01\\xd0a\\tz\\x00\\x00'. Name the format" in detected.stderr
+    forced = invoke("--dry-run", "--log-format-name=common", str(binary))
+    assert forced.exit_code == ExitCode.INPUT
+    assert "First line: '\\x7fELF\\x02\\x01\\xd0a\\tz\\x00\\x00'. Leave --log-format-name out" in forced.stderr

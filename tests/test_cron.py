@@ -121,7 +121,7 @@ def test_matomo_cron_lines(name: str, tmp_path: Path) -> None:
         assert len(matomo.hits) == sent
         if name == "settings file":
             assert first.stderr == ""
-            assert first.stdout.startswith("import-logs: 20 new lines in 1 file(s): 9 hits sent")
+            assert first.stdout.startswith("import-logs: 20 new lines in 1 file: 9 hits sent")
             assert second.stdout == second.stderr == ""  # nothing new, nothing wrong: cron mails nothing
         if name == "proxy and php":
             assert "--config (Matomo's config.ini.php) is not needed" in first.stderr

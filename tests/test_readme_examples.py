@@ -75,7 +75,7 @@ def test_the_cron_line_runs_as_written(tmp_path: Path) -> None:
             for _ in range(2)
         ]
     assert runs[0].returncode == 0, runs[0].stderr
-    assert runs[0].stdout.startswith("import-logs: 40 new lines in 2 file(s)")
+    assert runs[0].stdout.startswith("import-logs: 40 new lines in 2 files")
     assert runs[1].returncode == 0, runs[1].stderr  # nothing new: exit 6, which the line accepts
     assert runs[1].stdout == runs[1].stderr == ""  # so cron mails nothing
     assert f"{len(matomo.hits)} hits sent" in runs[0].stdout and matomo.hits

@@ -40,7 +40,7 @@ def test_what_each_mode_says() -> None:
     saved = summary_text(figures(saved_to="out.jsonl"))
     assert "requests written to out.jsonl (--save-requests: nothing sent)" in saved
     assert "imported" not in saved.replace("already imported", "")
-    assert result_line(figures(dry_run=True)).startswith("import-logs: 100 new lines in 1 file(s): 60 hits kept")
+    assert result_line(figures(dry_run=True)).startswith("import-logs: 100 new lines in 1 file: 60 hits kept")
 
 
 def test_streams_and_unfinished_files_are_said() -> None:
@@ -50,7 +50,7 @@ def test_streams_and_unfinished_files_are_said() -> None:
     assert "<stdin>: a stream, with no place in the state: a re-run sends its lines again" in text
     assert "lines skipped as already imported" not in text  # every file was a stream
     assert "b.log.gz: ends early" in text
-    assert "1 file(s) not read to their end" in result_line(stats)
+    assert "1 file not read to their end" in result_line(stats)
 
 
 def private(path: Path, text: str) -> str:
@@ -110,3 +110,16 @@ def test_the_summary_lists_every_reason_by_its_key() -> None:
     assert (d["skipped"]["static"], d["skipped"]["request_limit"], d["invalid"]["no_match"]) == (30, 1, 10)
     text = summary_text(stats)
     assert f"1 {Skip.REQUEST_LIMIT.text}" in text and f"10 invalid log lines: {Invalid.NO_MATCH.text}" in text
+
+
+def test_the_quiet_line_says_one_and_many_as_words_do() -> None:
+    """#22 item 16: "1 new lines in 5 file(s)"."""
+    one = figures()
+    one.files, one.lines, one.kept = ["a.log", "b.log", "c.log", "d.log", "e.log"], 1, 1
+    one.add_sent(1)
+    assert result_line(one).startswith("import-logs: 1 new line in 5 files: 1 hit sent, 30 skipped")
+    many = figures(unreadable={"b.log.gz": "ends early", "c.log.gz": "ends early"})
+    many.lines, many.kept = 1204, 2
+    many.add_sent(2)
+    assert result_line(many).startswith("import-logs: 1,204 new lines in 1 file: 2 hits sent")
+    assert "2 files not read to their end" in result_line(many)

@@ -422,7 +422,7 @@ def test_quiet_prints_nothing_when_nothing_is_new(fake: FakePiwikPro, tmp_path: 
     append(log, "c", 1, 10)
     args = piwik_args(fake, "--quiet", str(log))
     first = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
-    assert first.returncode == 0 and first.stdout.startswith("import-logs: 10 new lines in 1 file(s): 10 hits sent")
+    assert first.returncode == 0 and first.stdout.startswith("import-logs: 10 new lines in 1 file: 10 hits sent")
     second = run_cli(*args, cwd=tmp_path, env=SECRET_ENV)
     assert second.returncode == 6
     assert second.stdout == second.stderr == ""
@@ -618,11 +618,15 @@ def test_a_state_file_of_the_wrong_shape_is_named(fake: FakePiwikPro, tmp_path: 
     log = tmp_path / "access.log"
     append(log, "s", 1, 5)
     state = tmp_path / "state.json"
-    for wrong in ('["not", "a", "state"]', '{"sources": {"a": 1}}', '{"sources": [{"path": 3}]}'):
+    for wrong, said in (
+        ('["not", "a", "state"]', " is JSON but not an import-logs state file"),
+        ('{"sources": {"a": 1}}', " is JSON but not an import-logs state file"),
+        ('{"sources": [{"path": 3}]}', ": sources[0].fingerprint missing, not a non-empty text"),  # #22: the field
+    ):
         state.write_text(wrong)
         result = run_cli(*piwik_args(fake, f"--state-file={state}", str(log)), cwd=tmp_path, env=SECRET_ENV)
         assert result.returncode == 7, result.stderr
-        assert f"state file {state} is JSON but not an import-logs state file" in result.stderr
+        assert f"state file {state}{said}" in result.stderr
     assert fake.hits == []
 
 

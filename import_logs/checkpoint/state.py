@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from import_logs.checkpoint.validate import SNAPSHOT_FIX, check_journal_record, check_snapshot
 from import_logs.errors import ConfigError, StateFileError, StateLockedError
 
 FINGERPRINT_BYTES = 1024
@@ -112,7 +113,10 @@ class StateFile:
         try:
             self._load()
             if not self.read_only:
-                self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    self._journal_fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                except OSError as exc:
+                    raise self._unwritable(self.journal_path, exc) from None
         except BaseException:
             self._unlock()
             raise
@@ -133,8 +137,10 @@ class StateFile:
             os.makedirs(directory, exist_ok=True)
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise ConfigError(
-                f"state file {self.path}: cannot be created ({exc.strerror}). Choose another with --state-file."
+            raise StateFileError(
+                f"state file {self.path}: cannot be created ({exc.strerror or exc}). Let this user write "
+                f"{directory}, or choose another place with --state-file.",
+                path=self.path,
             ) from None
         deadline = time.monotonic() + self.lock_timeout
         holder: str | None = None
@@ -200,47 +206,56 @@ class StateFile:
             data = json.loads(Path(self.path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"state file {self.path}: cannot be read ({exc}). Move it away to start afresh (every line "
-                "would be imported again), or restore it from a backup."
+        except OSError as exc:
+            raise self._unreadable(self.path, exc) from None
+        except ValueError as exc:
+            raise StateFileError(
+                f"state file {self.path}: not valid JSON ({exc}). {SNAPSHOT_FIX}", path=self.path
             ) from None
-        _check_shape(data, self.path)
+        check_snapshot(data, self.path, version=VERSION, fingerprint_bytes=FINGERPRINT_BYTES)
         if data.get("destination") not in (None, self.destination):
             raise ConfigError(
                 f"state file {self.path} belongs to {data.get('destination')}, not {self.destination}. "
                 "Give each destination its own --state-file."
             )
-        self.previous_clean = bool(data.get("clean", True))
-        self.previous_in_flight = int(data.get("in_flight", 0))
-        known = set(Entry.__dataclass_fields__)
-        self.entries = [Entry(**{k: v for k, v in e.items() if k in known}) for e in data.get("sources", [])]
+        self.previous_clean = data.get("clean", True)
+        self.previous_in_flight = data.get("in_flight", 0)
+        self.entries = [_entry(e) for e in data.get("sources", [])]
         self._replay()
 
     def _replay(self) -> None:
         """Add the lines that the journal says were accepted after the snapshot."""
         try:
-            text = Path(self.journal_path).read_text(encoding="utf-8")
+            text = Path(self.journal_path).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise self._unreadable(self.journal_path, exc) from None
         by_fingerprint = {e.fingerprint: e for e in self.entries}
-        for line in text.splitlines():
+        for number, line in enumerate(text.splitlines(), 1):
             try:
                 record = json.loads(line)
             except ValueError:
                 continue  # the last line of a run killed while writing it: its batch counts as in flight
-            if isinstance(record.get("entry"), dict):
-                known = set(Entry.__dataclass_fields__)
-                started = Entry(**{k: v for k, v in record["entry"].items() if k in known})
+            check_journal_record(record, self.journal_path, number, fingerprint_bytes=FINGERPRINT_BYTES)
+            if "entry" in record:
+                started = _entry(record["entry"])
                 if started.fingerprint not in by_fingerprint:
                     self.entries.append(started)
                     by_fingerprint[started.fingerprint] = started
                 continue
-            for fp, lines in record.get("acked", {}).items():
+            for fp, lines in record["acked"].items():
                 entry = by_fingerprint.get(fp)
                 if entry is not None:
                     entry.acked = sorted(set(entry.acked) | {n for n in lines if n > entry.line})
         self.previous_clean = False if text.strip() else self.previous_clean
+
+    def _unreadable(self, path: str, exc: OSError) -> StateFileError:
+        return StateFileError(
+            f"state file {path}: cannot be read ({exc.strerror or exc}). Let this user read it and write its "
+            "directory, or choose another with --state-file (a new one imports every file given from its start).",
+            path=path,
+        )
 
     # --- sources ------------------------------------------------------------------------------------------
 
@@ -331,44 +346,32 @@ class StateFile:
             os.ftruncate(self._journal_fd, 0)
 
     def _unwritable(self, path: str, exc: OSError) -> StateFileError:
+        directory = os.path.dirname(os.path.abspath(path))
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            fix = f"let this user write {directory} (mounted read-write)"
+        else:
+            fix = f"free space in {directory}"
         return StateFileError(
             f"state file {path}: cannot be written ({exc.strerror or exc}). The import stopped so that the state "
-            f"never runs behind the server; free space in {os.path.dirname(os.path.abspath(path))} (or choose "
-            "another --state-file) and run again: at most the batches that were being sent are sent again.",
+            f"never runs behind the server; {fix} (or choose another --state-file) and run again: at most the "
+            "batches that were being sent are sent again.",
             path=path,
         )
 
-    def describe(self) -> Iterator[str]:
-        """Lines for --show-state."""
+    def describe(self, where: Callable[[Entry], str] | None = None) -> Iterator[str]:
+        """Lines for --show-state; ``where`` names an entry's file as it is now (else by its last name)."""
         yield f"state file {self.path}"
         yield f"destination {self.destination}"
         if not self.entries:
             yield "  no source imported yet"
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
-            yield f"  {e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+            yield f"  {where(e) if where else e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
 
 
-def _check_shape(data: Any, path: str) -> None:
-    """Valid JSON that is not a state file (another program's, or edited by hand) is named, not a crash."""
-    sources = data.get("sources", []) if isinstance(data, dict) else None
-    fine = isinstance(sources, list) and all(
-        isinstance(e, dict)
-        and isinstance(e.get("fingerprint"), str)
-        and isinstance(e.get("path"), str)
-        and all(
-            isinstance(e.get(k, 0), int) and not isinstance(e.get(k, 0), bool) for k in ("fp_len", "offset", "line")
-        )
-        and isinstance(e.get("acked", []), list)
-        for e in sources
-    )
-    if not fine:
-        raise StateFileError(
-            f"state file {path} is JSON but not an import-logs state file (expected an object with a list of "
-            "sources, each with fingerprint, path, offset and line). Move it away to start afresh (every line "
-            "would be imported again), or restore it from a backup.",
-            path=path,
-        )
+def _entry(fields: dict[str, Any]) -> Entry:
+    """An entry from its checked fields (those of a newer import-logs left out)."""
+    return Entry(**{k: v for k, v in fields.items() if k in Entry.__dataclass_fields__})
 
 
 def _peer_pid(name: str) -> str:

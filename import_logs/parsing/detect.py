@@ -23,6 +23,13 @@ def first_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.strip()][:DETECT_LINES]
 
 
+def excerpt(line: str, width: int = 120) -> str:
+    """A line as a message shows it: quoted, its control characters escaped once. Its bytes that are not text
+    were read as ``\\xNN`` already (``backslashreplace``), which ``repr`` would escape a second time."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line[:width])
+    return f"'{shown}'"
+
+
 def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef:
     """The most specific bundled format for the first lines of a file.
 
@@ -55,10 +62,10 @@ def detect(lines: list[str], *, path: str, w3c_options: Any = None) -> FormatDef
         if score > best_score:
             best, best_score = candidate, score
     if best is None:
-        first = sample[0][:120] if sample else ""
         raise FormatError(
             f"{path}: no known format matches the first lines (tried: {', '.join(tried)}). "
-            f"First line: {first!r}. Name the format with --log-format-name or give --log-format-regex.",
+            f"First line: {excerpt(sample[0] if sample else '')}. Name the format with --log-format-name or give "
+            "--log-format-regex.",
             path=path,
             tried=tried,
         )

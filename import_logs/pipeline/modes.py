@@ -9,12 +9,12 @@ from typing import BinaryIO
 
 from import_logs.backends import destination
 from import_logs.checkpoint.resume import read_head
-from import_logs.checkpoint.state import StateFile, default_state_path
+from import_logs.checkpoint.state import Entry, StateFile, default_state_path, fingerprint
 from import_logs.config import Config
-from import_logs.errors import ConfigError
+from import_logs.errors import ConfigError, ImportLogsError
 from import_logs.parsing.detect import detect
 from import_logs.pipeline.plan import forced_format
-from import_logs.sources import head_lines, open_stream, resolve_inputs, stream_blocks
+from import_logs.sources import Source, compression_of, head_lines, open_stream, resolve_inputs, stream_blocks
 
 
 def state_file_for(
@@ -53,8 +53,45 @@ def show_state(config: Config) -> list[str]:
     state = state_file_for(config, read_only=True)
     if state is None:
         return ["no state kept yet for this destination (give --url and --idsite, or --state-file)"]
+    heads: dict[str, bytes] = {}
     with state:
-        return list(state.describe())
+        return list(state.describe(lambda entry: located(entry, heads)))
+
+
+def located(entry: Entry, heads: dict[str, bytes]) -> str:
+    """Where a file's content is now: its last path, else a rotated copy beside it (``access.log.1``,
+    ``access.log.2.gz``, ``access.log-20261129.gz``) found by its fingerprint, else a note that it is gone.
+    ``heads`` keeps the first bytes read of each file, for the next entries."""
+    if entry.object or not entry.fp_len:
+        return entry.path
+
+    def holds(path: str) -> bool:
+        if path not in heads:
+            heads[path] = _head(path)
+        head = heads[path]
+        return len(head) >= entry.fp_len and fingerprint(head, entry.fp_len) == entry.fingerprint
+
+    if holds(entry.path):
+        return entry.path
+    directory, name = os.path.split(entry.path)
+    try:
+        siblings = sorted(n for n in os.listdir(directory or ".") if n.startswith(name) and n != name)
+    except OSError:
+        siblings = []
+    for sibling in siblings:
+        if holds(os.path.join(directory, sibling)):
+            return f"{os.path.join(directory, sibling)} (last seen as {name})"
+    return f"{entry.path} (its content is no longer there nor beside it: rotated away or deleted)"
+
+
+def _head(path: str) -> bytes:
+    """The first decompressed bytes of a regular file, or nothing when it cannot be read."""
+    try:
+        if not os.path.isfile(path):
+            return b""
+        return read_head(Source(0, path, path, compression_of(path), None))
+    except (OSError, EOFError, ValueError, ImportLogsError):
+        return b""
 
 
 def reset_state(config: Config) -> list[str]:

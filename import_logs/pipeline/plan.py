@@ -23,7 +23,7 @@ from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
 from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
-from import_logs.parsing.detect import detect, first_lines
+from import_logs.parsing.detect import detect, excerpt, first_lines
 from import_logs.parsing.formats import FormatDef, get_format, load_format_file, user_regex_format
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
@@ -394,7 +394,7 @@ class Planner:
         option = "--log-format-regex" if c.formats.regex else "--log-format-name"
         raise FormatError(
             f"{source.name}: the format {fmt.name} given by {option} reads none of the first lines. First line: "
-            f"{sample[0][:120]!r}. Leave {option} out to detect the format (see --list-formats), or correct it.",
+            f"{excerpt(sample[0])}. Leave {option} out to detect the format (see --list-formats), or correct it.",
             path=source.name,
             tried=(fmt.name,),
         )

@@ -145,7 +145,8 @@ SENDING: tuple[Section, ...] = (
         (
             option(
                 "--state-file",
-                type=click.Path(dir_okay=False),
+                # not readable=True: a state that cannot be read is the state's error (exit 7, with its fix)
+                type=click.Path(dir_okay=False, readable=False),
                 help="Where this destination's progress is kept  "
                 "[default: ~/.local/state/import-logs/<destination>.json].",
             ),
