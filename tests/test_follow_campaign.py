@@ -11,16 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 CAMPAIGN = Path(__file__).resolve().parent.parent / "bench" / "follow_campaign.py"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a restart after a rotation loses the rest of the rotated copy (#22 items 1 and 2): the lead's follow "
-    "fix; remove this mark once it is merged",
-)
 def test_a_short_campaign_loses_no_line(tmp_path: Path) -> None:
     work = tmp_path / "campaign"
     args = ["--seed=3", "--duration=14", "--rotations=3", "--stops=2", "--rate=300", "--final-timeout=20"]
