@@ -65,11 +65,16 @@ class Block:
 
     def read(self) -> bytes | None:
         """The block's bytes; None when the file no longer holds the whole range (cut short under us by
-        copytruncate): those bytes are not the lines that were planned, and the block must not count as read."""
+        copytruncate, or removed: a rotated copy compressed meanwhile): those bytes are not the lines that were
+        planned, and the block must not count as read."""
         if self.data is not None:
             return self.data
         assert self.path is not None
-        with open(self.path, "rb") as f:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - closed below; only its opening may fail this way
+        except FileNotFoundError:
+            return None
+        with f:
             f.seek(self.start)
             data = f.read(self.end - self.start)
             if len(data) < self.end - self.start or os.fstat(f.fileno()).st_size < self.end:

@@ -171,3 +171,56 @@ def test_a_log_that_does_not_come_back_is_waited_for_with_a_bound(
     said.clear()
     follow.await_logs([str(tmp_path / "other.log")], 0.05, threading.Event(), lambda e: said.append(str(e)))
     assert not said  # no rotated copy beside it: a wrong name, named at once as missing
+
+
+def test_a_copy_compressed_as_a_restart_looks_at_it_is_read_under_its_new_name(
+    log: Log, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The campaign's crash: logrotate compressed access.log.1 (and removed it) while the starting run found it."""
+    import threading
+
+    from import_logs.config import BackendOptions, Config, FollowOptions, StateOptions
+    from import_logs.errors import Interrupted
+    from import_logs.pipeline import Importer, plan
+
+    out = tmp_path / "requests.jsonl"
+
+    def run_for(seconds: float) -> list[int]:
+        config = Config(
+            inputs=(str(log.path),),
+            workers=1,
+            save_requests=str(out),
+            backend=BackendOptions(idsite="app"),
+            state=StateOptions(path=str(tmp_path / "state.json")),
+            follow=FollowOptions(enabled=True, poll=0.05, flush_interval=0.05),
+        )
+        importer = Importer(config)
+        timer = threading.Timer(seconds, importer.interrupt, args=(15,))
+        timer.start()
+        with pytest.raises(Interrupted):
+            importer.run()
+        timer.cancel()
+        return [int(line.split("/p/")[1].split('"')[0]) for line in out.read_text().splitlines()]
+
+    log.write(30)
+    first = run_for(0.6)
+    log.write(5)
+    log.path.rename(tmp_path / "access.log.1")
+    log.reopen()
+    log.write(3)
+    found = plan.unfinished_copies
+
+    def compressed_meanwhile(path: str, state: object) -> list[str]:
+        copies = found(path, state)  # type: ignore[arg-type]
+        plain = tmp_path / "access.log.1"
+        if plain.exists():
+            with open(plain, "rb") as src, gzip.open(str(plain) + ".gz", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            plain.unlink()
+        return copies
+
+    monkeypatch.setattr(plan, "unfinished_copies", compressed_meanwhile)
+    second = run_for(1.0)
+    if second[: len(first)] == first:  # the file written on, not again
+        second = second[len(first) :]
+    assert sorted(first + second) == list(range(38))

@@ -253,7 +253,7 @@ def test_copytruncate_during_a_read_loses_nothing(tmp_path: Path) -> None:
         append(log, "n", 1, 5)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-        assert "access.log: became shorter while it was read (rotated by copytruncate?)" in err
+        assert "access.log: became shorter or was removed while it was read (rotated by copytruncate" in err
         again = run_cli(*args, str(tmp_path / "access.log*"), cwd=tmp_path, env=SECRET_ENV)
         assert again.returncode == 0, again.stderr
         assert imported(fake) == Counter(expect("t", 1, 6000) | expect("n", 1, 5))

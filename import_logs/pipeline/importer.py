@@ -301,9 +301,9 @@ class Importer:
         self._cut.add(r.source)
         self.on_event(
             Notice(
-                f"{self.sources[r.source].name}: became shorter while it was read (rotated by copytruncate?); it was "
-                f"imported up to line {self._line_base[r.source]:,}, and the next run reads on from there in the "
-                "rotated copy."
+                f"{self.sources[r.source].name}: became shorter or was removed while it was read (rotated by "
+                f"copytruncate, or compressed?); it was imported up to line {self._line_base[r.source]:,}, and the "
+                "next run reads on from there in the rotated copy."
             )
         )
 

@@ -126,13 +126,7 @@ class Planner:
         try:
             for source in list(sources):
                 if follower is not None and source.path and not source.compression and is_live(source.path):
-                    for copy in unfinished_copies(source.path, self.state):
-                        if all(copy != s.path for s in sources):
-                            rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
-                            sources.append(rest)
-                            self.on_event(Notice(f"{copy}: the rest of {source.path} before its rotation, read first"))
-                            yield from self._read_once(rest, forced, claimed)
-                            yield Ended(rest.index)
+                    yield from self._rest_of_copies(source.path, sources, forced, claimed)
                     yield from follower.start(source)
                     continue
                 yield from self._read_once(source, forced, claimed)
@@ -172,10 +166,7 @@ class Planner:
             source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
             sources.append(source)
             if isinstance(body, InputError):
-                self.incomplete.add(source.index)
-                self.stats.unreadable[source.name] = body.reason
-                self.stats.formats.setdefault(source.name, "")
-                self.on_event(Notice(str(body)))
+                self._unreadable(source, body.reason, str(body))
                 continue
             self._bodies[source.index] = body
             try:
@@ -189,16 +180,45 @@ class Planner:
         if before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
+    def _rest_of_copies(
+        self, live: str, sources: list[Source], forced: FormatDef | None, claimed: set[int]
+    ) -> Generator[Job | Control, None, None]:
+        """``--follow``: the rest of the rotated copies of a live log that an earlier run had not read, first. A
+        copy compressed (so renamed) while it is looked at is looked for again, once, under its new name."""
+        read: set[str] = set()
+        for _ in range(2):
+            todo = [
+                c for c in unfinished_copies(live, self.state) if c not in read and all(c != s.path for s in sources)
+            ]
+            for copy in todo:
+                read.add(copy)
+                try:
+                    rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
+                except FileNotFoundError:
+                    continue
+                sources.append(rest)
+                self.on_event(Notice(f"{copy}: the rest of {live} before its rotation, read first"))
+                yield from self._read_once(rest, forced, claimed)
+                yield Ended(rest.index)
+            if not todo:
+                return
+
     def _read_once(
         self, source: Source, forced: FormatDef | None, claimed: set[int]
     ) -> Generator[Job | Control, None, None]:
         try:
             yield from self._source_jobs(source, forced, claimed)
         except CorruptInputError as exc:
-            self.incomplete.add(source.index)
-            self.stats.unreadable[source.name] = exc.reason
-            self.stats.formats.setdefault(source.name, "")
-            self.on_event(Notice(str(exc)))
+            self._unreadable(source, exc.reason, str(exc))
+        except FileNotFoundError:  # a rotated copy compressed (its plain file removed) as it was opened
+            why = "removed while it was read (compressed by logrotate?)"
+            self._unreadable(source, why, f"{source.name}: {why}; the next run reads on from its copy")
+
+    def _unreadable(self, source: Source, reason: str, message: str) -> None:
+        self.incomplete.add(source.index)
+        self.stats.unreadable[source.name] = reason
+        self.stats.formats.setdefault(source.name, "")
+        self.on_event(Notice(message))
 
     def _begin_tail(
         self, source: Source, head: bytes, stat: os.stat_result, forced: FormatDef | None, claimed: set[int]
