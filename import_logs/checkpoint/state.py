@@ -130,7 +130,7 @@ class StateFile:
         so a run that deletes the lock file it takes for stale still finds the state in use."""
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
-            os.makedirs(directory, exist_ok=True)
+            _private_dirs(directory)
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise ConfigError(
@@ -369,6 +369,21 @@ def _check_shape(data: Any, path: str) -> None:
             "would be imported again), or restore it from a backup.",
             path=path,
         )
+
+
+def _private_dirs(directory: str) -> None:
+    """Create what is missing of ``directory``, each part for its owner only (0700, whatever the umask): the
+    state names files, hosts and sites."""
+    missing = []
+    while not os.path.isdir(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
 
 
 def _peer_pid(name: str) -> str:

@@ -22,16 +22,17 @@ from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
+from import_logs.heads import CrLines, Head, file_head, inner, line_ends, open_body, sniff, stream_head
 from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
-from import_logs.parsing.detect import detect, first_lines
-from import_logs.parsing.formats import FormatDef, get_format, load_format_file, user_regex_format
-from import_logs.parsing.hit import reads_any
+from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
-from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
+from import_logs.parsing.w3c import cut_at_fields
+from import_logs.pipeline.choose import format_for, missing_groups
 from import_logs.pipeline.follow import Follower, growing_blocks, is_live, unfinished_copies
 from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
+    HEAD_LIMIT,
     Block,
     ByteStream,
     CheckedStream,
@@ -39,26 +40,12 @@ from import_logs.sources import (
     Source,
     byte_ranges,
     compression_of,
-    head_lines,
     lines_of,
-    open_body,
     open_stream,
     skip_bytes,
     stream_blocks,
 )
 from import_logs.stats import Stats
-
-
-def forced_format(config: Config) -> FormatDef | None:
-    """The format the options name, if any: a regex, a definition file, or a known name."""
-    f = config.formats
-    if f.regex:
-        return user_regex_format(f.regex, f.date_format)
-    if f.name and f.name.endswith(".json"):
-        return load_format_file(f.name)
-    if f.name:
-        return get_format(f.name)
-    return None
 
 
 class Planner:
@@ -257,11 +244,12 @@ class Planner:
             return
         self.resume[source.index] = resume
         stream = None
-        first: tuple[int, bytes] | None = None
+        ahead: list[tuple[int, bytes]] = []
         blocks: Iterator[tuple[int, bytes]] | None = None
+        head = file_head(source, c.formats.encoding) if source.path is not None else None
         try:
-            if source.path is None or source.compression:
-                stream = self._open(source)
+            if source.path is None or source.compression or (head is not None and head.cr):
+                stream = self._open(source, head)
                 skip_bytes(stream, resume.offset)
                 if c.follow.enabled and source.path is None and _has_fd(stream):
                     self.on_event(
@@ -271,6 +259,10 @@ class Planner:
                         )
                     )
                     blocks = growing_blocks(stream, c.block_size, c.follow.poll, self.stop, start=resume.offset)  # type: ignore[arg-type]
+                elif source.path is not None and not source.compression:  # a plain file with CR line ends
+                    end = resume.end if resume.end is not None else source.size
+                    limited = LimitedStream(stream, (end or 0) - resume.offset)
+                    blocks = stream_blocks(limited, c.block_size, start=resume.offset)
                 else:
                     blocks = stream_blocks(stream, c.block_size, start=resume.offset)
                 first = next(blocks, None)
@@ -281,9 +273,19 @@ class Planner:
                     resume.entry.done = bool(source.compression) or source.object is not None
                     self._nothing(source, "no new lines")
                     return
-            lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
+                ahead = [first] if first else []
+            if head is None:
+                head = stream_head(ahead, blocks, c.formats.encoding)
+            lines = head.lines
             written = [line for line in lines if line.strip()]
-            if not written or all(line.startswith("#") for line in written):
+            if head.overlong and forced is None and all(line.startswith("#") for line in written):
+                raise FormatError(
+                    f"{source.name}: its first {head.overlong:,} line(s) are longer than {HEAD_LIMIT >> 10} KiB, and "
+                    "no shorter line follows them to detect the format from. Name the format with "
+                    "--log-format-name or give --log-format-regex.",
+                    path=source.name,
+                )
+            if not head.overlong and (not written or all(line.startswith("#") for line in written)):
                 self._nothing(source, "only W3C headers" if written else "empty")
                 if source.object is not None and resume.entry is not None:
                     resume.entry.done = True  # an object does not grow
@@ -306,12 +308,13 @@ class Planner:
                 for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
                     yield ctx, Block(source.index, start, stop, path=source.path)
                 return
-            for offset, data in _chain([first] if first else [], blocks):
+            checked = inner(stream) if stream is not None else None
+            for offset, data in _chain(ahead, blocks):
                 if not data:
                     yield TICK
                     continue
-                if isinstance(stream, CheckedStream):
-                    self.compressed_read[source.index] = stream.consumed()
+                if isinstance(checked, CheckedStream):
+                    self.compressed_read[source.index] = checked.consumed()
                 pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
                 for at, piece, fields in pieces:
                     if fields is not None:
@@ -321,20 +324,39 @@ class Planner:
             if stream is not None and (source.path is not None or source.stream is not None or source.object):
                 stream.close()
 
-    def _open(self, source: Source) -> ByteStream:
-        if source.object is None:
-            return open_stream(source, self.stdin)
-        stream, compression = open_body(source.name, self._bodies[source.index])
-        if compression:
-            self.sources_compressed.add(source.index)
+    def _open(self, source: Source, head: Head | None) -> ByteStream:
+        """A source read here: decompressed, with its lone CRs made line ends. A file's head says what it is; a
+        stream's (an object's, standard input's) first bytes do, except when standard input is followed."""
+        if source.path is not None:
+            stream = open_stream(source, self.stdin)
+            cr = head is not None and head.cr
+            stream = CrLines(stream) if cr else stream
+        else:
+            if source.object is not None:
+                stream, compression = open_body(source.name, self._bodies[source.index])
+            else:
+                stream = open_stream(source, self.stdin)
+                if self.config.follow.enabled and _has_fd(stream):
+                    return stream  # read as it comes, through its descriptor
+                stream, compression = sniff(stream, source.name)
+            if compression:
+                self.sources_compressed.add(source.index)
+            stream, cr = line_ends(stream)
+        if cr:
+            self.on_event(
+                Notice(f"{source.name}: its lines end with a carriage return alone (CR, no LF); read as line ends")
+            )
         return stream
 
     def _context(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> WorkContext:
         """The format of a source and what the workers need to read it; its entry handed to the ledger."""
         c = self.config
-        fmt = self._format_for(source, lines, forced, resume)
+        fmt = format_for(c, source, lines, forced, resume.offset)
         self.stats.formats[source.name] = fmt.name
-        self._check_groups(fmt)
+        if fmt.name not in self._checked:
+            self._checked.add(fmt.name)
+            for note in missing_groups(c.tracking, fmt):
+                self.on_event(Notice(note))
         by_host = self.spec.per_hit_site and self.spec.replay_suffixes is None and not c.tracking.log_hostname
         if by_host and "host" not in fmt.groups:
             raise ConfigError(
@@ -353,63 +375,6 @@ class Planner:
             keep_rejected=c.verbose > 0,
             encode_hits=not self.stats.dry_run,
             privacy=c.privacy,
-        )
-
-    def _check_groups(self, fmt: FormatDef) -> None:
-        """Say once per format which groups named by the options it does not have (the reference crashed)."""
-        t = self.config.tracking
-        named = (t.page_cvars, t.visit_cvars, t.ignore_groups, t.client_ip_group, t.page_dimensions, t.visit_dimensions)
-        if fmt.name in self._checked or not any(named):
-            return
-        self._checked.add(fmt.name)
-        groups = fmt.groups
-        for option, names in (
-            ("--regex-group-to-page-cvar", [g for g, _ in t.page_cvars]),
-            ("--regex-group-to-visit-cvar", [g for g, _ in t.visit_cvars]),
-            ("--ignore-groups", list(t.ignore_groups)),
-            ("--regex-group-to-page-dimension", [g for g, _ in t.page_dimensions]),
-            ("--regex-group-to-visit-dimension", [g for g, _ in t.visit_dimensions]),
-            ("--client-ip-from", [t.client_ip_group] if t.client_ip_group else []),
-        ):
-            missing = [name for name in names if name not in groups]
-            if missing:
-                self.on_event(
-                    Notice(
-                        f"{option}: the {fmt.name} format has no group {', '.join(missing)}; ignored. Its groups: "
-                        f"{', '.join(sorted(groups))}."
-                    )
-                )
-
-    def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
-        """The format of a source: named or detected; a W3C template built from the fields in effect."""
-        w3c = self.config.formats.w3c
-        fmt = forced or detect(lines, path=source.name, w3c_options=w3c)
-        if fmt.kind != "w3c" and not (fmt.comments and resume.offset):
-            return self._check_forced(fmt, source, lines) if forced else fmt
-        fields = header_fields(lines, w3c)
-        if resume.offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
-            fields = fields_before(source, resume.offset) or fields
-        if fields is None:
-            raise FormatError(
-                f"{source.name}: no #Fields: line in its first lines, so the W3C fields are unknown. "
-                'Give them with --w3c-fields="#Fields: date time c-ip ...".',
-                path=source.name,
-            )
-        built = build_w3c(fmt, fields, w3c, where=source.name)
-        return self._check_forced(built, source, lines) if forced else built
-
-    def _check_forced(self, fmt: FormatDef, source: Source, lines: list[str]) -> FormatDef:
-        """A format the options name must read one of the first lines, as a detected one does."""
-        c = self.config
-        sample = first_lines(lines)
-        if not sample or reads_any(fmt, sample, c.tracking, timezone=c.formats.timezone):
-            return fmt
-        option = "--log-format-regex" if c.formats.regex else "--log-format-name"
-        raise FormatError(
-            f"{source.name}: the format {fmt.name} given by {option} reads none of the first lines. First line: "
-            f"{sample[0][:120]!r}. Leave {option} out to detect the format (see --list-formats), or correct it.",
-            path=source.name,
-            tried=(fmt.name,),
         )
 
 
