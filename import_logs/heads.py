@@ -96,7 +96,11 @@ def sample(stream: ByteStream, encoding: str, limit: int = HEAD_LIMIT, *, cr: bo
 
 def file_head(source: Source, encoding: str, limit: int = HEAD_LIMIT) -> Head:
     """:func:`sample` of a file from its start (decompressed)."""
-    stream = open_stream(source, None)
+    return head_of(open_stream(source, None), encoding, limit)
+
+
+def head_of(stream: ByteStream, encoding: str, limit: int = HEAD_LIMIT) -> Head:
+    """:func:`sample` of a stream opened for it, then closed."""
     try:
         return sample(stream, encoding, limit)
     finally:

@@ -326,6 +326,10 @@ class ObjectStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def again(self) -> ObjectStream:
+        """The same object read from its start, apart from this reading."""
+        return ObjectStream(self.bucket, self.ref)
+
     def tell(self) -> int:
         return self.position
 

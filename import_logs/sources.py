@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -191,6 +191,9 @@ class CheckedStream:
         self, stream: ByteStream, path: str, raw: BinaryIO, damage: tuple[type[Exception], ...] = _DAMAGE
     ) -> None:
         self.stream, self.path, self.raw = stream, path, raw
+        # One decompression step at a time where the decompressor can (gzip, bz2, xz, zstd): its read() loops
+        # over steps, and a fault in a later one would lose the content the earlier ones gave.
+        self._read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
         #: EOFError (a truncated file) and what the decompressor raises on damage.
         self.faults: tuple[type[Exception], ...] = (EOFError, *damage)
         #: Bytes of decompressed content read so far.
@@ -205,7 +208,7 @@ class CheckedStream:
         got = 0
         while got < want:
             try:
-                data = self.stream.read(min(self.STEP, want - got))
+                data = self._read(min(self.STEP, want - got))
             except self.faults as exc:
                 at = self.offset + got
                 why = (

@@ -387,3 +387,42 @@ def test_an_object_started_after_the_last_snapshot_is_in_the_journal(tmp_path: P
     with again:
         found = again.object_entry(ref.identity)
         assert found is not None and found.acked == [1, 2, 4] and not found.done  # skipped when read again
+
+
+def test_a_truncated_object_is_read_as_far_as_it_decodes_and_its_whole_version_reads_on(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    """A gzipped object cut short (uploaded before it was whole) gives every line that decodes, as the same bytes
+    in a file do; the whole object uploaded later under the same key sends only the rest. Another content under
+    the same key is read from its start, and the import says so."""
+    import zlib
+
+    c, name = bucket
+    whole = gzip.compress(cloudfront(0, 6000))
+    cut = whole[: len(whole) // 3]
+    decodable = zlib.decompressobj(31).decompress(cut).count(b"\n") - 2  # the two W3C header lines
+    (tmp_path / "cut.gz").write_bytes(cut)
+    c.put_object(Bucket=name, Key="cf/a.gz", Body=cut)
+    url = f"s3://{name}/cf/a.gz"
+    with FakePiwikPro() as fake:
+        local = run_cli("--dry-run", "--no-progress", "--summary-json=-", str(tmp_path / "cut.gz"), cwd=tmp_path)
+        assert f'"hits_kept": {decodable},' in local.stdout, local.stdout
+        first = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert first.returncode == 3, first.stderr
+        assert f"{url}: ends early" in first.stderr
+        assert "logrotate" not in first.stderr and "once a whole object replaces it" in first.stderr
+        assert sorted(pages(fake)) == list(range(decodable))
+        c.put_object(Bucket=name, Key="cf/a.gz", Body=whole)
+        second = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert second.returncode == 0, second.stderr
+        assert "a new version of an object read in part before" in second.stderr
+        assert sorted(pages(fake)) == list(range(6000)) and max(pages(fake).values()) == 1
+
+        c.put_object(Bucket=name, Key="cf/b.gz", Body=cut)
+        other = run_cli(*piwik_args(fake), f"s3://{name}/cf/b.gz", cwd=tmp_path, env=env(s3))
+        assert other.returncode == 3
+        c.put_object(Bucket=name, Key="cf/b.gz", Body=gzip.compress(cloudfront(7000, 10)))
+        replaced = run_cli(*piwik_args(fake), f"s3://{name}/cf/b.gz", cwd=tmp_path, env=env(s3))
+        assert replaced.returncode == 0, replaced.stderr
+        assert "replaced by a new version that does not start with the" in replaced.stderr
+        assert set(range(7000, 7010)) <= set(pages(fake))

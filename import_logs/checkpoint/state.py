@@ -54,6 +54,10 @@ class Entry:
     object: bool = False
     done: bool = False
     seen: str = ""
+    #: An object not read whole: the SHA-256 and length of the content read of it (a new version that starts
+    #: with the same bytes reads on after them, see :mod:`import_logs.checkpoint.versions`).
+    prefix: str = ""
+    prefix_len: int = 0
 
 
 def fingerprint(head: bytes, length: int) -> str:

@@ -19,10 +19,11 @@ from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
+from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
-from import_logs.heads import CrLines, Head, file_head, inner, line_ends, open_body, sniff, stream_head
+from import_logs.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
 from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
@@ -88,6 +89,8 @@ class Planner:
         self.sources_compressed: set[int] = set()
         #: The fetched body of the object being planned.
         self._bodies: dict[int, bytes | ObjectStream] = {}
+        #: What was read of the content of the object being planned (a new version compares its start with it).
+        self._read_of: dict[int, Hashing] = {}
 
     def jobs(
         self, sources: list[Source], forced: FormatDef | None, objects: Sequence[ObjectPattern] = ()
@@ -168,6 +171,10 @@ class Planner:
                 yield from self._read_once(source, forced, claimed)
             finally:
                 self._bodies.pop(source.index, None)
+                read = self._read_of.pop(source.index, None)
+                resume = self.resume.get(source.index)
+                if read is not None and resume is not None and resume.entry is not None:
+                    read.keep(resume.entry)
         if not listed:
             raise InputError(
                 pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
@@ -181,6 +188,8 @@ class Planner:
         try:
             yield from self._source_jobs(source, forced, claimed)
         except CorruptInputError as exc:
+            if source.object is not None:
+                exc = CorruptInputError(exc.path, exc.reason, exc.offset, stored=True)
             self.incomplete.add(source.index)
             self.stats.unreadable[source.name] = exc.reason
             self.stats.formats.setdefault(source.name, "")
@@ -221,7 +230,13 @@ class Planner:
         """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
         if self.state is None:
             return Resume()
-        entry = self.state.object_entry(ref.identity) or self.state.add_object(ref.identity, ref.url)
+        entry = self.state.object_entry(ref.identity)
+        if entry is None:  # a new version of a key read in part before reads on after what was read, if it can
+            entry = self.state.add_object(ref.identity, ref.url)
+            body = self._bodies[source.index]
+            note = None if self.config.state.force_reimport else carry_over(self.state, entry, ref, body)
+            if note:
+                self.on_event(Notice(note))
         entry.size = ref.size
         if self.config.state.force_reimport:
             entry.offset, entry.line, entry.acked, entry.done = 0, 0, [], False
@@ -247,6 +262,11 @@ class Planner:
         ahead: list[tuple[int, bytes]] = []
         blocks: Iterator[tuple[int, bytes]] | None = None
         head = file_head(source, c.formats.encoding) if source.path is not None else None
+        if source.object is not None and resume.offset:  # its format and W3C fields from its start
+            body = self._bodies[source.index]
+            head = head_of(
+                open_body(source.name, body if isinstance(body, bytes) else body.again())[0], c.formats.encoding
+            )
         try:
             if source.path is None or source.compression or (head is not None and head.cr):
                 stream = self._open(source, head)
@@ -334,6 +354,7 @@ class Planner:
         else:
             if source.object is not None:
                 stream, compression = open_body(source.name, self._bodies[source.index])
+                stream = self._read_of[source.index] = Hashing(stream)
             else:
                 stream = open_stream(source, self.stdin)
                 if self.config.follow.enabled and _has_fd(stream):
