@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from import_logs.checkpoint.files import fsync_dir, peer_pid, private_dirs
 from import_logs.errors import ConfigError, StateFileError, StateLockedError
 
 FINGERPRINT_BYTES = 1024
@@ -134,7 +134,7 @@ class StateFile:
         so a run that deletes the lock file it takes for stale still finds the state in use."""
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
-            _private_dirs(directory)
+            private_dirs(directory)
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise ConfigError(
@@ -147,7 +147,7 @@ class StateFile:
             if held is None:
                 break
             if holder is None:  # asked once: each probe of the socket stays in its backlog
-                holder = _peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                holder = peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                 if self.on_wait is not None and self.lock_timeout > 0:
                     self.on_wait(
                         f"another import (pid {holder}) is using the state file {self.path}; waiting up to "
@@ -330,7 +330,7 @@ class StateFile:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)  # no empty .tmp left behind; the snapshot before, and the journal, stand
             raise self._unwritable(self.path, exc) from None
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
 
@@ -375,44 +375,8 @@ def _check_shape(data: Any, path: str) -> None:
         )
 
 
-def _private_dirs(directory: str) -> None:
-    """Create what is missing of ``directory``, each part for its owner only (0700, whatever the umask): the
-    state names files, hosts and sites."""
-    missing = []
-    while not os.path.isdir(directory):
-        missing.append(directory)
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    for path in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-
-
-def _peer_pid(name: str) -> str:
-    """The pid of the process listening on an abstract socket (SO_PEERCRED), or "?"."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1.0)
-        try:
-            probe.connect(name)
-            pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        except OSError:
-            return "?"
-    return str(pid)
-
-
 def _epoch(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return time.time()
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
