@@ -53,13 +53,18 @@ class CorruptInputError(InputError):
     """A compressed file that ends early or is damaged. It does not stop the import: the lines before the fault
     are imported, the file is named and counted, and a later run reads on from there once it is complete."""
 
-    def __init__(self, path: str, reason: str, offset: int) -> None:
+    def __init__(self, path: str, reason: str, offset: int, *, stored: bool = False) -> None:
         self.offset = offset
         super().__init__(
             path,
             reason,
-            "The lines before it were imported; a later run imports the rest once the file is complete (logrotate "
-            "may still be compressing it). If it stays so, the file is damaged: restore it, or leave it out.",
+            "The lines before it were imported; a later run reads on after them once a whole object replaces it "
+            "under the same key (one that starts with the same bytes). If it stays so, the object is damaged: "
+            "upload it again, or leave it out."
+            if stored
+            else "The lines before it were imported; a later run imports the rest once the file is complete "
+            "(logrotate may still be compressing it). If it stays so, the file is damaged: restore it, or leave it "
+            "out.",
         )
 
 

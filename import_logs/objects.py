@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from import_logs.cloud_auth import CREDENTIALS, INSTANCE_METADATA, no_credentials, s3_credentials
 from import_logs.errors import InputError
 
 SCHEMES = ("s3://", "gs://", "az://")
@@ -130,12 +131,9 @@ class Bucket:
             if self.endpoint:
                 config["endpoint"] = self.endpoint
                 options["allow_http"] = self.endpoint.startswith("http://")
+            provider = s3_credentials(f"s3://{name}", config, endpoint=self.endpoint)
             self.store: Any = _make(stores.S3Store)(
-                name,
-                config=config,
-                client_options=options,
-                retry_config=retry,
-                credential_provider=_boto3_chain(config),
+                name, config=config, client_options=options, retry_config=retry, credential_provider=provider
             )
         elif scheme == "gs":
             # No GCS emulator that obstore can talk to could be installed from the package registries to test
@@ -152,7 +150,7 @@ class Bucket:
             except Exception as exc:  # no account named in the environment, typically
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise InputError(
-                    f"az://{name}", f"cannot be opened: no usable Azure account ({first[:200]})", _CREDENTIALS["az"]
+                    f"az://{name}", f"cannot be opened: no usable Azure account ({first[:200]})", CREDENTIALS["az"]
                 ) from None
         else:  # pragma: no cover - is_object_url decides
             raise InputError(f"{scheme}://{name}", "is not a known store", "Use s3://, gs:// or az://.")
@@ -255,8 +253,10 @@ class Bucket:
             return InputError(
                 url,
                 f"the credentials were refused by {self.where()}{where} ({name})",
-                _CREDENTIALS[self.scheme],
+                CREDENTIALS[self.scheme],
             )
+        if self.scheme == "s3" and any(probe in text for probe in INSTANCE_METADATA):
+            return no_credentials(url, "and no instance role answered at the instance-metadata address")
         if name in ("AccessDenied", "PermissionDeniedError", "AuthorizationFailure"):
             return InputError(
                 url,
@@ -273,31 +273,6 @@ class Bucket:
             "Check that the store is reachable from here"
             + (" and --s3-endpoint-url (or AWS_ENDPOINT_URL)." if self.scheme == "s3" else "."),
         )
-
-
-_CREDENTIALS = {
-    "s3": "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (profiles need boto3 installed), or "
-    "the instance's role.",
-    "gs": "Check GOOGLE_APPLICATION_CREDENTIALS (a service account key file) or the instance's service account.",
-    "az": "Check AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY (or a SAS token, or AZURE_CLIENT_ID...).",
-}
-
-
-def _boto3_chain(config: dict[str, Any]) -> Any:
-    """With boto3 installed and no key in the environment: boto3's provider chain (profiles, SSO, roles)."""
-    if os.environ.get("AWS_ACCESS_KEY_ID"):
-        return None
-    try:
-        import boto3
-        from obstore.auth.boto3 import Boto3CredentialProvider
-    except ImportError:
-        return None
-    session = boto3.Session()
-    if session.get_credentials() is None:
-        return None
-    if session.region_name and "region" not in config:
-        config["region"] = session.region_name
-    return Boto3CredentialProvider(session)
 
 
 def _make(cls: Any) -> Any:
@@ -325,6 +300,10 @@ class ObjectStream(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def again(self) -> ObjectStream:
+        """The same object read from its start, apart from this reading."""
+        return ObjectStream(self.bucket, self.ref)
 
     def tell(self) -> int:
         return self.position

@@ -62,3 +62,4 @@ class Invalid(Reason):
     BAD_DATE = ("bad_date", "lines with a date that cannot be read")
     BAD_STATUS = ("bad_status", "lines with a status that is not a number")
     EMPTY = ("empty_line", "empty lines")
+    NUL_BYTE = ("nul_byte", "lines with a NUL byte (a file written over after a crash, or damaged)")

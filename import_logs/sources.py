@@ -9,15 +9,14 @@ from __future__ import annotations
 import bz2
 import glob
 import gzip
-import io
 import lzma
 import os
 import re
 import stat
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from import_logs.errors import CorruptInputError, InputError
 from import_logs.objects import ObjectRef
@@ -85,9 +84,9 @@ class Block:
 def compression_of(path: str) -> str | None:
     with open(path, "rb") as f:
         head = f.read(6)
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return name
+    found = magic_of(head)
+    if found:
+        return found
     return None if head else COMPRESSED_SUFFIXES.get(os.path.splitext(path)[1].lower())
 
 
@@ -197,6 +196,9 @@ class CheckedStream:
         self, stream: ByteStream, path: str, raw: BinaryIO, damage: tuple[type[Exception], ...] = _DAMAGE
     ) -> None:
         self.stream, self.path, self.raw = stream, path, raw
+        # One decompression step at a time where the decompressor can (gzip, bz2, xz, zstd): its read() loops
+        # over steps, and a fault in a later one would lose the content the earlier ones gave.
+        self._read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
         #: EOFError (a truncated file) and what the decompressor raises on damage.
         self.faults: tuple[type[Exception], ...] = (EOFError, *damage)
         #: Bytes of decompressed content read so far.
@@ -211,7 +213,7 @@ class CheckedStream:
         got = 0
         while got < want:
             try:
-                data = self.stream.read(min(self.STEP, want - got))
+                data = self._read(min(self.STEP, want - got))
             except self.faults as exc:
                 at = self.offset + got
                 why = (
@@ -250,21 +252,26 @@ def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
         if stdin is None:
             raise InputError("<stdin>", "standard input is not available")
         return stdin
-    if source.compression == "zstd":
-        try:
-            import zstandard  # optional: only for .zst logs
-        except ImportError:
-            raise InputError(
-                source.path, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
-            ) from None
-        raw = open(source.path, "rb")  # noqa: SIM115 - CheckedStream closes it
-        return CheckedStream(zstandard.open(raw, "rb"), source.path, raw, (*_DAMAGE, zstandard.ZstdError))
     raw = open(source.path, "rb")  # noqa: SIM115 - the caller closes it, or CheckedStream does
     return decompressed(raw, source.compression, source.path)
 
 
+def magic_of(head: bytes) -> str | None:
+    """The compression that the first bytes of a content show, if any."""
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+
+
 def decompressed(raw: BinaryIO, compression: str | None, name: str) -> ByteStream:
-    """The content of ``raw`` (a file, or an object's body), decompressed by ``compression``."""
+    """The content of ``raw`` (a file, an object's body, a stream), decompressed by ``compression``."""
+    if compression == "zstd":
+        try:
+            import zstandard  # optional: only for .zst logs
+        except ImportError:
+            raise InputError(
+                name, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
+            ) from None
+        reader = zstandard.ZstdDecompressor().stream_reader(raw)
+        return CheckedStream(reader, name, raw, (*_DAMAGE, zstandard.ZstdError))
     if compression == "gzip":
         return CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), name, raw)
     if compression == "bz2":
@@ -272,24 +279,6 @@ def decompressed(raw: BinaryIO, compression: str | None, name: str) -> ByteStrea
     if compression == "xz":
         return CheckedStream(lzma.LZMAFile(raw, "rb"), name, raw)
     return raw
-
-
-def open_body(name: str, body: bytes | io.RawIOBase) -> tuple[ByteStream, str | None]:
-    """An object's body (fetched whole, or a stream), decompressed by its content; and its compression."""
-    raw: Any = io.BytesIO(body) if isinstance(body, bytes) else io.BufferedReader(body, 1 << 20)
-    head = body[:6] if isinstance(body, bytes) else raw.peek(6)[:6]
-    compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-    if compression == "zstd":
-        try:
-            import zstandard
-        except ImportError:
-            raise InputError(
-                name, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
-            ) from None
-        return CheckedStream(
-            zstandard.ZstdDecompressor().stream_reader(raw), name, raw, (*_DAMAGE, zstandard.ZstdError)
-        ), compression
-    return decompressed(raw, compression, name), compression
 
 
 def skip_bytes(stream: ByteStream, count: int) -> None:
@@ -346,21 +335,6 @@ def byte_ranges(path: str, size: int, block_size: int, start: int = 0) -> Iterat
 
 #: How many bytes of a source's start decide its format.
 HEAD_LIMIT = 64 << 10
-
-
-def head_lines(
-    source: Source, stdin_head: bytes | None, *, encoding: str = "utf-8", limit: int = HEAD_LIMIT
-) -> list[str]:
-    """The first lines of a source (at most ``limit`` bytes), for format detection."""
-    if source.path is None:
-        data = stdin_head or b""
-    else:
-        stream = open_stream(source, None)
-        try:
-            data = stream.read(limit)
-        finally:
-            stream.close()
-    return lines_of(data, encoding, limit)
 
 
 def lines_of(head: bytes, encoding: str, limit: int = HEAD_LIMIT) -> list[str]:

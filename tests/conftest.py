@@ -14,6 +14,10 @@ import pytest
 
 os.environ["TZ"] = "Pacific/Auckland"
 time.tzset()
+# No test, nor any process it starts, asks the EC2 instance-metadata address (169.254.169.254) for credentials:
+# the AWS SDKs' switch, and obstore's metadata endpoint (it has no switch) on a closed port of this machine.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+os.environ["AWS_METADATA_ENDPOINT"] = os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:9"
 
 sys.path.insert(0, str(Path(__file__).parent))
 

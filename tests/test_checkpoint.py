@@ -116,3 +116,28 @@ def test_the_same_content_is_found_under_another_name(tmp_path: Path) -> None:
     assert state.match(HEAD + b"more lines\n", "access.log.1", 0, 0) is entry  # rotated, and grown
     assert state.match(b"something else" * 100, "access.log", 0, 0) is None
     state.__exit__(None, None, None)
+
+
+def test_state_directories_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """The real command under umask 000 (a cron or a container's default): each directory it creates for its
+    state is 0700, its files 0600."""
+    import subprocess
+    import sys
+
+    from conftest import SECRET_ENV, piwik_args
+    from fake_server import FakePiwikPro
+    from test_resume import log_lines
+
+    log = tmp_path / "access.log"
+    log.write_text(log_lines("u", 1, 5))
+    state_dir = tmp_path / "home" / "state" / "import-logs"
+    with FakePiwikPro() as fake:
+        command = [sys.executable, "-m", "import_logs", *piwik_args(fake), str(log)]
+        env = {**os.environ, **SECRET_ENV, "IMPORT_LOGS_STATE_DIR": str(state_dir)}
+        umask0 = ["sh", "-c", 'umask 000 && exec "$@"', "sh", *command]
+        result = subprocess.run(umask0, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for directory in (tmp_path / "home", tmp_path / "home" / "state", state_dir):
+        assert oct(directory.stat().st_mode & 0o777) == oct(0o700), directory
+    files = list(state_dir.iterdir())
+    assert files and all(f.stat().st_mode & 0o077 == 0 for f in files), [oct(f.stat().st_mode) for f in files]

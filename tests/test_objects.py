@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,6 +315,7 @@ def test_in_process_a_bucket_twice(
         ("s3", "<Code>NoSuchKey</Code>", "no such object", "Run the import again."),
         ("s3", "<Code>PreconditionFailed</Code>", "was replaced while it was read", "reads the new one"),
         ("s3", "error sending request: Connection refused (os error 111)", "cannot be read from s3://b", "reachable"),
+        ("s3", "Error performing PUT http://169.254.169.254/latest/api/token", "no credentials found", "AWS_PROFILE"),
     ],
 )
 def test_store_errors_name_the_bucket_and_the_fix(
@@ -321,6 +324,8 @@ def test_store_errors_name_the_bucket_and_the_fix(
     from import_logs.objects import Bucket
 
     monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
     b = Bucket(scheme, "b", endpoint="http://127.0.0.1:9")
     error = b.failure(RuntimeError(text), f"{scheme}://b/x.gz")
     assert said in str(error) and fix in str(error), str(error)
@@ -387,3 +392,101 @@ def test_an_object_started_after_the_last_snapshot_is_in_the_journal(tmp_path: P
     with again:
         found = again.object_entry(ref.identity)
         assert found is not None and found.acked == [1, 2, 4] and not found.done  # skipped when read again
+
+
+def test_a_truncated_object_is_read_as_far_as_it_decodes_and_its_whole_version_reads_on(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    """A gzipped object cut short (uploaded before it was whole) gives every line that decodes, as the same bytes
+    in a file do; the whole object uploaded later under the same key sends only the rest. Another content under
+    the same key is read from its start, and the import says so."""
+    import zlib
+
+    c, name = bucket
+    whole = gzip.compress(cloudfront(0, 6000))
+    cut = whole[: len(whole) // 3]
+    decodable = zlib.decompressobj(31).decompress(cut).count(b"\n") - 2  # the two W3C header lines
+    (tmp_path / "cut.gz").write_bytes(cut)
+    c.put_object(Bucket=name, Key="cf/a.gz", Body=cut)
+    url = f"s3://{name}/cf/a.gz"
+    with FakePiwikPro() as fake:
+        local = run_cli("--dry-run", "--no-progress", "--summary-json=-", str(tmp_path / "cut.gz"), cwd=tmp_path)
+        assert f'"hits_kept": {decodable},' in local.stdout, local.stdout
+        first = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert first.returncode == 3, first.stderr
+        assert f"{url}: ends early" in first.stderr
+        assert "logrotate" not in first.stderr and "once a whole object replaces it" in first.stderr
+        assert sorted(pages(fake)) == list(range(decodable))
+        c.put_object(Bucket=name, Key="cf/a.gz", Body=whole)
+        second = run_cli(*piwik_args(fake), url, cwd=tmp_path, env=env(s3))
+        assert second.returncode == 0, second.stderr
+        assert "a new version of an object read in part before" in second.stderr
+        assert sorted(pages(fake)) == list(range(6000)) and max(pages(fake).values()) == 1
+
+        c.put_object(Bucket=name, Key="cf/b.gz", Body=cut)
+        other = run_cli(*piwik_args(fake), f"s3://{name}/cf/b.gz", cwd=tmp_path, env=env(s3))
+        assert other.returncode == 3
+        c.put_object(Bucket=name, Key="cf/b.gz", Body=gzip.compress(cloudfront(7000, 10)))
+        replaced = run_cli(*piwik_args(fake), f"s3://{name}/cf/b.gz", cwd=tmp_path, env=env(s3))
+        assert replaced.returncode == 0, replaced.stderr
+        assert "replaced by a new version that does not start with the" in replaced.stderr
+        assert set(range(7000, 7010)) <= set(pages(fake))
+
+
+def test_no_credentials_are_named_and_the_instance_metadata_address_is_not_asked(s3: str, tmp_path: Path) -> None:
+    """With an endpoint of its own (MinIO, R2, ...) and no credentials: "no credentials found" and what to set,
+    before any request; the instance-metadata address (here a listener of this test) is never asked."""
+    import contextlib
+    import socket
+    import threading
+
+    metadata = socket.create_server(("127.0.0.1", 0))
+    asked: list[object] = []
+
+    def answer() -> None:  # each connection closed at once: a client that asks fails fast
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = metadata.accept()
+                asked.append(connection)
+                connection.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    address = f"http://127.0.0.1:{metadata.getsockname()[1]}"
+    bare = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    none = str(tmp_path / "no-such-file")
+    bare |= {"HOME": str(tmp_path), "AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none}
+    bare |= {"AWS_METADATA_ENDPOINT": address, "AWS_EC2_METADATA_SERVICE_ENDPOINT": address}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "import_logs", "--dry-run", "--s3-endpoint-url", s3, "s3://logs/cf/*.gz"],
+            env=bare,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        metadata.close()
+    assert result.returncode == 3, result.stderr
+    assert "s3://logs: no credentials found" in result.stderr
+    assert "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.stderr and "reachable" not in result.stderr
+    assert not asked
+
+
+def test_with_instance_metadata_disabled_no_credentials_is_said_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from import_logs.errors import InputError
+    from import_logs.objects import Bucket
+
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(InputError, match=r"no credentials found .*AWS_EC2_METADATA_DISABLED is set.*AWS_PROFILE"):
+        Bucket("s3", "logs")
+    monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")  # a public bucket: nothing to sign with
+    Bucket("s3", "logs")

@@ -96,17 +96,19 @@ def plan(
 
 
 def complete_end(path: str, size: int, mtime: float, now: float | None = None) -> int:
-    """The end of the last complete line of a plain file that is still being written, else its size."""
+    """The end of the last complete line of a plain file that is still being written, else its size. A file
+    without any ``\\n`` ends its lines with ``\\r`` alone (:mod:`import_logs.heads`)."""
     if size == 0 or (now if now is not None else time.time()) - mtime >= SETTLE_SECONDS:
         return size
     with open(path, "rb") as f:
-        pos = size
-        while pos > 0:
-            step = min(65536, pos)
-            f.seek(pos - step)
-            chunk = f.read(step)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                return pos - step + cut + 1
-            pos -= step
+        for end in (b"\n", b"\r"):
+            pos = size
+            while pos > 0:
+                step = min(65536, pos)
+                f.seek(pos - step)
+                chunk = f.read(step)
+                cut = chunk.rfind(end)
+                if cut >= 0:
+                    return pos - step + cut + 1
+                pos -= step
     return 0

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from import_logs.checkpoint.files import fsync_dir, peer_pid, private_dirs
 from import_logs.checkpoint.validate import SNAPSHOT_FIX, check_journal_record, check_snapshot
 from import_logs.errors import ConfigError, StateFileError, StateLockedError
 
@@ -55,6 +55,10 @@ class Entry:
     object: bool = False
     done: bool = False
     seen: str = ""
+    #: An object not read whole: the SHA-256 and length of the content read of it (a new version that starts
+    #: with the same bytes reads on after them, see :mod:`import_logs.checkpoint.versions`).
+    prefix: str = ""
+    prefix_len: int = 0
 
 
 def fingerprint(head: bytes, length: int) -> str:
@@ -134,7 +138,7 @@ class StateFile:
         so a run that deletes the lock file it takes for stale still finds the state in use."""
         directory = os.path.dirname(os.path.abspath(self.path))
         try:
-            os.makedirs(directory, exist_ok=True)
+            private_dirs(directory)
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StateFileError(
@@ -149,7 +153,7 @@ class StateFile:
             if held is None:
                 break
             if holder is None:  # asked once: each probe of the socket stays in its backlog
-                holder = _peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                holder = peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
                 if self.on_wait is not None and self.lock_timeout > 0:
                     self.on_wait(
                         f"another import (pid {holder}) is using the state file {self.path}; waiting up to "
@@ -341,7 +345,7 @@ class StateFile:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)  # no empty .tmp left behind; the snapshot before, and the journal, stand
             raise self._unwritable(self.path, exc) from None
-        _fsync_dir(os.path.dirname(os.path.abspath(self.path)))
+        fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
 
@@ -374,29 +378,8 @@ def _entry(fields: dict[str, Any]) -> Entry:
     return Entry(**{k: v for k, v in fields.items() if k in Entry.__dataclass_fields__})
 
 
-def _peer_pid(name: str) -> str:
-    """The pid of the process listening on an abstract socket (SO_PEERCRED), or "?"."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1.0)
-        try:
-            probe.connect(name)
-            pid, _, _ = struct.unpack("3i", probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        except OSError:
-            return "?"
-    return str(pid)
-
-
 def _epoch(text: str) -> float:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         return time.time()
-
-
-def _fsync_dir(directory: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

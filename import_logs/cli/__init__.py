@@ -63,6 +63,7 @@ def exit_code_for(exc: ImportLogsError) -> ExitCode:
 @click.argument("files", nargs=-1)
 @click.version_option(__version__, "-V", "--version", prog_name="import-logs")
 def main(**options: Any) -> None:
+    _quiet_resource_tracker()
     output = Output(sys.stdout, sys.stderr)
     owned: TextIO | None = None
     if options["output"]:
@@ -75,6 +76,18 @@ def main(**options: Any) -> None:
         if owned is not None:
             owned.close()
     sys.exit(int(code))
+
+
+#: multiprocessing's resource tracker (a process of its own, started with the worker pool) unlinks the pool's
+#: semaphores when the importer dies without closing them (kill -9, the OOM killer), which is right, and warns
+#: of them on the stderr it shares with the importer, which cron mails as if something had gone wrong. It gets
+#: the interpreter's -W options when it starts: this one hides that warning, in it only; the cleanup is done.
+_TRACKER_WARNING = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
+def _quiet_resource_tracker() -> None:
+    if _TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_WARNING)
 
 
 def run(options: dict[str, Any], output: Output) -> ExitCode:

@@ -19,20 +19,22 @@ from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
+from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
+from import_logs.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
 from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
-from import_logs.parsing.detect import detect, excerpt, first_lines
-from import_logs.parsing.formats import FormatDef, get_format, load_format_file, user_regex_format
-from import_logs.parsing.hit import reads_any
+from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
-from import_logs.parsing.w3c import cut_at_fields, fields_before, header_fields
+from import_logs.parsing.w3c import cut_at_fields
+from import_logs.pipeline.choose import format_for
 from import_logs.pipeline.follow import Follower, growing_blocks, is_live, unfinished_copies
 from import_logs.pipeline.groups import check_identity, missing_groups
 from import_logs.pipeline.pool import TICK, Control, Ended, Job
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources import (
+    HEAD_LIMIT,
     Block,
     ByteStream,
     CheckedStream,
@@ -40,26 +42,12 @@ from import_logs.sources import (
     Source,
     byte_ranges,
     compression_of,
-    head_lines,
     lines_of,
-    open_body,
     open_stream,
     skip_bytes,
     stream_blocks,
 )
 from import_logs.stats import Stats
-
-
-def forced_format(config: Config) -> FormatDef | None:
-    """The format the options name, if any: a regex, a definition file, or a known name."""
-    f = config.formats
-    if f.regex:
-        return user_regex_format(f.regex, f.date_format)
-    if f.name and f.name.endswith(".json"):
-        return load_format_file(f.name)
-    if f.name:
-        return get_format(f.name)
-    return None
 
 
 class Planner:
@@ -102,6 +90,8 @@ class Planner:
         self.sources_compressed: set[int] = set()
         #: The fetched body of the object being planned.
         self._bodies: dict[int, bytes | ObjectStream] = {}
+        #: What was read of the content of the object being planned (a new version compares its start with it).
+        self._read_of: dict[int, Hashing] = {}
 
     def jobs(
         self, sources: list[Source], forced: FormatDef | None, objects: Sequence[ObjectPattern] = ()
@@ -173,6 +163,10 @@ class Planner:
                 yield from self._read_once(source, forced, claimed)
             finally:
                 self._bodies.pop(source.index, None)
+                read = self._read_of.pop(source.index, None)
+                resume = self.resume.get(source.index)
+                if read is not None and resume is not None and resume.entry is not None:
+                    read.keep(resume.entry)
         if not listed:
             raise InputError(
                 pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
@@ -209,6 +203,8 @@ class Planner:
         try:
             yield from self._source_jobs(source, forced, claimed)
         except CorruptInputError as exc:
+            if source.object is not None:
+                exc = CorruptInputError(exc.path, exc.reason, exc.offset, stored=True)
             self._unreadable(source, exc.reason, str(exc))
         except FileNotFoundError:  # a rotated copy compressed (its plain file removed) as it was opened
             why = "removed while it was read (compressed by logrotate?)"
@@ -255,7 +251,13 @@ class Planner:
         """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
         if self.state is None:
             return Resume()
-        entry = self.state.object_entry(ref.identity) or self.state.add_object(ref.identity, ref.url)
+        entry = self.state.object_entry(ref.identity)
+        if entry is None:  # a new version of a key read in part before reads on after what was read, if it can
+            entry = self.state.add_object(ref.identity, ref.url)
+            body = self._bodies[source.index]
+            note = None if self.config.state.force_reimport else carry_over(self.state, entry, ref, body)
+            if note:
+                self.on_event(Notice(note))
         entry.size = ref.size
         if self.config.state.force_reimport:
             entry.offset, entry.line, entry.acked, entry.done = 0, 0, [], False
@@ -278,11 +280,17 @@ class Planner:
             return
         self.resume[source.index] = resume
         stream = None
-        first: tuple[int, bytes] | None = None
+        ahead: list[tuple[int, bytes]] = []
         blocks: Iterator[tuple[int, bytes]] | None = None
+        head = file_head(source, c.formats.encoding) if source.path is not None else None
+        if source.object is not None and resume.offset:  # its format and W3C fields from its start
+            body = self._bodies[source.index]
+            head = head_of(
+                open_body(source.name, body if isinstance(body, bytes) else body.again())[0], c.formats.encoding
+            )
         try:
-            if source.path is None or source.compression:
-                stream = self._open(source)
+            if source.path is None or source.compression or (head is not None and head.cr):
+                stream = self._open(source, head)
                 skip_bytes(stream, resume.offset)
                 if c.follow.enabled and source.path is None and _has_fd(stream):
                     self.on_event(
@@ -292,6 +300,10 @@ class Planner:
                         )
                     )
                     blocks = growing_blocks(stream, c.block_size, c.follow.poll, self.stop, start=resume.offset)  # type: ignore[arg-type]
+                elif source.path is not None and not source.compression:  # a plain file with CR line ends
+                    end = resume.end if resume.end is not None else source.size
+                    limited = LimitedStream(stream, (end or 0) - resume.offset)
+                    blocks = stream_blocks(limited, c.block_size, start=resume.offset)
                 else:
                     blocks = stream_blocks(stream, c.block_size, start=resume.offset)
                 first = next(blocks, None)
@@ -302,9 +314,19 @@ class Planner:
                     resume.entry.done = bool(source.compression) or source.object is not None
                     self._nothing(source, "no new lines")
                     return
-            lines = head_lines(source, first[1] if first else None, encoding=c.formats.encoding)
+                ahead = [first] if first else []
+            if head is None:
+                head = stream_head(ahead, blocks, c.formats.encoding)
+            lines = head.lines
             written = [line for line in lines if line.strip()]
-            if not written or all(line.startswith("#") for line in written):
+            if head.overlong and forced is None and all(line.startswith("#") for line in written):
+                raise FormatError(
+                    f"{source.name}: its first {head.overlong:,} line(s) are longer than {HEAD_LIMIT >> 10} KiB, and "
+                    "no shorter line follows them to detect the format from. Name the format with "
+                    "--log-format-name or give --log-format-regex.",
+                    path=source.name,
+                )
+            if not head.overlong and (not written or all(line.startswith("#") for line in written)):
                 self._nothing(source, "only W3C headers" if written else "empty")
                 if source.object is not None and resume.entry is not None:
                     resume.entry.done = True  # an object does not grow
@@ -327,12 +349,13 @@ class Planner:
                 for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
                     yield ctx, Block(source.index, start, stop, path=source.path)
                 return
-            for offset, data in _chain([first] if first else [], blocks):
+            checked = inner(stream) if stream is not None else None
+            for offset, data in _chain(ahead, blocks):
                 if not data:
                     yield TICK
                     continue
-                if isinstance(stream, CheckedStream):
-                    self.compressed_read[source.index] = stream.consumed()
+                if isinstance(checked, CheckedStream):
+                    self.compressed_read[source.index] = checked.consumed()
                 pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
                 for at, piece, fields in pieces:
                     if fields is not None:
@@ -342,18 +365,35 @@ class Planner:
             if stream is not None and (source.path is not None or source.stream is not None or source.object):
                 stream.close()
 
-    def _open(self, source: Source) -> ByteStream:
-        if source.object is None:
-            return open_stream(source, self.stdin)
-        stream, compression = open_body(source.name, self._bodies[source.index])
-        if compression:
-            self.sources_compressed.add(source.index)
+    def _open(self, source: Source, head: Head | None) -> ByteStream:
+        """A source read here: decompressed, with its lone CRs made line ends. A file's head says what it is; a
+        stream's (an object's, standard input's) first bytes do, except when standard input is followed."""
+        if source.path is not None:
+            stream = open_stream(source, self.stdin)
+            cr = head is not None and head.cr
+            stream = CrLines(stream) if cr else stream
+        else:
+            if source.object is not None:
+                stream, compression = open_body(source.name, self._bodies[source.index])
+                stream = self._read_of[source.index] = Hashing(stream)
+            else:
+                stream = open_stream(source, self.stdin)
+                if self.config.follow.enabled and _has_fd(stream):
+                    return stream  # read as it comes, through its descriptor
+                stream, compression = sniff(stream, source.name)
+            if compression:
+                self.sources_compressed.add(source.index)
+            stream, cr = line_ends(stream)
+        if cr:
+            self.on_event(
+                Notice(f"{source.name}: its lines end with a carriage return alone (CR, no LF); read as line ends")
+            )
         return stream
 
     def _context(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> WorkContext:
         """The format of a source and what the workers need to read it; its entry handed to the ledger."""
         c = self.config
-        fmt = self._format_for(source, lines, forced, resume)
+        fmt = format_for(c, source, lines, forced, resume.offset)
         self.stats.formats[source.name] = fmt.name
         check_identity(fmt, c, where=source.name)
         self._check_groups(fmt)
@@ -386,38 +426,6 @@ class Planner:
         self._checked.add(fmt.name)
         for text in missing_groups(fmt, t):
             self.on_event(Notice(text))
-
-    def _format_for(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> FormatDef:
-        """The format of a source: named or detected; a W3C template built from the fields in effect."""
-        w3c = self.config.formats.w3c
-        fmt = forced or detect(lines, path=source.name, w3c_options=w3c)
-        if fmt.kind != "w3c" and not (fmt.comments and resume.offset):
-            return self._check_forced(fmt, source, lines) if forced else fmt
-        fields = header_fields(lines, w3c)
-        if resume.offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
-            fields = fields_before(source, resume.offset) or fields
-        if fields is None:
-            raise FormatError(
-                f"{source.name}: no #Fields: line in its first lines, so the W3C fields are unknown. "
-                'Give them with --w3c-fields="#Fields: date time c-ip ...".',
-                path=source.name,
-            )
-        built = build_w3c(fmt, fields, w3c, where=source.name)
-        return self._check_forced(built, source, lines) if forced else built
-
-    def _check_forced(self, fmt: FormatDef, source: Source, lines: list[str]) -> FormatDef:
-        """A format the options name must read one of the first lines, as a detected one does."""
-        c = self.config
-        sample = first_lines(lines)
-        if not sample or reads_any(fmt, sample, c.tracking, timezone=c.formats.timezone):
-            return fmt
-        option = "--log-format-regex" if c.formats.regex else "--log-format-name"
-        raise FormatError(
-            f"{source.name}: the format {fmt.name} given by {option} reads none of the first lines. First line: "
-            f"{excerpt(sample[0])}. Leave {option} out to detect the format (see --list-formats), or correct it.",
-            path=source.name,
-            tried=(fmt.name,),
-        )
 
 
 def _has_fd(stream: object) -> bool:

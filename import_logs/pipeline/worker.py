@@ -111,7 +111,13 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     shift = spec.tracking.add_to_date
     params: dict[str, str] | None = None
     kept = downloads = 0
+    nul = b"\x00" in data  # a NUL byte is never a log's own: such a line is not sent (one scan of the block)
     for index, line in enumerate(lines):
+        if nul and "\x00" in line:
+            invalid[Invalid.NUL_BYTE] += 1
+            if rejected is not None:
+                rejected.append((index, f"invalid: {Invalid.NUL_BYTE}", line))
+            continue
         hit = parse(line)
         if isinstance(hit, str):
             if isinstance(hit, Skip):  # a header line (W3C, a CSV log's column names), or skipped by its path
