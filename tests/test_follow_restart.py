@@ -224,3 +224,19 @@ def test_a_copy_compressed_as_a_restart_looks_at_it_is_read_under_its_new_name(
     if second[: len(first)] == first:  # the file written on, not again
         second = second[len(first) :]
     assert sorted(first + second) == list(range(38))
+
+
+def test_a_followed_log_whose_first_line_is_longer_than_the_head_is_read(log: Log, tmp_path: Path) -> None:
+    """A first request of 100 KB (a huge query string): detection passes over it and decides on the next lines."""
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    with open(log.path, "w") as f:
+        f.write(f'10.0.0.9 - - [{stamp}] "GET /long?q={"x" * 100_000} HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n')
+    with FakePiwikPro() as fake:
+        proc = start(fake, tmp_path, str(log.path))
+        try:
+            time.sleep(0.5)
+            log.write(5)
+            wait_for(lambda: len(fake.hits) >= 6, "the long line and the lines after it", timeout=20)
+        finally:
+            stop(proc)
+        assert sorted(h["url"].rsplit("/", 1)[1][:6] for h in fake.hits) == ["0", "1", "2", "3", "4", "long?q"]

@@ -21,6 +21,7 @@ partial batches older than ``--flush-interval`` are sent (see :class:`~import_lo
 from __future__ import annotations
 
 import glob
+import io
 import os
 import select
 import threading
@@ -34,6 +35,7 @@ from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
 from import_logs.config import Config
 from import_logs.errors import CorruptInputError
 from import_logs.events import EventSink, Notice
+from import_logs.heads import sample
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.pool import TICK, Control, Ended, Job
@@ -46,7 +48,6 @@ from import_logs.sources import (
     Block,
     Source,
     compression_of,
-    lines_of,
     oldest_first,
     open_stream,
     rotation,
@@ -126,8 +127,9 @@ class Tail:
 
 
 class Follower:
-    """The tails of one run and the loop that reads them on. ``begin(tail, head, stat)`` is the planner's: it
-    plans the source (state entry, format, ledger) and returns the context and where to start, or None."""
+    """The tails of one run and the loop that reads them on. ``begin(source, head, lines, stat)`` is the planner's:
+    it plans the source (state entry, format, ledger) from its first bytes and first lines, and returns the context
+    and where to start, or None."""
 
     def __init__(
         self,
@@ -135,7 +137,7 @@ class Follower:
         sources: list[Source],
         on_event: EventSink,
         stop: threading.Event,
-        begin: Callable[[Source, bytes, os.stat_result], tuple[WorkContext, int] | None],
+        begin: Callable[[Source, bytes, list[str], os.stat_result], tuple[WorkContext, int] | None],
         grow: Callable[[int, bytes], None],
     ) -> None:
         self.config = config
@@ -270,14 +272,18 @@ class Follower:
         fd = tail.file.fileno()
         stat = os.fstat(fd)
         head = os.pread(fd, HEAD_LIMIT, 0)
+        if b"\n" not in head and stat.st_size > HEAD_LIMIT:  # a first line longer than the head: read it whole
+            head = os.pread(fd, HEAD_LIMIT + MAX_LINE, 0)
         if not head or (b"\n" not in head and not final):
             return False
-        written = [line for line in lines_of(head, self.config.formats.encoding) if line.strip()]
+        whole = head if final else head[: head.rfind(b"\n") + 1]
+        lines = sample(io.BytesIO(whole), self.config.formats.encoding, cr=False).lines
+        written = [line for line in lines if line.strip()]
         if all(line.startswith("#") for line in written) and not final:
-            return False  # only W3C headers so far
+            return False  # only W3C headers so far (or a first line longer than the head, alone)
         tail.source = replace(tail.source, size=stat.st_size)
         self.sources[tail.source.index] = tail.source
-        begun = self._begin(tail.source, head, stat)
+        begun = self._begin(tail.source, head[:FINGERPRINT_BYTES], lines, stat)
         if begun is None:
             tail.dead = True
             tail.close()

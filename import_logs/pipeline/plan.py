@@ -18,7 +18,7 @@ from typing import BinaryIO
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan
-from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile, now_text
+from import_logs.checkpoint.state import StateFile, now_text
 from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
@@ -42,7 +42,6 @@ from import_logs.sources import (
     Source,
     byte_ranges,
     compression_of,
-    lines_of,
     open_stream,
     skip_bytes,
     stream_blocks,
@@ -110,7 +109,7 @@ class Planner:
                 sources,
                 self.on_event,
                 self.stop,
-                lambda source, head, stat: self._begin_tail(source, head, stat, forced, claimed),
+                lambda source, head, lines, stat: self._begin_tail(source, head, lines, stat, forced, claimed),
                 self._grow,
             )
         try:
@@ -217,15 +216,20 @@ class Planner:
         self.on_event(Notice(message))
 
     def _begin_tail(
-        self, source: Source, head: bytes, stat: os.stat_result, forced: FormatDef | None, claimed: set[int]
+        self,
+        source: Source,
+        head: bytes,
+        lines: list[str],
+        stat: os.stat_result,
+        forced: FormatDef | None,
+        claimed: set[int],
     ) -> tuple[WorkContext, int] | None:
         """A followed file has its first complete line: plan it as any file (state entry, format, ledger)."""
-        resume = self._plan(source, claimed, head=head[:FINGERPRINT_BYTES], stat=stat)
+        resume = self._plan(source, claimed, head=head, stat=stat)
         if resume.nothing and resume.entry is None and self.state is not None:
             self._nothing(source, resume.nothing)
             return None
         self.resume[source.index] = resume
-        lines = lines_of(head, self.config.formats.encoding)
         return self._context(source, lines, forced, resume), resume.offset
 
     def _grow(self, source: int, head: bytes) -> None:
