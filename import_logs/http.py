@@ -90,6 +90,8 @@ class Retrier:
     """Runs one request until it gets an answer worth judging, within ``max_attempts`` attempts.
 
     ``sleep(seconds)`` returns True when the wait was cut short by a stop; then the last error is raised.
+    ``stopped()`` says whether the import was asked to stop: then no attempt starts any more (nor is one
+    announced).
     """
 
     options: HttpOptions
@@ -97,6 +99,7 @@ class Retrier:
     #: Called with a one-line description of each retry, for the user to see.
     on_retry: Callable[[str], None] | None = None
     jitter: Callable[[], float] = random.random
+    stopped: Callable[[], bool] = lambda: False
 
     def backoff(self, attempt: int) -> float:
         base = self.options.retry_delay * 2.0 ** (attempt - 1)
@@ -141,7 +144,7 @@ class Retrier:
                 else:
                     response.extensions[MAYBE_TWICE] = maybe_received and attempt > 1
                     return response
-            if attempt == attempts:
+            if attempt == attempts or self.stopped():
                 break
             delay = min(self.options.max_wait, wait) if wait is not None else self.backoff(attempt)
             if self.on_retry is not None:

@@ -54,6 +54,9 @@ class FileSender:
             self.stream.flush()
         return None
 
+    def abort(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
 

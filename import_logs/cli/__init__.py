@@ -185,11 +185,15 @@ def _run_importer(importer: Importer, output: Output, *, traceback: bool) -> tup
 
 def _stopper(importer: Importer) -> Any:
     """The handler of Ctrl-C and SIGTERM: ask the import to stop at a safe point (it raises Interrupted there).
-    A second signal ends the process at once, as the default action does (the state journal is kept as after
-    a kill -9, so that is safe too)."""
+    A second signal ends the requests under way at once instead of waiting for them (the summary and the state
+    are still written); a third ends the process, as the default action does (the state journal is kept as
+    after a kill -9, so that is safe too)."""
+    seen = 0
 
     def handler(signum: int, _frame: object) -> None:
-        if importer.interrupted is not None:
+        nonlocal seen
+        seen += 1
+        if seen > 2:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

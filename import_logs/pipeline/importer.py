@@ -14,7 +14,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import BinaryIO, TextIO
 
-from import_logs.backends import Batch, SendResult, open_sender
+from import_logs.backends import Batch, Sender, SendResult, open_sender
 from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
@@ -69,6 +69,9 @@ class Importer:
         #: Bytes of plain files merged so far.
         self._bytes_merged = 0
         self._lanes: Lanes | None = None
+        self._sender: Sender | None = None
+        #: Asked to stop twice: the requests under way are not waited for.
+        self._hurry = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
         self._per_source_hits: dict[int, int] = {}
@@ -80,7 +83,13 @@ class Importer:
 
     def interrupt(self, signum: int) -> None:
         """Ask the import to stop; safe to call from a signal handler (it only sets flags). The import stops
-        reading, gives the requests under way a moment, saves the state and raises :class:`Interrupted`."""
+        reading, gives the requests under way a moment (then ends them, whatever the server does), saves the
+        state and raises :class:`Interrupted`. Asked again, it does not wait for them at all."""
+        if self.interrupted is not None:
+            self._hurry = True
+            if self._sender is not None:
+                self._sender.abort()
+            return
         self.interrupted = signum
         self.stop.set()
 
@@ -139,7 +148,9 @@ class Importer:
         # The worker processes start now, while the sender signs in and the format is detected.
         executor = start_workers(c.workers) if c.workers > 1 else None
         window: deque[Future[BlockResult]] = deque()
-        sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
+        sender = self._sender = open_sender(
+            c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout
+        )
         try:
             self._check_interrupted()
             spec = sender.prepare()
@@ -190,8 +201,9 @@ class Importer:
                 self.ledger.save(clean=True)
         except BaseException as exc:
             self.stop.set()
+            clean = True
             if self._lanes is not None:
-                if self.interrupted is not None and not self._lanes.idle():
+                if self.interrupted is not None and not self._lanes.idle() and not self._hurry:
                     self.on_event(
                         Notice(
                             f"stopping: waiting up to {ABORT_WAIT:g} s for the requests under way, then saving "
@@ -199,9 +211,13 @@ class Importer:
                             warning=True,
                         )
                     )
-                self._lanes.abort(ABORT_WAIT)
+                self._lanes.abort(0.0 if self._hurry else ABORT_WAIT)
+                clean = self._lanes.idle()
+                if not clean:  # a server that does not answer must not hold the stop: the journal makes it safe
+                    sender.abort()
+                    self._lanes.wait(ABORT_WAIT)
             if self.ledger is not None:
-                self.ledger.save(clean=self._lanes is None or self._lanes.idle())
+                self.ledger.save(clean=clean)
                 self.ledger.close()
             if self.interrupted is not None and not isinstance(exc, Interrupted):
                 raise Interrupted(self.interrupted) from None  # a retry cut short by the stop, say

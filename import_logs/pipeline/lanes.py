@@ -149,6 +149,12 @@ class Lanes:
         self._stop.set()
         self._finish(timeout=wait)
 
+    def wait(self, timeout: float) -> None:
+        """Give the lanes up to ``timeout`` seconds in all to end (after :meth:`abort`)."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def idle(self) -> bool:
         """No lane is sending any more."""
         return not any(thread.is_alive() for thread in self._threads)
