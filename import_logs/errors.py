@@ -86,12 +86,21 @@ class ServerError(ImportLogsError):
     """The server cannot be reached or keeps failing after every retry."""
 
     def __init__(
-        self, message: str, *, url: str, status: int | None = None, excerpt: str = "", attempts: int = 0
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        excerpt: str = "",
+        attempts: int = 0,
+        resent: int = 0,
     ) -> None:
         self.url = url
         self.status = status
         self.excerpt = excerpt
         self.attempts = attempts
+        #: Attempts that may have reached the server and were followed by another one: extra copies it may hold.
+        self.resent = resent
         super().__init__(message)
 
 

@@ -19,7 +19,7 @@ from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
-from import_logs.errors import ConfigError, Interrupted
+from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
@@ -72,6 +72,8 @@ class Importer:
         self._sender: Sender | None = None
         #: Asked to stop twice: the requests under way are not waited for.
         self._hurry = False
+        #: A batch failed that may have reached the server in part: the run does not end clean.
+        self._uncertain = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
         self._per_source_hits: dict[int, int] = {}
@@ -159,7 +161,10 @@ class Importer:
                 self._sites = SiteMap(sender, c.backend, self.stats, self.on_event)
             payload = c.backend.payload_size or sender.default_payload_size
             if self.state is not None and not self.state.read_only:
-                self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
+                # What this run may leave in flight, plus what the previous run left that this one may not resend
+                # before it stops in turn: each may then be stored once more.
+                carried = 0 if self.state.previous_clean else self.state.previous_in_flight
+                self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload + carried)
             if not self.stats.dry_run:
                 self._lanes = Lanes(
                     c.backend.recorders,
@@ -169,6 +174,7 @@ class Importer:
                     self.stop,
                     self.stats.files,
                     pause=c.http.sleep_between,
+                    on_failed=self.on_failed,
                 )
             self._planner = Planner(
                 c,
@@ -212,7 +218,7 @@ class Importer:
                         )
                     )
                 self._lanes.abort(0.0 if self._hurry else ABORT_WAIT)
-                clean = self._lanes.idle()
+                clean = self._lanes.idle() and not self._uncertain
                 if not clean:  # a server that does not answer must not hold the stop: the journal makes it safe
                     sender.abort()
                     self._lanes.wait(ABORT_WAIT)
@@ -251,6 +257,15 @@ class Importer:
         self.stats.add_sent(len(batch.items), rejected, dropped, result.maybe_twice if result is not None else 0)
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
+
+    def on_failed(self, batch: Batch, error: ImportLogsError) -> None:
+        """The lanes' callback for a batch whose sending failed (from a lane's thread). Unless the server refused
+        the credentials, part of it may have been stored (a timeout, a dropped connection, Matomo's part of a
+        split batch): the state says a batch was in flight, and the copies of its retries are counted."""
+        if not isinstance(error, AuthError):
+            self._uncertain = True
+        if isinstance(error, ServerError) and error.resent:
+            self.stats.add_maybe_twice(len(batch.items) * error.resent)
 
     def _control(self, mark: Control) -> bool:
         """``--follow``: every block read so far is merged. A source that ended is finished; partial batches
