@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     STATE = 7  # the state file cannot be written (a full disk) or is not one of ours
     BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    OUTPUT_CLOSED = 141  # --save-requests=- and the reader closed the pipe (128 + SIGPIPE, as a shell reports it)
     TERMINATED = 143  # SIGTERM
 
 
@@ -111,6 +112,11 @@ class RejectedError(ServerError):
         self.path = path
         self.lineno = lineno
         super().__init__(message, url=url, status=status, excerpt=excerpt, attempts=1)
+
+
+class OutputClosed(ImportLogsError):
+    """--save-requests=-: whoever reads standard output closed it (``| head``). The run ends quietly, as a Unix
+    tool ends on SIGPIPE; the requests not written are not marked as imported."""
 
 
 class WorkerError(ImportLogsError):
