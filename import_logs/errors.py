@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     STATE = 7  # the state file cannot be read, created or written, is damaged, newer, or not one of ours
     BUSY = 75  # another import holds the state file (EX_TEMPFAIL: try again later)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    OUTPUT_CLOSED = 141  # --save-requests=- and the reader closed the pipe (128 + SIGPIPE, as a shell reports it)
     TERMINATED = 143  # SIGTERM
 
 
@@ -91,12 +92,21 @@ class ServerError(ImportLogsError):
     """The server cannot be reached or keeps failing after every retry."""
 
     def __init__(
-        self, message: str, *, url: str, status: int | None = None, excerpt: str = "", attempts: int = 0
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        excerpt: str = "",
+        attempts: int = 0,
+        resent: int = 0,
     ) -> None:
         self.url = url
         self.status = status
         self.excerpt = excerpt
         self.attempts = attempts
+        #: Attempts that may have reached the server and were followed by another one: extra copies it may hold.
+        self.resent = resent
         super().__init__(message)
 
 
@@ -107,6 +117,11 @@ class RejectedError(ServerError):
         self.path = path
         self.lineno = lineno
         super().__init__(message, url=url, status=status, excerpt=excerpt, attempts=1)
+
+
+class OutputClosed(ImportLogsError):
+    """--save-requests=-: whoever reads standard output closed it (``| head``). The run ends quietly, as a Unix
+    tool ends on SIGPIPE; the requests not written are not marked as imported."""
 
 
 class WorkerError(ImportLogsError):

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from import_logs.poster import Poster
 
 USER_AGENT = f"import-logs/{__version__} (+https://pypi.org/project/import-logs/)"
-#: Set on a response (``response.extensions``) that answers a retry of an attempt the server may have
-#: received (a read timeout, a connection dropped after sending): what it carried may be stored twice.
+#: Set on a response (``response.extensions``): how many of the attempts before it may have reached the server
+#: (a read timeout, a connection dropped after sending): what it carried may be stored that many times more.
 MAYBE_TWICE = "import_logs_maybe_twice"
 
 
@@ -90,6 +90,8 @@ class Retrier:
     """Runs one request until it gets an answer worth judging, within ``max_attempts`` attempts.
 
     ``sleep(seconds)`` returns True when the wait was cut short by a stop; then the last error is raised.
+    ``stopped()`` says whether the import was asked to stop: then no attempt starts any more (nor is one
+    announced).
     """
 
     options: HttpOptions
@@ -97,6 +99,7 @@ class Retrier:
     #: Called with a one-line description of each retry, for the user to see.
     on_retry: Callable[[str], None] | None = None
     jitter: Callable[[], float] = random.random
+    stopped: Callable[[], bool] = lambda: False
 
     def backoff(self, attempt: int) -> float:
         base = self.options.retry_delay * 2.0 ** (attempt - 1)
@@ -115,17 +118,19 @@ class Retrier:
         attempts = max(1, self.options.max_attempts)
         problem = ""
         last: httpx.Response | None = None
-        #: An attempt may have reached the server before it failed: a retry may then store it twice.
-        maybe_received = False
+        #: Attempts that may have reached the server before they failed, each followed by another: each may
+        #: have stored what it carried once more.
+        resent = 0
         for attempt in range(1, attempts + 1):
             wait: float | None = None
+            received = False
             try:
                 response = client.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
                 problem = self._timed_out(exc)
-                maybe_received |= not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
+                received = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
             except httpx.TransportError as exc:
-                maybe_received |= isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
+                received = isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError))
                 tls = _ssl_error(exc)
                 if tls is not None:  # retrying cannot change a certificate or make a plain-HTTP port speak TLS
                     raise self._tls_failed(method, url, tls) from None
@@ -139,9 +144,9 @@ class Retrier:
                     last = response
                     problem = f"HTTP {response.status_code} {excerpt(response, 120)}".rstrip()
                 else:
-                    response.extensions[MAYBE_TWICE] = maybe_received and attempt > 1
+                    response.extensions[MAYBE_TWICE] = resent
                     return response
-            if attempt == attempts:
+            if attempt == attempts or self.stopped():
                 break
             delay = min(self.options.max_wait, wait) if wait is not None else self.backoff(attempt)
             if self.on_retry is not None:
@@ -149,6 +154,7 @@ class Retrier:
                 self.on_retry(f"{method} {url}: {problem}; attempt {attempt + 1} {of} in {delay:.1f} s")
             if self.sleep(delay):
                 break
+            resent += received
         raise ServerError(
             f"{method} {url} failed after {attempt} attempt(s): {problem}. Check that the server is up and "
             "reachable from here; raise --retry-max-attempts, --retry-delay or --request-timeout to wait longer.",
@@ -156,6 +162,7 @@ class Retrier:
             status=last.status_code if last is not None else None,
             excerpt=excerpt(last) if last is not None else "",
             attempts=attempt,
+            resent=resent,
         )
 
     def _timed_out(self, exc: httpx.TimeoutException) -> str:

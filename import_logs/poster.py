@@ -48,6 +48,8 @@ class Poster:
         #: Every connection opened, for close() (each lane keeps its own in a thread-local pool).
         self._opened: list[_Wire] = []
         self._lock = threading.Lock()
+        #: Set by abort(): no connection is opened any more.
+        self._aborted = False
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         content = kwargs.pop("content", None)
@@ -108,10 +110,15 @@ class Poster:
         if wire is None:
             wire = pool[key] = self._connect(to)
             with self._lock:
+                self._opened = [w for w in self._opened if not w.closed]
                 self._opened.append(wire)
+            if self._aborted:  # abort() ran while this one connected: it never saw it
+                wire.shutdown()
         return wire
 
     def _connect(self, to: _Target) -> _Wire:
+        if self._aborted:
+            raise httpx.ConnectError("the import is stopping", request=to.request)
         try:
             sock = socket.create_connection(
                 (to.host, to.port), timeout=min(self.options.connect_timeout, self.options.timeout)
@@ -163,7 +170,16 @@ class Poster:
             wire.close()
         return httpx.Response(status, headers=answer_headers, content=data, request=to.request)
 
+    def abort(self) -> None:
+        """End the requests under way now, whatever the server does: every connection is shut down, so a lane
+        waiting for an answer gets the end of the stream at once (closing alone wakes no thread blocked on the
+        socket, and closing its reader would wait for that thread). Takes no lock: safe from a signal handler."""
+        self._aborted = True
+        for wire in list(self._opened):
+            wire.shutdown()
+
     def close(self) -> None:
+        self.abort()
         with self._lock:
             for wire in self._opened:
                 wire.close()
@@ -186,13 +202,20 @@ class _Target:
 class _Wire:
     """One keep-alive connection: the socket and its buffered reader."""
 
-    __slots__ = ("reader", "sock")
+    __slots__ = ("closed", "reader", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = sock.makefile("rb")
+        self.closed = False
+
+    def shutdown(self) -> None:
+        """Both directions ended: a thread blocked reading or writing it returns at once."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
+        self.closed = True
         for part in (self.reader, self.sock):
             with contextlib.suppress(OSError):
                 part.close()

@@ -75,6 +75,11 @@ class Stats:
             if room > 0:
                 self.rejected_lines.extend(list(rejected)[:room])
 
+    def add_maybe_twice(self, hits: int) -> None:
+        """Hits of a batch that failed, sent again after an attempt the server may have received."""
+        with self._lock:
+            self.maybe_twice += hits
+
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
         return max(end - self.started, 1e-9)

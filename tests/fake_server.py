@@ -12,9 +12,10 @@
   are dropped (kept in ``dropped``).
 
 Faults are scripted per endpoint with ``fail_next("track", ...)``: an HTTP status (with headers, e.g.
-``Retry-After``), a slow answer, or a dropped connection. ``track_error`` makes the tracker answer every request
-with a success status and a JSON body that reports an error, until it is cleared. Every request is kept in
-``requests``; every accepted hit in ``hits``, in arrival order.
+``Retry-After``), a slow answer, a dropped connection, or no answer at all (``hang``); a tracking request
+dropped or left hanging may have its hits stored first (``store``). ``track_error`` makes the tracker answer
+every request with a success status and a JSON body that reports an error, until it is cleared. Every request
+is kept in ``requests``; every accepted hit in ``hits``, in arrival order.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Fault:
     content_type: str = "text/plain"
     delay: float = 0.0  # sleep first; with status None the request is then handled normally
     drop: bool = False  # close the connection without an answer
+    hang: bool = False  # never answer: the connection stays open until the server stops
+    store: bool = False  # with drop or hang (tracking only): the hits are stored first, only the answer is lost
 
 
 @dataclass
@@ -61,6 +64,8 @@ class FakeBase:
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {name: deque() for name in self.endpoints}
         self.lock = threading.Lock()
+        #: Set when the server stops: a hanging request ends then.
+        self.stopping = threading.Event()
         self.server = _Server(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -75,6 +80,7 @@ class FakeBase:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -148,6 +154,30 @@ class FakePiwikPro(FakeBase):
             self.tokens[token] = time.monotonic() + self.real_ttl
         return 200, {"token_type": "Bearer", "expires_in": self.token_ttl, "access_token": token}
 
+    def store(self, headers: dict[str, str], body: bytes, state: str | None = None) -> tuple[int, Any]:
+        """A tracking request as the tracker takes it: its status and answer (the hits kept in ``hits``)."""
+        state = state or self.token_state(headers)
+        if state in ("expired", "unknown"):
+            self.track_statuses.append(401)
+            return 401, {"code": 401, "message": _UNAUTHORIZED[state]}
+        try:
+            items = json.loads(body)["requests"]
+            hits = [dict(parse_qsl(i.lstrip("?"))) if isinstance(i, str) else i for i in items]
+            assert all(isinstance(v, str) for hit in hits for v in hit.values()), "every value a string"
+        except (ValueError, KeyError, TypeError, AssertionError) as exc:
+            self.track_statuses.append(400)
+            return 400, {"error": f"bad bulk body: {exc}"}
+        limit = datetime.now(timezone.utc) - timedelta(hours=24)
+        with self.lock:
+            for hit in hits:
+                cdt = datetime.fromisoformat(hit["cdt"]).replace(tzinfo=timezone.utc) if "cdt" in hit else None
+                if state == "missing" and cdt is not None and cdt < limit:
+                    self.dropped.append(hit)
+                else:
+                    self.hits.append(hit)
+            self.track_statuses.append(202)
+        return 202, None
+
 
 class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -201,7 +231,7 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append(Recorded(self.command, self.path, headers, body))
             return headers
 
-        def _fault(self, endpoint: str) -> bool:
+        def _fault(self, endpoint: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bool:
             """Apply the next scripted fault; True when it answered (or dropped) the request."""
             with fake.lock:
                 fault = fake.faults[endpoint].popleft() if fake.faults[endpoint] else None
@@ -209,6 +239,12 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
                 return False
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.store and headers is not None:
+                fake.store(headers, body)
+            if fault.hang:
+                fake.stopping.wait()
+                self.close_connection = True
+                return True
             if fault.drop:
                 self.close_connection = True
                 return True
@@ -229,7 +265,7 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
                 if not self._fault("apps"):
                     self._create_app(headers, body)
             elif self.path.split("?")[0] == "/ppms.php":
-                if not self._fault("track"):
+                if not self._fault("track", headers, body):
                     self._track(headers, body)
             else:
                 self._answer(404, {"message": "no route"})
@@ -320,27 +356,7 @@ def _handler(fake: FakePiwikPro) -> type[BaseHTTPRequestHandler]:
                 fake.track_statuses.append(error[0])
                 self._answer(error[0], error[1])
                 return
-            if state in ("expired", "unknown"):
-                fake.track_statuses.append(401)
-                self._answer(401, {"code": 401, "message": _UNAUTHORIZED[state]})
-                return
-            try:
-                items = json.loads(body)["requests"]
-                hits = [dict(parse_qsl(i.lstrip("?"))) if isinstance(i, str) else i for i in items]
-                assert all(isinstance(v, str) for hit in hits for v in hit.values()), "every value a string"
-            except (ValueError, KeyError, TypeError, AssertionError) as exc:
-                fake.track_statuses.append(400)
-                self._answer(400, {"error": f"bad bulk body: {exc}"})
-                return
-            limit = datetime.now(timezone.utc) - timedelta(hours=24)
-            with fake.lock:
-                for hit in hits:
-                    cdt = datetime.fromisoformat(hit["cdt"]).replace(tzinfo=timezone.utc) if "cdt" in hit else None
-                    if state == "missing" and cdt is not None and cdt < limit:
-                        fake.dropped.append(hit)
-                    else:
-                        fake.hits.append(hit)
-                fake.track_statuses.append(202)
-            self._answer(202, None)
+            status, payload = fake.store(headers, body, state)
+            self._answer(status, payload)
 
     return Handler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -369,6 +370,49 @@ def test_a_silent_server_is_a_read_timeout() -> None:
     poster, client = _poster(timeout=0.3)
     try:
         with pytest.raises(httpx.ReadTimeout):
+            poster.request("POST", f"http://127.0.0.1:{sock.getsockname()[1]}/t", content=b"[]")  # type: ignore[attr-defined]
+    finally:
+        poster.close()  # type: ignore[attr-defined]
+        client.close()
+        sock.close()
+
+
+def test_a_stop_starts_no_new_attempt_and_announces_none() -> None:
+    client, seen = scripted(503, 503, 503)
+    said: list[str] = []
+    stop = threading.Event()
+
+    def sleep(_seconds: float) -> bool:
+        return stop.is_set()
+
+    options = HttpOptions(max_attempts=3, retry_delay=0.0)
+    retrier = Retrier(options, sleep=sleep, on_retry=said.append, stopped=stop.is_set)
+    stop.set()  # asked to stop while the first attempt was under way
+    with pytest.raises(ServerError):
+        retrier.request(client, "POST", "http://t/ppms.php")
+    assert len(seen) == 1 and said == []
+
+
+def test_abort_ends_a_request_the_server_never_answers_at_once() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))  # accepts (the backlog), never answers
+    poster, client = _poster(timeout=60.0)
+    failed: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            poster.request("POST", f"http://127.0.0.1:{sock.getsockname()[1]}/t", content=b"[]")  # type: ignore[attr-defined]
+        except httpx.HTTPError as exc:
+            failed.append(exc)
+
+    lane = threading.Thread(target=post, daemon=True)
+    try:
+        lane.start()
+        time.sleep(0.3)  # the request is written; its answer is awaited
+        poster.abort()  # type: ignore[attr-defined]
+        lane.join(5.0)
+        assert not lane.is_alive(), "the lane still waits for its answer"
+        assert len(failed) == 1 and isinstance(failed[0], httpx.RemoteProtocolError)
+        with pytest.raises(httpx.ConnectError, match="stopping"):  # nothing new starts once aborted
             poster.request("POST", f"http://127.0.0.1:{sock.getsockname()[1]}/t", content=b"[]")  # type: ignore[attr-defined]
     finally:
         poster.close()  # type: ignore[attr-defined]

@@ -106,6 +106,44 @@ def test_a_bucket_imported_by_cron_sends_every_line_once(s3: str, bucket: tuple[
     assert max(seen.values()) == 1
 
 
+def test_a_bucket_run_killed_before_its_first_accepted_batch_announces_its_own_bound(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects are journaled, not snapshotted: the bound a run may leave in flight is journaled before it sends,
+    or the next run reads the bound of the run before (here none: it ended clean) and warns of nothing."""
+    import subprocess
+    import time
+
+    from fake_server import Fault
+    from test_resume import start
+
+    c, name = bucket
+    put_logs(c, name, range(1, 2))
+    url = f"s3://{name}/cloudfront/E2ABC.2026-11-*.gz"
+    with FakePiwikPro() as fake:
+        args = [*piwik_args(fake, "--recorders=2", "--recorder-max-payload-size=4"), url]
+        assert run_cli(*args, cwd=tmp_path, env=env(s3)).returncode == 0
+        put_logs(c, name, range(2, 4))
+        fake.fail_next("track", Fault(hang=True, store=True), Fault(hang=True, store=True))
+        sent = len(fake.tracking_requests())
+        for key, value in env(s3).items():
+            monkeypatch.setenv(key, value)
+        killed = start(args, tmp_path, output=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while len(fake.tracking_requests()) < sent + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        killed.kill()
+        killed.wait(timeout=10)
+        stored = len(fake.hits)
+        again = run_cli(*args, cwd=tmp_path, env=env(s3))
+        assert again.returncode == 0, again.stderr
+    seen = pages(fake)
+    assert sorted(seen) == expected(range(1, 4))
+    resent = sum(n - 1 for n in seen.values())
+    assert resent == 8 and stored > 96  # both hanging batches were stored, and are sent again
+    assert "up to 8 of its hits may have been accepted" in again.stderr
+
+
 def test_a_missing_bucket_names_the_bucket_and_the_fix(s3: str, tmp_path: Path) -> None:
     with FakePiwikPro() as fake:
         result = run_cli(*piwik_args(fake), "s3://no-such-bucket/logs/*.gz", cwd=tmp_path, env=env(s3))

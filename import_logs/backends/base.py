@@ -101,4 +101,9 @@ class Sender(Protocol):
         """A new site for a host (--add-sites-new-hosts); its id."""
         ...
 
+    def abort(self) -> None:
+        """End the requests under way now: the import stops and will not wait for them (from the main thread,
+        maybe a signal handler, while lanes send: it takes no lock). What they carried counts as in flight."""
+        ...
+
     def close(self) -> None: ...

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TextIO
 
@@ -11,6 +12,7 @@ from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.registry import REGISTRY
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config
+from import_logs.errors import OutputClosed
 
 NO_HOST_URL = "https://no-hostname-found-in-log"
 
@@ -50,8 +52,17 @@ class FileSender:
             return None
         text = "\n".join(batch.items) + "\n"
         with self._lock:
-            self.stream.write(text)
-            self.stream.flush()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except BrokenPipeError:
+                where = "standard output" if self.config.save_requests == "-" else self.config.save_requests
+                raise OutputClosed(
+                    f"{where} was closed by its reader; the requests not written are not marked as imported"
+                ) from None
+        return None
+
+    def abort(self) -> None:
         return None
 
     def close(self) -> None:
@@ -63,4 +74,5 @@ class OwnedFileSender(FileSender):
 
     def close(self) -> None:
         if self.stream is not None:
-            self.stream.close()
+            with contextlib.suppress(BrokenPipeError):  # what the closed pipe did not take (said already)
+                self.stream.close()

@@ -67,7 +67,7 @@ class HttpSender:
         self.client = client or make_client(config.http, connections=max(1, config.backend.recorders))
         #: The tracking POSTs (written by the Poster unless a test gives its own client, or a proxy applies).
         self.poster: httpx.Client | Poster = self.client if client is not None else Poster(config.http, self.client)
-        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry)
+        self.retrier = Retrier(config.http, sleep=stop.wait, on_retry=on_retry, stopped=stop.is_set)
 
     def check(self, config: Config) -> None:
         """Raise :class:`ConfigError` for options this backend cannot work with (before any connection)."""
@@ -87,6 +87,11 @@ class HttpSender:
         if self.config.http.debug_tracker and self._say is not None:
             self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
         return response
+
+    def abort(self) -> None:
+        """End the tracking requests under way now (the import stops; see :meth:`Poster.abort`)."""
+        if isinstance(self.poster, Poster):
+            self.poster.abort()
 
     def close(self) -> None:
         if isinstance(self.poster, Poster):

@@ -229,8 +229,7 @@ class MatomoSender(HttpSender):
         while todo:
             start, end, retry = todo.pop(0)
             response = self._post(batch.items[start:end])
-            if response.extensions.get(MAYBE_TWICE):
-                result.maybe_twice += end - start
+            result.maybe_twice += (end - start) * response.extensions.get(MAYBE_TWICE, 0)
             message = self._judge(response, batch, start, end - start, result)
             if message is None:
                 continue

@@ -145,7 +145,8 @@ class PirschSender(HttpSender):
         response = self.post(self.url, body, auth=self.auth)
         status = response.status_code
         if pirsch_accepts(response):
-            return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
+            resent = response.extensions.get(MAYBE_TWICE, 0)
+            return SendResult(maybe_twice=len(batch.items) * resent) if resent else None
         if 200 <= status < 300:
             raise not_a_tracker(response, url=self.url, backend="Pirsch", batch=batch)
         if status in (401, 403):

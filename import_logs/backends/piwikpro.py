@@ -224,7 +224,8 @@ class PiwikProSender(HttpSender):
                 raise self._reported(batch, response, error, attempt)
         status = response.status_code
         if piwikpro_accepts(response):
-            return SendResult(maybe_twice=len(batch.items)) if response.extensions.get(MAYBE_TWICE) else None
+            resent = response.extensions.get(MAYBE_TWICE, 0)
+            return SendResult(maybe_twice=len(batch.items) * resent) if resent else None
         if 200 <= status < 300:
             raise not_a_tracker(response, url=self.tracker_url, backend="Piwik PRO", batch=batch)
         path, lineno = batch.where()

@@ -7,7 +7,8 @@ Invalid and filtered lines count as done.
 
 Each accepted batch is journaled before its lane sends another (see :mod:`import_logs.checkpoint.state`), and a snapshot
 is written at most once a second, so after a kill -9 only the batches that were being sent may be sent again:
-at most one per lane, which is the bound the next run reports.
+at most one per lane. That bound, plus what the previous run left in flight if it did not end clean (this run
+may stop before it sends those again), is journaled before anything is sent: the next run reports it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Ledger:
         self._snapshot_at = 0.0
         #: Seconds between two snapshots: SNAPSHOT_EVERY, or longer when a snapshot takes long.
         self._snapshot_every = SNAPSHOT_EVERY
+        state.record_in_flight(in_flight_bound)
 
     def track(self, source: int, entry: Entry) -> None:
         """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint. An

@@ -107,6 +107,8 @@ class StateFile:
         self._lock_fd: int | None = None
         self._guard: socket.socket | None = None
         self._journal_fd: int | None = None
+        #: The error of a journal write that failed: later lines would follow a torn one, so none is written.
+        self._journal_failed: OSError | None = None
         self.journal_path = path + ".journal"
 
     # --- lock and load ------------------------------------------------------------------------------------
@@ -242,6 +244,9 @@ class StateFile:
             except ValueError:
                 continue  # the last line of a run killed while writing it: its batch counts as in flight
             check_journal_record(record, self.journal_path, number, fingerprint_bytes=FINGERPRINT_BYTES)
+            if "in_flight" in record:  # a run began sending: its bound, newer than the snapshot's
+                self.previous_in_flight = record["in_flight"]
+                continue
             if "entry" in record:
                 started = _entry(record["entry"])
                 if started.fingerprint not in by_fingerprint:
@@ -303,21 +308,32 @@ class StateFile:
 
     def record(self, acked: dict[str, list[int]]) -> None:
         """Journal lines just accepted (fingerprint → line numbers): one append, no fsync."""
-        if self._journal_fd is not None:
-            try:
-                os.write(self._journal_fd, (json.dumps({"acked": acked}, separators=(",", ":")) + "\n").encode())
-            except OSError as exc:
-                raise self._unwritable(self.journal_path, exc) from None
+        self._journal({"acked": acked})
 
     def record_entry(self, entry: Entry) -> None:
         """Journal a source's entry, so that the journal's lines can name it before the next snapshot holds it."""
-        if self._journal_fd is not None:
-            try:
-                os.write(
-                    self._journal_fd, (json.dumps({"entry": asdict(entry)}, separators=(",", ":")) + "\n").encode()
-                )
-            except OSError as exc:
-                raise self._unwritable(self.journal_path, exc) from None
+        self._journal({"entry": asdict(entry)})
+
+    def record_in_flight(self, hits: int) -> None:
+        """Journal, before a run sends anything, how many hits it may have accepted without the journal knowing
+        (a run that is killed before its first snapshot leaves its own bound, not the previous run's)."""
+        self._journal({"in_flight": hits})
+
+    def _journal(self, record: dict[str, Any]) -> None:
+        """Append one line, whole or not at all as far as the caller knows: a full disk may take part of a write
+        (a short write, then the error), and a line the next run cannot read is a batch it does not know of; the
+        lane must stop at that batch, so that it stays the one in flight. After a failure nothing is appended."""
+        if self._journal_fd is None:
+            return
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        try:
+            if self._journal_failed is not None:
+                raise self._journal_failed
+            while data:
+                data = data[os.write(self._journal_fd, data) :]
+        except OSError as exc:
+            self._journal_failed = exc
+            raise self._unwritable(self.journal_path, exc) from None
 
     def save(self, *, clean: bool, in_flight: int = 0) -> None:
         """Write a snapshot atomically and durably (fsync, rename, directory fsync), then empty the journal."""

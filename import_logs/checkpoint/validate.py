@@ -98,10 +98,16 @@ def check_lines(lines: Any, path: str, where: str, fix: str) -> None:
 
 
 def check_journal_record(record: Any, path: str, number: int, *, fingerprint_bytes: int) -> None:
-    """One line of the journal: ``{"entry": {...}}`` (a source started) or ``{"acked": {fingerprint: [n, ...]}}``."""
+    """One line of the journal: ``{"entry": {...}}`` (a source started), ``{"acked": {fingerprint: [n, ...]}}``, or
+    ``{"in_flight": n}`` (a run began sending: its bound of hits that may be accepted twice)."""
     where = f"line {number}"
-    if not isinstance(record, dict) or not ({"entry", "acked"} & set(record)):
-        raise _fault(path, where, record, 'an object with "entry" or "acked"', JOURNAL_FIX)
+    if not isinstance(record, dict) or not ({"entry", "acked", "in_flight"} & set(record)):
+        raise _fault(path, where, record, 'an object with "entry", "acked" or "in_flight"', JOURNAL_FIX)
+    if "in_flight" in record:
+        count = record["in_flight"]
+        if not _whole(count) or count < 0:
+            raise _fault(path, f"{where}: in_flight", count, "a whole number >= 0", JOURNAL_FIX)
+        return
     if "entry" in record:
         check_entry(record["entry"], path, f"{where}: entry", JOURNAL_FIX, fingerprint_bytes=fingerprint_bytes)
         return

@@ -6,6 +6,7 @@ the environment and the terminal, and decides exit codes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ from import_logs.errors import (
     ImportLogsError,
     InputError,
     Interrupted,
+    OutputClosed,
     ServerError,
     StateFileError,
     StateLockedError,
@@ -36,6 +38,7 @@ from import_logs.pipeline import Importer, dump_format, reset_state, show_state
 
 #: The one place where errors become exit codes (subclasses first).
 EXIT_CODES: tuple[tuple[type[ImportLogsError], ExitCode], ...] = (
+    (OutputClosed, ExitCode.OUTPUT_CLOSED),
     (ConfigError, ExitCode.USAGE),
     (InputError, ExitCode.INPUT),
     (FormatError, ExitCode.INPUT),
@@ -145,6 +148,10 @@ def _import(config: Config, options: dict[str, Any], output: Output) -> ExitCode
     )
     code, error = _run_importer(importer, output, traceback=verbose > 1 or options["show_traceback"])
     stats = importer.stats
+    if code == ExitCode.OUTPUT_CLOSED:  # quietly: only a --summary-json file, for whoever asked for one
+        if options["summary_json"] not in (None, "-"):
+            summaries(stats, options["summary_json"], output.err, output, text=False, outcome={"exit_code": int(code)})
+        return code
     if code == ExitCode.OK and stats.unreadable:
         code = ExitCode.INPUT  # the other files were imported; these wait (named in the summary)
     elif code == ExitCode.OK and stats.lines == 0:
@@ -176,6 +183,9 @@ def _run_importer(importer: Importer, output: Output, *, traceback: bool) -> tup
     previous = {signum: signal.signal(signum, _stopper(importer)) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         importer.run()
+    except OutputClosed as exc:  # `| head`: nothing to say, as a Unix tool on SIGPIPE
+        _quiet_stdout()
+        return ExitCode.OUTPUT_CLOSED, str(exc)
     except ImportLogsError as exc:
         report(output, traceback, f"import-logs: error: {exc}")
         return exit_code_for(exc), str(exc)
@@ -196,13 +206,31 @@ def _run_importer(importer: Importer, output: Output, *, traceback: bool) -> tup
     return ExitCode.OK, ""
 
 
+def _quiet_stdout() -> None:
+    """Standard output is a closed pipe: point it at /dev/null, so that the flush at exit says nothing either
+    (Python's advice for SIGPIPE)."""
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (a test's capture): nothing will flush there at exit
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
 def _stopper(importer: Importer) -> Any:
     """The handler of Ctrl-C and SIGTERM: ask the import to stop at a safe point (it raises Interrupted there).
-    A second signal ends the process at once, as the default action does (the state journal is kept as after
-    a kill -9, so that is safe too)."""
+    A second signal ends the requests under way at once instead of waiting for them (the summary and the state
+    are still written); a third ends the process, as the default action does (the state journal is kept as
+    after a kill -9, so that is safe too)."""
+    seen = 0
 
     def handler(signum: int, _frame: object) -> None:
-        if importer.interrupted is not None:
+        nonlocal seen
+        seen += 1
+        if seen > 2:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return

@@ -14,12 +14,12 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
 
-from import_logs.backends import Batch, SendResult, open_sender
+from import_logs.backends import Batch, Sender, SendResult, open_sender
 from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
-from import_logs.errors import ConfigError, Interrupted
+from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
 from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
@@ -72,6 +72,11 @@ class Importer:
         #: Bytes of plain files merged so far.
         self._bytes_merged = 0
         self._lanes: Lanes | None = None
+        self._sender: Sender | None = None
+        #: Asked to stop twice: the requests under way are not waited for.
+        self._hurry = False
+        #: A batch failed that may have reached the server in part: the run does not end clean.
+        self._uncertain = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
         self._per_source_hits: dict[int, int] = {}
@@ -83,7 +88,13 @@ class Importer:
 
     def interrupt(self, signum: int) -> None:
         """Ask the import to stop; safe to call from a signal handler (it only sets flags). The import stops
-        reading, gives the requests under way a moment, saves the state and raises :class:`Interrupted`."""
+        reading, gives the requests under way a moment (then ends them, whatever the server does), saves the
+        state and raises :class:`Interrupted`. Asked again, it does not wait for them at all."""
+        if self.interrupted is not None:
+            self._hurry = True
+            if self._sender is not None:
+                self._sender.abort()
+            return
         self.interrupted = signum
         self.stop.set()
 
@@ -147,7 +158,9 @@ class Importer:
         c = self.config
         # The sender checks its options (--url, the credentials) before any process starts: a pool started and
         # torn down at once can end the interpreter with a traceback after the message.
-        sender = open_sender(c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout)
+        sender = self._sender = open_sender(
+            c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout
+        )
         executor: ProcessPoolExecutor | None = None
         window: deque[Future[BlockResult]] = deque()
         try:
@@ -160,7 +173,10 @@ class Importer:
                 self._sites = SiteMap(sender, c.backend, self.stats, self.on_event)
             payload = c.backend.payload_size or sender.default_payload_size
             if self.state is not None and not self.state.read_only:
-                self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload)
+                # What this run may leave in flight, plus what the previous run left that this one may not resend
+                # before it stops in turn: each may then be stored once more.
+                carried = 0 if self.state.previous_clean else self.state.previous_in_flight
+                self.ledger = Ledger(self.state, in_flight_bound=max(1, c.backend.recorders) * payload + carried)
             if not self.stats.dry_run:
                 self._lanes = Lanes(
                     c.backend.recorders,
@@ -170,6 +186,7 @@ class Importer:
                     self.stop,
                     self.stats.files,
                     pause=c.http.sleep_between,
+                    on_failed=self.on_failed,
                 )
             self._planner = Planner(
                 c,
@@ -202,8 +219,9 @@ class Importer:
                 self.ledger.save(clean=True)
         except BaseException as exc:
             self.stop.set()
+            clean = True
             if self._lanes is not None:
-                if self.interrupted is not None and not self._lanes.idle():
+                if self.interrupted is not None and not self._lanes.idle() and not self._hurry:
                     self.on_event(
                         Notice(
                             f"stopping: waiting up to {ABORT_WAIT:g} s for the requests under way, then saving "
@@ -211,9 +229,13 @@ class Importer:
                             warning=True,
                         )
                     )
-                self._lanes.abort(ABORT_WAIT)
+                self._lanes.abort(0.0 if self._hurry else ABORT_WAIT)
+                clean = self._lanes.idle() and not self._uncertain
+                if not clean:  # a server that does not answer must not hold the stop: the journal makes it safe
+                    sender.abort()
+                    self._lanes.wait(ABORT_WAIT)
             if self.ledger is not None:
-                self.ledger.save(clean=self._lanes is None or self._lanes.idle())
+                self.ledger.save(clean=clean)
                 self.ledger.close()
             if self.interrupted is not None and not isinstance(exc, Interrupted):
                 raise Interrupted(self.interrupted) from None  # a retry cut short by the stop, say
@@ -247,6 +269,15 @@ class Importer:
         self.stats.add_sent(len(batch.items), rejected, dropped, result.maybe_twice if result is not None else 0)
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
+
+    def on_failed(self, batch: Batch, error: ImportLogsError) -> None:
+        """The lanes' callback for a batch whose sending failed (from a lane's thread). Unless the server refused
+        the credentials, part of it may have been stored (a timeout, a dropped connection, Matomo's part of a
+        split batch): the state says a batch was in flight, and the copies of its retries are counted."""
+        if not isinstance(error, AuthError):
+            self._uncertain = True
+        if isinstance(error, ServerError) and error.resent:
+            self.stats.add_maybe_twice(len(batch.items) * error.resent)
 
     def _control(self, mark: Control) -> bool:
         """``--follow``: every block read so far is merged. A source that ended is finished; partial batches

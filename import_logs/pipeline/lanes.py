@@ -55,6 +55,7 @@ class Lanes:
         names: Sequence[str],
         *,
         pause: float = 0.0,
+        on_failed: Callable[[Batch, ImportLogsError], None] | None = None,
     ) -> None:
         self.count = max(1, count)
         #: --sleep-between-requests-ms: each lane waits this long before each request.
@@ -62,6 +63,8 @@ class Lanes:
         self.payload_size = max(1, payload_size)
         self._send = send
         self._on_sent = on_sent
+        #: Told of the batch whose sending failed (part of it may have reached the server all the same).
+        self._on_failed = on_failed
         self._stop = stop
         self._names = names
         self._queues: list[queue.Queue[Batch | None]] = [queue.Queue(QUEUE_DEPTH) for _ in range(self.count)]
@@ -149,6 +152,12 @@ class Lanes:
         self._stop.set()
         self._finish(timeout=wait)
 
+    def wait(self, timeout: float) -> None:
+        """Give the lanes up to ``timeout`` seconds in all to end (after :meth:`abort`)."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def idle(self) -> bool:
         """No lane is sending any more."""
         return not any(thread.is_alive() for thread in self._threads)
@@ -195,11 +204,12 @@ class Lanes:
             try:
                 self._on_sent(batch, self._send(batch))
             except ImportLogsError as exc:
-                self._fail(exc)
+                self._fail(exc, batch)
                 continue
             except Exception as exc:  # a bug must stop the import, not hang it
                 path, lineno = batch.where()
-                self._fail(WorkerError(f"lane {lane} failed on the batch starting at {path}:{lineno}: {exc!r}"))
+                error = WorkerError(f"lane {lane} failed on the batch starting at {path}:{lineno}: {exc!r}")
+                self._fail(error, batch)
                 continue
             self._confirm(lane, batch)
 
@@ -214,7 +224,9 @@ class Lanes:
                     del owner[visitor]
             self._load[lane] -= len(batch.items)
 
-    def _fail(self, exc: ImportLogsError) -> None:
+    def _fail(self, exc: ImportLogsError, batch: Batch | None = None) -> None:
+        if batch is not None and self._on_failed is not None:
+            self._on_failed(batch, exc)
         with self._lock:
             if self.error is None:
                 self.error = exc
