@@ -268,6 +268,13 @@ class BackendOptions:
     login: str | None = None
     password: Secret | None = None
     api_url: str | None = None
+    #: Matomo without a token: --config (its config.ini.php or directory) runs its updatetoken.php through
+    #: --php-binary (--enable-testmode adds --testmode), as Matomo's own importer does on the Matomo server.
+    matomo_config: str | None = None
+    php_binary: str = "php"
+    php_testmode: bool = False
+    #: Matomo 5.7+ with BotTracking: AI assistants' requests in its bot mode (None: where the server records them).
+    ai_assistants: bool | None = None
     #: No --idsite: --idsite-fallback takes unknown hosts; --add-sites-new-hosts creates their sites.
     idsite_fallback: str | None = None
     add_sites_new_hosts: bool = False

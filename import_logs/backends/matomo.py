@@ -25,6 +25,7 @@ from import_logs.backends.answers import matomo_counts, not_a_tracker
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.encoding import normalise_url
 from import_logs.backends.http_sender import HttpSender, from_response
+from import_logs.backends.matomo_token import NEEDS_TOKEN, check_config, token_from_php
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
@@ -62,12 +63,10 @@ class MatomoSender(HttpSender):
 
     def check(self, config: Config) -> None:
         b = config.backend
-        if not b.token_auth and not (b.login and b.password):
-            raise ConfigError(
-                "Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under "
-                "Administration → Personal → Security → Auth tokens by a user with write access to the sites; "
-                "or --login and --password (IMPORT_LOGS_PASSWORD) to create one for this run."
-            )
+        if not b.token_auth and not (b.login and b.password) and not b.matomo_config:
+            raise ConfigError(NEEDS_TOKEN)
+        if not b.token_auth and not (b.login and b.password) and b.matomo_config:
+            check_config(b.matomo_config)  # before any process starts; PHP runs when the sender prepares
         if b.idsite is not None and not b.idsite.isdigit():
             raise ConfigError(f"--idsite {b.idsite!r}: Matomo site ids are numbers (Administration → Websites).")
         if b.idsite_fallback is not None and not b.idsite_fallback.isdigit():
@@ -144,7 +143,10 @@ class MatomoSender(HttpSender):
         """Get a token if asked to; check the site (or the token, when sites are found by host name)."""
         b = self.config.backend
         if not self._token:
-            self._login()
+            if b.login and b.password:
+                self._login()
+            else:
+                self._token = token_from_php(b, self.base)
         per_hit = b.idsite is None
         main_url = ""
         if b.idsite is not None:
