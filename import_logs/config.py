@@ -78,6 +78,19 @@ BOT_SUBSTRINGS = (
     "googlestackdrivermonitoring",
 )
 
+#: AI assistants fetching a page for a person (lower case): the user agents Matomo's BotTracking plugin records
+#: in its AI Assistants reports (plugins/BotTracking/BotDetector.php); others sent in its bot mode are dropped.
+AI_ASSISTANT_SUBSTRINGS = (
+    "chatgpt-user",
+    "mistralai-user",
+    "gemini-deep-research",
+    "claude-user",
+    "perplexity-user",
+    "duckassistbot",
+    "google-gemininotebook",
+    "google-notebooklm",
+)
+
 
 #: Proxies trusted when --trusted-proxies is not given: loopback, private, link-local and carrier-grade NAT
 #: ranges (what a load balancer in front of the web server connects from).

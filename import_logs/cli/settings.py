@@ -153,6 +153,11 @@ def build_config(o: dict[str, Any]) -> Config:
         "auth_user": o["auth_user"] or url_user,
         "auth_password": o["auth_password"] or url_password,
     }
+    if o["ai_assistants"] and backend_name(o) != "matomo":
+        raise ConfigError(
+            f"--ai-assistants is for Matomo 5.7+ (its bot mode and AI Assistants reports); {backend_name(o)} has no "
+            "such reports. Leave it out."
+        )
     downloads = (
         set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
     )
