@@ -78,6 +78,19 @@ BOT_SUBSTRINGS = (
     "googlestackdrivermonitoring",
 )
 
+#: AI assistants fetching a page for a person (lower case): the user agents Matomo's BotTracking plugin records
+#: in its AI Assistants reports (plugins/BotTracking/BotDetector.php); others sent in its bot mode are dropped.
+AI_ASSISTANT_SUBSTRINGS = (
+    "chatgpt-user",
+    "mistralai-user",
+    "gemini-deep-research",
+    "claude-user",
+    "perplexity-user",
+    "duckassistbot",
+    "google-gemininotebook",
+    "google-notebooklm",
+)
+
 
 #: Proxies trusted when --trusted-proxies is not given: loopback, private, link-local and carrier-grade NAT
 #: ranges (what a load balancer in front of the web server connects from).
@@ -268,6 +281,13 @@ class BackendOptions:
     login: str | None = None
     password: Secret | None = None
     api_url: str | None = None
+    #: Matomo without a token: --config (its config.ini.php or directory) runs its updatetoken.php through
+    #: --php-binary (--enable-testmode adds --testmode), as Matomo's own importer does on the Matomo server.
+    matomo_config: str | None = None
+    php_binary: str = "php"
+    php_testmode: bool = False
+    #: Matomo 5.7+ with BotTracking: AI assistants' requests in its bot mode (None: where the server records them).
+    ai_assistants: bool | None = None
     #: No --idsite: --idsite-fallback takes unknown hosts; --add-sites-new-hosts creates their sites.
     idsite_fallback: str | None = None
     add_sites_new_hosts: bool = False

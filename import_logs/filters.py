@@ -1,9 +1,9 @@
 """Which hits are kept, and why the others are not.
 
 ``HitFilter.check`` returns ``(reason, flags)``: ``reason`` is ``None`` for a kept hit or a
-:class:`~import_logs.reasons.Skip`; ``flags`` marks a kept hit as a download, an error, a redirect or a bot. The
-checks run in the reference importers' order (download, hostname, HTTP error, redirect, path, static, bot) and
-the first that rejects names the reason, so the counters add up to the lines that were not sent.
+:class:`~import_logs.reasons.Skip`; ``flags`` marks a kept hit as a download, an error, a redirect, a bot or an AI
+assistant. The checks run in the reference importers' order (download, hostname, HTTP error, redirect, path,
+static, bot) and the first that rejects names the reason, so the counters add up to the lines that were not sent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from import_logs.config import BOT_SUBSTRINGS, DEFAULT_DOWNLOAD_EXTENSIONS, STATIC_EXTENSIONS, FilterOptions
+from import_logs.config import (
+    AI_ASSISTANT_SUBSTRINGS,
+    BOT_SUBSTRINGS,
+    DEFAULT_DOWNLOAD_EXTENSIONS,
+    STATIC_EXTENSIONS,
+    FilterOptions,
+)
 from import_logs.parsing.hit import Hit
 from import_logs.reasons import Skip
 
@@ -19,6 +25,9 @@ DOWNLOAD = 1
 ERROR = 2
 REDIRECT = 4
 BOT = 8
+#: An AI assistant's request, for Matomo's bot mode (only with ``ai_assistants``): kept whatever its status and
+#: --enable-bots, since it is not a visit and its status is what the AI Assistants reports show.
+AI_ASSISTANT = 16
 
 _CACHE_LIMIT = 50_000
 
@@ -83,8 +92,9 @@ class HitFilter:
     caches, so that a line costs a few lookups and comparisons.
     """
 
-    def __init__(self, options: FilterOptions) -> None:
+    def __init__(self, options: FilterOptions, *, ai_assistants: bool = False) -> None:
         self._o = options
+        self._ai = ai_assistants
         self._downloads = frozenset(e.lower().lstrip(".") for e in options.download_extensions)
         self._hostnames = _globs(options.hostnames)
         self._exclude = _globs(options.exclude_paths)
@@ -94,7 +104,8 @@ class HitFilter:
         self._host_filter = self._include_hosts is not None or bool(self._exclude_hosts)
         self._dates = options.older_than is not None or options.newer_than is not None
         self._bot_words = BOT_SUBSTRINGS + tuple(s.lower() for s in options.useragent_exclude if s)
-        self._bots: dict[str, bool] = {}
+        #: User agent → 0 (a person), BOT, or AI_ASSISTANT (with ``ai_assistants``).
+        self._bots: dict[str, int] = {}
         self._paths: dict[str, tuple[Skip | None, int, Skip | None, int]] = {}
         self._status_out = statuses(options.exclude_status)
         self._status_in = statuses(options.include_status) or None
@@ -121,6 +132,10 @@ class HitFilter:
         return None
 
     def is_bot(self, user_agent: str) -> bool:
+        return self.agent(user_agent) == BOT
+
+    def agent(self, user_agent: str) -> int:
+        """0 for a person, BOT, or AI_ASSISTANT (only with ``ai_assistants``), cached per user agent."""
         cache = self._bots
         found = cache.get(user_agent)
         if found is not None:
@@ -128,7 +143,11 @@ class HitFilter:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         lowered = user_agent.lower()
-        found = cache[user_agent] = any(word in lowered for word in self._bot_words)
+        if self._ai and any(word in lowered for word in AI_ASSISTANT_SUBSTRINGS):
+            found = AI_ASSISTANT
+        else:
+            found = BOT if any(word in lowered for word in self._bot_words) else 0
+        cache[user_agent] = found
         return found
 
     def path_verdict(self, path: str) -> tuple[Skip | None, int, Skip | None, int]:
@@ -183,7 +202,7 @@ class HitFilter:
                 return reason, 0
 
         status = hit.status
-        if status >= 300:
+        if status >= 300 and not (self._ai and self.agent(hit.user_agent) == AI_ASSISTANT):
             if status >= 400:
                 if status < 600:
                     if not self._o.enable_http_errors:
@@ -198,13 +217,16 @@ class HitFilter:
             return late, 0
         flags |= late_flags
 
-        bot = self._bots.get(hit.user_agent)
-        if bot is None:
-            bot = self.is_bot(hit.user_agent)
-        if bot:
-            if not self._o.enable_bots:
+        agent = self._bots.get(hit.user_agent)
+        if agent is None:
+            agent = self.agent(hit.user_agent)
+        if agent:
+            if agent == AI_ASSISTANT:
+                flags |= AI_ASSISTANT
+            elif not self._o.enable_bots:
                 return Skip.BOT, 0
-            flags |= BOT
+            else:
+                flags |= BOT
 
         if self._host_filter and (
             (self._include_hosts is not None and hit.host not in self._include_hosts)

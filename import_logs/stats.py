@@ -29,6 +29,8 @@ class Stats:
     #: Hits that passed the filters and were encoded.
     kept: int = 0
     downloads: int = 0
+    #: Hits sent in Matomo's bot mode (AI assistants' requests): in its AI Assistants reports, not visits.
+    bot_requests: int = 0
     sent: int = 0
     batches: int = 0
     #: Hits the server answered for but refused as invalid, or dropped without saying which.
@@ -113,6 +115,7 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "unknown_hosts": dict(stats.unknown_sites.most_common()),
         "sites_created": dict(stats.sites_created),
         "downloads": stats.downloads,
+        "bot_mode_requests": stats.bot_requests,
         "requests": stats.batches,
         "skipped": {reason.value: stats.skipped.get(reason, 0) for reason in Skip},
         "skipped_total": skipped,
@@ -166,6 +169,10 @@ def summary_text(stats: Stats) -> str:
                 )
             )
     lines.append(row(d["downloads"], "requests were downloads"))
+    if d["bot_mode_requests"]:
+        lines.append(
+            row(d["bot_mode_requests"], "requests were AI assistants', sent in Matomo's bot mode (not visits)")
+        )
     ignored = d["skipped_total"] + d["invalid_total"]
     lines.append(row(ignored, "requests ignored:"))
     for skip in Skip:

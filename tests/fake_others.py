@@ -9,6 +9,10 @@ FakeMatomo
   with a token without write access to the site; a hit whose URL holds ``reject-me``; a scripted lock timeout
   (``lock_timeouts``). ``silent_drops`` hits of the next batch are dropped with a success answer, as Matomo
   does on a lock timeout in the queue.
+  Matomo 5.7+ (``version``) with ``BotTracking`` in ``plugins``: a request with ``recMode=1`` is a bot request,
+  kept in ``bot_requests`` when its user agent is an AI assistant's and discarded otherwise (no visit either way);
+  ``bots_tracked`` says whether the answer counts them in ``tracked``. An older Matomo ignores ``recMode``: the
+  request becomes a visit, which is why the importer must never send it there.
 * ``POST /index.php``: the Reporting API (form body, ``{"result": "error"}`` with HTTP 200 when it refuses):
   ``UsersManager.createAppSpecificTokenAuth``, ``API.getMatomoVersion``, ``SitesManager.getSiteFromId``,
   ``SitesManager.getSitesIdFromSiteUrl``, ``SitesManager.addSite`` (super user only).
@@ -65,6 +69,14 @@ class FakeMatomo(_Fake):
         self.plugins = {"CustomVariables", "BulkTracking"}
         self.silent_drops = 0
         self.api_calls: list[dict[str, str]] = []
+        #: What API.getMatomoVersion answers; 5.7 and later with BotTracking active record bot-mode requests.
+        self.version = "5.2.0"
+        self.bot_requests: list[dict[str, str]] = []
+        self.bots_tracked = True
+
+    def records_bots(self) -> bool:
+        major, minor = (int(part) for part in self.version.split(".")[:2])
+        return (major, minor) >= (5, 7) and "BotTracking" in self.plugins
 
     def tracking_requests(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.split("?")[0] in ("/matomo.php", "/piwik.php")]
@@ -99,7 +111,15 @@ class FakeMatomo(_Fake):
         limit = datetime.now(timezone.utc) - timedelta(hours=24)
         stored: list[dict[str, str]] = []
         invalid: list[int] = []
+        bots = 0
         for index, hit in enumerate(hits):
+            if hit.get("recMode") == "1" and self.records_bots():
+                agent = hit.get("ua", "").lower()
+                if any(name in agent for name in ("chatgpt-user", "claude-user", "perplexity-user", "duckassistbot")):
+                    with self.lock:
+                        self.bot_requests.append(hit)
+                bots += 1
+                continue
             if "reject-me" in hit.get("url", ""):
                 return 400, {"status": "error", "message": f"Invalid request: url {hit['url']}", "tracked": 0}
             if hit.get("idsite") not in self.sites or "invalid-me" in hit.get("url", ""):
@@ -123,7 +143,8 @@ class FakeMatomo(_Fake):
             kept = stored[: len(stored) - drops]
             self.hits.extend(kept)
             self.invalid.extend(hits[i] for i in invalid)
-        return 200, {"status": "success", "tracked": len(kept), "invalid": len(invalid), "invalid_indices": invalid}
+        tracked = len(kept) + (bots if self.bots_tracked else 0)
+        return 200, {"status": "success", "tracked": tracked, "invalid": len(invalid), "invalid_indices": invalid}
 
     # --- the Reporting API ---------------------------------------------------------------------------------
 
@@ -150,7 +171,7 @@ class FakeMatomo(_Fake):
         if method == "API.isPluginActivated":
             return 200, {"value": form.get("pluginName") in self.plugins}
         if method == "API.getMatomoVersion":
-            return 200, {"value": "5.2.0"}
+            return 200, {"value": self.version}
         if method == "SitesManager.getSiteFromId":
             site = form.get("idSite", "")
             if site not in self.sites:

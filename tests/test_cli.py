@@ -80,9 +80,12 @@ def test_no_file_is_a_usage_error() -> None:
         ),
         (
             ["--backend=matomo", "--url=https://matomo.example.com"],
-            "import-logs: error: Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), "
-            "created under Administration → Personal → Security → Auth tokens by a user with write access to the "
-            "sites; or --login and --password (IMPORT_LOGS_PASSWORD) to create one for this run.\n",
+            "import-logs: error: Matomo needs a token. On the Matomo server, give --config with Matomo's "
+            "config/config.ini.php (or its directory): the token is then made by Matomo's "
+            "misc/cron/updatetoken.php, as Matomo's own importer does (--php-binary names the PHP). Elsewhere give "
+            "--token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under Administration → Personal → Security → "
+            "Auth tokens by a user with write access to the sites; or --login and --password (IMPORT_LOGS_PASSWORD) "
+            "to create one for this run.\n",
         ),
         (
             ["--token-auth=t", "--url=https://matomo.example.com", "--idsite=app-uuid"],

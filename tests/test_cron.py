@@ -124,7 +124,7 @@ def test_matomo_cron_lines(name: str, tmp_path: Path) -> None:
             assert first.stdout.startswith("import-logs: 20 new lines in 1 file: 9 hits sent")
             assert second.stdout == second.stderr == ""  # nothing new, nothing wrong: cron mails nothing
         if name == "proxy and php":
-            assert "--config (Matomo's config.ini.php) is not needed" in first.stderr
+            assert "--config is not used: the Matomo token comes from --token-auth" in first.stderr
             tracking = matomo.tracking_requests()
             assert {r.path for r in tracking} == {"/piwik.php?foo=bar"}
             assert all(r.headers["authorization"].startswith("Basic ") for r in tracking)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from import_logs.config import FilterOptions
-from import_logs.filters import BOT, DOWNLOAD, ERROR, REDIRECT, HitFilter, extension
+from import_logs.filters import AI_ASSISTANT, BOT, DOWNLOAD, ERROR, REDIRECT, HitFilter, extension
 from import_logs.parsing.hit import Hit
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
@@ -96,7 +96,27 @@ def test_extension_of_the_last_segment(path: str, ext: str) -> None:
 def test_bot_answer_is_cached_per_user_agent() -> None:
     f = HitFilter(FilterOptions())
     assert f.is_bot(GOOGLEBOT) and not f.is_bot(BROWSER)
-    assert f._bots == {GOOGLEBOT: True, BROWSER: False}
+    assert f._bots == {GOOGLEBOT: BOT, BROWSER: 0}
+
+
+CHATGPT_USER = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; +https://openai.com/bot"
+)
+DUCKASSIST = "DuckAssistBot/1.2; (+http://duckduckgo.com/duckassistbot.html)"
+
+
+def test_ai_assistants_are_flagged_and_kept_only_for_matomos_bot_mode() -> None:
+    """With ``ai_assistants`` (Matomo's bot mode) an assistant's request is kept whatever its status and
+    --enable-bots, and flagged; without it, it is judged as before (DuckAssistBot's "bot/" makes it a bot)."""
+    on = HitFilter(FilterOptions(), ai_assistants=True)
+    assert on.check(hit(ua=CHATGPT_USER)) == (None, AI_ASSISTANT)
+    assert on.check(hit(ua=DUCKASSIST, status=404)) == (None, AI_ASSISTANT)
+    assert on.check(hit(ua=GOOGLEBOT)) == ("bot", 0)
+    assert on.check(hit(ua=BROWSER, status=404)) == ("http_error", 0)
+    off = HitFilter(FilterOptions())
+    assert off.check(hit(ua=CHATGPT_USER)) == (None, 0)
+    assert off.check(hit(ua=DUCKASSIST)) == ("bot", 0)
+    assert off.check(hit(ua=CHATGPT_USER, status=404)) == ("http_error", 0)
 
 
 def _at(hour: int) -> datetime:

@@ -13,7 +13,7 @@ import pytest
 from conftest import SAMPLES
 
 from import_logs.cli import main
-from import_logs.cli.settings import build_config, warnings
+from import_logs.cli.settings import build_config
 from import_logs.config import Config, Secret
 
 LOG = str(SAMPLES / "common_complete.log")
@@ -87,9 +87,13 @@ REFERENCE: list[tuple[str, str | None, Check]] = [
     ("--token-auth", "tok", lambda o, c: c.backend.token_auth == Secret("tok") and c.backend.name == "matomo"),
     ("--login", "admin", lambda o, c: c.backend.login == "admin" and c.backend.name == "matomo"),
     ("--password", "pw", lambda o, c: c.backend.password == Secret("pw")),
-    ("--config", "/var/www/matomo/config/config.ini.php", lambda o, c: "--config" in " ".join(warnings(o))),
-    ("--php-binary", "/usr/bin/php8", lambda o, c: "--php-binary" in " ".join(warnings(o))),
-    ("--enable-testmode", None, lambda o, c: "--enable-testmode" in " ".join(warnings(o))),
+    (
+        "--config",
+        "/var/www/matomo/config/config.ini.php",
+        lambda o, c: c.backend.matomo_config == "/var/www/matomo/config/config.ini.php" and c.backend.name == "matomo",
+    ),
+    ("--php-binary", "/usr/bin/php8", lambda o, c: c.backend.php_binary == "/usr/bin/php8"),
+    ("--enable-testmode", None, lambda o, c: c.backend.php_testmode),
     ("--client-id", "cid", lambda o, c: c.backend.client_id == "cid" and c.backend.name == "piwikpro"),
     ("--client-secret", "cs", lambda o, c: c.backend.client_secret == Secret("cs")),
     ("--auth-user", "proxy", lambda o, c: c.http.basic_user == "proxy"),

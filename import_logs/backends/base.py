@@ -33,6 +33,8 @@ class EncodeSpec:
     #: No --idsite: the encoder writes :data:`SITE_PLACEHOLDER` as the site, and the main process puts in the
     #: site of the hit's host (or, replaying, of its logged idsite) once the sender has resolved it.
     per_hit_site: bool = False
+    #: Matomo 5.7+ with BotTracking: AI assistants' requests go in its bot mode (``recMode=1``), not as visits.
+    bot_mode: bool = False
     #: --replay-tracking: the path suffixes of tracking requests (None: not replaying).
     replay_suffixes: tuple[str, ...] | None = None
 

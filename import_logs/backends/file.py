@@ -35,6 +35,8 @@ class FileSender:
             main_url=f"https://{host}" if host else NO_HOST_URL,
             tracking=self.config.tracking,
             enable_bots=self.config.filters.enable_bots,
+            # No server to ask: AI assistants' requests go in Matomo's bot mode when --ai-assistants says so.
+            bot_mode=b.name == "matomo" and bool(b.ai_assistants) and not b.replay_tracking,
             client_version=__version__,
             per_hit_site=b.idsite is None and REGISTRY.get(b.name, REGISTRY["piwikpro"]).sites_by_host and bool(b.url),
             replay_suffixes=(b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None,

@@ -25,6 +25,8 @@ from import_logs.backends.answers import matomo_counts, not_a_tracker
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.encoding import normalise_url
 from import_logs.backends.http_sender import HttpSender, from_response
+from import_logs.backends.matomo_bots import bot_mode
+from import_logs.backends.matomo_token import NEEDS_TOKEN, check_config, token_from_php
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
@@ -59,15 +61,15 @@ class MatomoSender(HttpSender):
         self.api = (normalise_url(b.api_url) if b.api_url else self.base) + "/index.php"
         self.tracker_url = self.tracker()
         self._token: Secret | None = b.token_auth
+        #: AI assistants' requests go in Matomo's bot mode (found out by ``prepare``).
+        self._bot_mode = False
 
     def check(self, config: Config) -> None:
         b = config.backend
-        if not b.token_auth and not (b.login and b.password):
-            raise ConfigError(
-                "Matomo needs a token: give --token-auth (better in IMPORT_LOGS_TOKEN_AUTH), created under "
-                "Administration → Personal → Security → Auth tokens by a user with write access to the sites; "
-                "or --login and --password (IMPORT_LOGS_PASSWORD) to create one for this run."
-            )
+        if not b.token_auth and not (b.login and b.password) and not b.matomo_config:
+            raise ConfigError(NEEDS_TOKEN)
+        if not b.token_auth and not (b.login and b.password) and b.matomo_config:
+            check_config(b.matomo_config)  # before any process starts; PHP runs when the sender prepares
         if b.idsite is not None and not b.idsite.isdigit():
             raise ConfigError(f"--idsite {b.idsite!r}: Matomo site ids are numbers (Administration → Websites).")
         if b.idsite_fallback is not None and not b.idsite_fallback.isdigit():
@@ -144,7 +146,10 @@ class MatomoSender(HttpSender):
         """Get a token if asked to; check the site (or the token, when sites are found by host name)."""
         b = self.config.backend
         if not self._token:
-            self._login()
+            if b.login and b.password:
+                self._login()
+            else:
+                self._token = token_from_php(b, self.base)
         per_hit = b.idsite is None
         main_url = ""
         if b.idsite is not None:
@@ -165,8 +170,10 @@ class MatomoSender(HttpSender):
         if not b.replay_tracking:
             self._say_if_no_custom_variables()
         replay = (b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None
+        bots = self._bot_mode = False if b.replay_tracking else bot_mode(b.ai_assistants, self.call)
         return EncodeSpec(
             backend="matomo",
+            bot_mode=bots,
             idsite=b.idsite or "",
             main_url=main_url or f"https://{NO_HOST}",
             tracking=self.config.tracking,
@@ -266,13 +273,15 @@ class MatomoSender(HttpSender):
             if data is None:
                 raise not_a_tracker(response, url=self.tracker_url, backend="Matomo", batch=batch, start=start)
             tracked, invalid = _int(data.get("tracked")), _int(data.get("invalid"))
-            if "tracked" in data and sent and tracked == 0 and invalid == 0:
+            short = sent - tracked - invalid if "tracked" in data else 0
+            if short > 0 and self._bot_mode:  # bot-mode requests may not count as tracked: no loss they explain
+                short -= sum(1 for item in batch.items[start : start + sent] if "&recMode=1&" in item)
+            if short > 0 and tracked == 0 and invalid == 0:
                 return NONE_STORED  # nothing of it was stored: safe to send again, not to count as done
             for index in data.get("invalid_indices") or []:
                 if isinstance(index, int) and 0 <= index < sent:
                     result.rejected.append((start + index, "invalid for Matomo (see its tracker log)"))
-            if "tracked" in data:
-                result.dropped += max(0, sent - tracked - invalid)
+            result.dropped += max(0, short)
             return None
         if message is not None and any(word in message.lower() for word in _AUTH_WORDS):
             idsite = self.config.backend.idsite or "each site"

@@ -3,6 +3,10 @@
 Runs in the workers. The bulk API takes query strings as well as objects; a query string is what a tracker
 request looks like in Matomo's own logs, and the form Matomo documents for bulk tracking (seed 002).
 Fixed against the reference: no ``cip=-``, no empty ``uid``, an empty ``urlref`` is left out.
+
+With ``spec.bot_mode`` (Matomo 5.7+ with BotTracking), an AI assistant's request goes in Matomo's bot mode
+(``recMode=1``: no visit) with what its AI Assistants reports show: ``http_status``, ``bw_bytes``, ``pf_srv`` and
+``source`` (the parameters of Matomo's tracking API documentation, "Tracking Bots").
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from import_logs.backends.encoding import (
     visit_cvars,
 )
 from import_logs.backends.replay import replay_params
-from import_logs.filters import DOWNLOAD, ERROR, REDIRECT
+from import_logs.filters import AI_ASSISTANT, DOWNLOAD, ERROR, REDIRECT
 from import_logs.parsing.hit import Hit
 from import_logs.parsing.timeparse import format_cdt
 
@@ -39,6 +43,8 @@ class MatomoEncoder:
         self.dp = "0" if t.enable_reverse_dns else "1"
         extra = "".join(f"&{url_quote(k)}={url_quote(v)}" for k, v in t.extra_params)
         self._head = f"?idsite={url_quote(self.site)}&rec=1&apiv=1&queuedtracking=0&dp={self.dp}{extra}"
+        #: Matomo's bot mode, for AI assistants' requests (the filter flags them only with ``spec.bot_mode``).
+        self._bot_head = f"?idsite={url_quote(self.site)}&rec=1&recMode=1&apiv=1&queuedtracking=0{extra}"
         self._dimensions = dimensions(spec)
         #: Hits that may take the plain path: no option adds a parameter to every hit.
         self._plain = not (t.track_http_method or self._bots or self._dimensions is not None)
@@ -64,6 +70,8 @@ class MatomoEncoder:
         )
 
     def _full(self, hit: Hit, flags: int, url: str, url_q: str) -> str:
+        if flags & AI_ASSISTANT:
+            return self._bot(hit, flags, url_q)
         q = self._quoted
         t = self._t
         parts = [self._head, "&cdt=", self._cdt[hit.time], "&ua=", q[hit.user_agent], "&url=", url_q]
@@ -97,6 +105,19 @@ class MatomoEncoder:
             for key, value in self._dimensions(hit, flags):
                 add(f"&{key}=")
                 add(url_quote(value))
+        return '"' + "".join(parts) + '"'
+
+    def _bot(self, hit: Hit, flags: int, url_q: str) -> str:
+        """An AI assistant's request in Matomo's bot mode: no visit, no custom variables, no visitor IP."""
+        parts = [self._bot_head, "&cdt=", self._cdt[hit.time], "&ua=", self._quoted[hit.user_agent], "&url=", url_q]
+        if flags & DOWNLOAD:
+            parts += ("&download=", url_q)
+        parts.append(f"&http_status={hit.status}")
+        if hit.size > 0:
+            parts.append(f"&bw_bytes={hit.size}")
+        if hit.generation_time_ms:
+            parts.append(f"&pf_srv={int(hit.generation_time_ms)}")
+        parts.append("&source=import-logs")
         return '"' + "".join(parts) + '"'
 
     def replay(self, hit: Hit, params: dict[str, str]) -> str:

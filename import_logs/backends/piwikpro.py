@@ -17,6 +17,7 @@ from import_logs import __version__
 from import_logs.backends.answers import not_a_tracker, piwikpro_accepts, reported_error
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
 from import_logs.backends.http_sender import HttpSender, from_response
+from import_logs.backends.matomo_token import NEEDS_TOKEN, answers_as_matomo
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
@@ -45,6 +46,8 @@ class PiwikProSender(HttpSender):
         options = config.backend
         anonymous = options.replay_tracking and not (options.client_id or options.client_secret)
         if not anonymous and (not options.client_id or not options.client_secret):
+            if options.url and answers_as_matomo(options.url, config.http):
+                raise ConfigError(f"{options.url} answers as Matomo. {NEEDS_TOKEN}")
             raise ConfigError(
                 "--client-id and --client-secret are required: create API credentials in Piwik PRO "
                 "(My profile → API credentials); the secret can also come from IMPORT_LOGS_CLIENT_SECRET."

@@ -153,6 +153,11 @@ def build_config(o: dict[str, Any]) -> Config:
         "auth_user": o["auth_user"] or url_user,
         "auth_password": o["auth_password"] or url_password,
     }
+    if o["ai_assistants"] and backend_name(o) != "matomo":
+        raise ConfigError(
+            f"--ai-assistants is for Matomo 5.7+ (its bot mode and AI Assistants reports); {backend_name(o)} has no "
+            "such reports. Leave it out."
+        )
     downloads = (
         set(_split_list(o["download_extensions"])) if o["download_extensions"] else set(DEFAULT_DOWNLOAD_EXTENSIONS)
     )
@@ -240,6 +245,10 @@ def build_config(o: dict[str, Any]) -> Config:
             login=o["login"],
             password=Secret(o["password"]) if o["password"] else None,
             api_url=o["api_url"],
+            matomo_config=o["config"],
+            php_binary=o["php_binary"] or "php",
+            php_testmode=o["enable_testmode"],
+            ai_assistants=o["ai_assistants"],
             idsite_fallback=o["idsite_fallback"],
             add_sites_new_hosts=o["add_sites_new_hosts"],
             replay_tracking=o["replay_tracking"],
@@ -283,17 +292,13 @@ def build_config(o: dict[str, Any]) -> Config:
     )
 
 
-#: Matomo's PHP token fallback: accepted, with what to use instead.
-NOT_NEEDED = {
-    "config": "--config (Matomo's config.ini.php) is not needed: give --token-auth, or --login and --password.",
-    "php_binary": "--php-binary is not needed: import-logs never runs PHP; give --token-auth.",
-    "enable_testmode": "--enable-testmode is not needed: import-logs never runs PHP; give --token-auth.",
-}
-
-
 def warnings(o: dict[str, Any]) -> list[str]:
     """What the command line says that has no effect here, in one line each."""
-    said = [text for key, text in NOT_NEEDED.items() if o.get(key)]
+    said = []
+    if o.get("config") and (o.get("token_auth") or o.get("login")):
+        said.append("--config is not used: the Matomo token comes from --token-auth (or --login), so PHP is not run.")
+    elif (o.get("php_binary") or o.get("enable_testmode")) and not o.get("config"):
+        said.append("--php-binary and --enable-testmode apply only with --config (Matomo's token through its PHP).")
     url = split_credentials(o.get("url"))[0]
     if url and "://" not in url:
         said.append(f"--url {url}: no scheme, so https:// is assumed; give http://{url} for a plain-HTTP server.")
@@ -329,7 +334,7 @@ def backend_name(o: dict[str, Any]) -> str:
     """--backend, or what the other options point to: a Matomo token, a Pirsch URL or access key."""
     if o.get("backend"):
         return str(o["backend"])
-    if o.get("token_auth") or o.get("login"):
+    if o.get("token_auth") or o.get("login") or o.get("config"):
         return "matomo"
     url = (o.get("url") or "").lower()
     if "pirsch.io" in url or (o.get("client_secret") or "").startswith("pa_"):

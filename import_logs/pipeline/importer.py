@@ -372,6 +372,7 @@ class Importer:
         stats.already_imported += len(m.done_before)
         stats.kept += r.kept - len(m.done_before) - m.skipped_by_option - m.over_limit
         stats.downloads += r.downloads
+        stats.bot_requests += r.bot_requests
         stats.skipped.update(r.skipped)
         stats.invalid.update(r.invalid)
         if m.skipped_by_option:

@@ -17,7 +17,7 @@ from import_logs.backends import Encoder, EncodeSpec, make_encoder
 from import_logs.backends.replay import tracking_params
 from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions, PrivacyOptions
-from import_logs.filters import DOWNLOAD, HitFilter
+from import_logs.filters import AI_ASSISTANT, DOWNLOAD, HitFilter
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.hit import HEADER, LineParser
 from import_logs.pipeline.orphans import die_with_parent
@@ -51,6 +51,8 @@ class BlockResult:
     lines: int = 0
     kept: int = 0
     downloads: int = 0
+    #: Kept hits encoded in Matomo's bot mode (AI assistants).
+    bot_requests: int = 0
     #: Of each kept hit: its block-relative (0-based) line index, its encoded request, its visitor.
     indexes: list[int] = field(default_factory=list)
     items: list[str] = field(default_factory=list)
@@ -67,7 +69,7 @@ class BlockResult:
 
 @lru_cache(maxsize=16)
 def _stages(ctx: WorkContext) -> tuple[LineParser, Privacy | None, HitFilter, Encoder]:
-    hit_filter = HitFilter(ctx.filters)
+    hit_filter = HitFilter(ctx.filters, ai_assistants=ctx.encode.bot_mode)
     # Replayed requests are judged as tracking requests first: no filter may answer before that.
     replay = ctx.encode.replay_suffixes is not None
     parser = LineParser(
@@ -110,7 +112,7 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     suffixes = spec.replay_suffixes
     shift = spec.tracking.add_to_date
     params: dict[str, str] | None = None
-    kept = downloads = 0
+    kept = downloads = bot_requests = 0
     nul = b"\x00" in data  # a NUL byte is never a log's own: such a line is not sent (one scan of the block)
     for index, line in enumerate(lines):
         if nul and "\x00" in line:
@@ -151,8 +153,11 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
                 continue
             hit = private
         kept += 1
-        if flags & DOWNLOAD:
-            downloads += 1
+        if flags:
+            if flags & DOWNLOAD:
+                downloads += 1
+            if flags & AI_ASSISTANT:
+                bot_requests += 1
         if not encode_hits:
             continue
         indexes.append(index)
@@ -168,6 +173,7 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
             keys.append(hit.host or "")
     result.kept = kept
     result.downloads = downloads
+    result.bot_requests = bot_requests
     return result
 
 

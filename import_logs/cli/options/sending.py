@@ -22,8 +22,8 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--backend",
                 type=click.Choice(BACKENDS),
-                help="Where hits go  [default: matomo with --token-auth or --login, pirsch for a pirsch.io --url or a "
-                "pa_ key, else piwikpro].",
+                help="Where hits go  [default: matomo with --token-auth, --login or --config, pirsch for a pirsch.io "
+                "--url or a pa_ key, else piwikpro].",
             ),
             option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro."),
             option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url]."),
@@ -72,10 +72,19 @@ SENDING: tuple[Section, ...] = (
             option("--accept-invalid-ssl-certificate", is_flag=True, help="Do not verify TLS certificates."),
             option("--request-suffix", metavar="TEXT", help="Appended to the query string of every request."),
             option(
-                "--config", metavar="PATH", hidden=True, help="Matomo's config.ini.php (not needed: use --token-auth)."
+                "--config",
+                metavar="PATH",
+                help="Matomo on this server: its config/config.ini.php (or its directory), to get a token from its "
+                "misc/cron/updatetoken.php when no --token-auth is given (the user must read the file).",
             ),
-            option("--php-binary", metavar="PHP", hidden=True, help="Not needed: use --token-auth."),
-            option("--enable-testmode", is_flag=True, hidden=True, help="Not needed: use --token-auth."),
+            option("--php-binary", metavar="PHP", help="The PHP that runs Matomo's token script  [default: php]."),
+            option("--enable-testmode", is_flag=True, help="Runs Matomo's token script with --testmode."),
+            option(
+                "--ai-assistants/--no-ai-assistants",
+                default=None,
+                help="Matomo 5.7+ with BotTracking: AI assistants' requests (ChatGPT-User, Claude-User, ...) go to "
+                "its AI Assistants reports, not to visits  [default: where the server records them].",
+            ),
         ),
     ),
     Section(
