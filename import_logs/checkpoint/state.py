@@ -134,7 +134,8 @@ class StateFile:
             fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise ConfigError(
-                f"state file {self.path}: cannot be created ({exc.strerror}). Choose another with --state-file."
+                f"state file {self.path}: cannot be created ({exc.strerror}). Choose another with --state-file, or "
+                "a directory with IMPORT_LOGS_STATE_DIR (under systemd: StateDirectory=import-logs)."
             ) from None
         deadline = time.monotonic() + self.lock_timeout
         holder: str | None = None

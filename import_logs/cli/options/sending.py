@@ -147,7 +147,8 @@ SENDING: tuple[Section, ...] = (
                 "--state-file",
                 type=click.Path(dir_okay=False),
                 help="Where this destination's progress is kept  "
-                "[default: ~/.local/state/import-logs/<destination>.json].",
+                "[default: <destination>.json in $IMPORT_LOGS_STATE_DIR, else systemd's $STATE_DIRECTORY, else "
+                "~/.local/state/import-logs].",
             ),
             option("--no-state", is_flag=True, help="Keep no state: every run imports every line it is given."),
             option(
