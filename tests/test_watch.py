@@ -85,7 +85,8 @@ def test_metrics_while_following_count_what_the_tracker_accepted(tmp_path: Path,
             wait_for(all_once(fake, 250), "the lines already there")
             log.write(30)
             wait_for(all_once(fake, 280), "the lines written since")
-            wait_for(lambda: metrics(url)[SENT] == 280, "the counter")
+            # the counter is updated before the lane confirms the batch (a few microseconds later)
+            wait_for(lambda: (seen := metrics(url))[SENT] == 280 and not seen["import_logs_lanes_busy"], "the counter")
             seen = metrics(url)
             with fake.lock:
                 accepted = len(fake.hits)
