@@ -60,6 +60,15 @@ class Stats:
     saved_to: str = ""
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
+    #: Requests tried again (refused, not answered); the last such failure, and when (monotonic seconds). A
+    #: success clears ``failing``.
+    retries: int = 0
+    failing: str = ""
+    failed_at: float = 0.0
+    #: When a batch was last accepted (Unix time; 0: never), and when a block was last merged or the followed
+    #: files last looked at (monotonic seconds): what /healthz and the status line read.
+    accepted_at: float = 0.0
+    read_at: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_sent(
@@ -73,6 +82,8 @@ class Stats:
             self.rejected += len(rejected)
             self.dropped += dropped
             self.batches += 1
+            self.accepted_at = time.time()
+            self.failing = ""
             room = REJECTED_SHOWN - len(self.rejected_lines)
             if room > 0:
                 self.rejected_lines.extend(list(rejected)[:room])
@@ -81,6 +92,13 @@ class Stats:
         """Hits of a batch that failed, sent again after an attempt the server may have received."""
         with self._lock:
             self.maybe_twice += hits
+
+    def add_retry(self, problem: str) -> None:
+        """A request failed and is tried again (from a lane's thread)."""
+        with self._lock:
+            self.retries += 1
+            self.failing = problem
+            self.failed_at = time.monotonic()
 
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
@@ -240,3 +258,16 @@ def result_line(stats: Stats) -> str:
         f"import-logs: {plural(d['lines_parsed'], 'new line')} in {plural(len(d['files']), 'file')}: {sent}, "
         f"{d['skipped_total']:,} skipped, {d['invalid_total']:,} invalid{extra}; {d['elapsed_seconds']:.1f} s"
     )
+
+
+@dataclass(frozen=True)
+class Live:
+    """What only the running import knows (read by /metrics, /healthz and the status line, from their thread)."""
+
+    #: Followed file → bytes written to it but not read yet.
+    lag: dict[str, int] = field(default_factory=dict)
+    #: Seconds since the oldest hit read but not yet accepted by the server was read (None: none waits).
+    oldest_unaccepted: float | None = None
+    #: Lanes with a batch queued or being sent, of ``lanes``.
+    busy_lanes: int = 0
+    lanes: int = 0

@@ -145,7 +145,8 @@ class StateFile:
         except OSError as exc:
             raise StateFileError(
                 f"state file {self.path}: cannot be created ({exc.strerror or exc}). Let this user write "
-                f"{directory}, or choose another place with --state-file.",
+                f"{directory}, or choose another place with --state-file, or a directory with IMPORT_LOGS_STATE_DIR "
+                "(under systemd: StateDirectory=import-logs).",
                 path=self.path,
             ) from None
         deadline = time.monotonic() + self.lock_timeout

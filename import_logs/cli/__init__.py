@@ -19,6 +19,7 @@ from import_logs.cli.command import HELP, GroupedCommand
 from import_logs.cli.options import SECTIONS
 from import_logs.cli.output import Output, close_bar, draw, report, summaries
 from import_logs.cli.settings import UNBOUNDED_ATTEMPTS, build_config, warnings
+from import_logs.cli.watch import STATUS_EVERY_FOLLOW, StatusLine
 from import_logs.config import Config
 from import_logs.errors import (
     AuthError,
@@ -95,6 +96,7 @@ def _quiet_resource_tracker() -> None:
 
 def run(options: dict[str, Any], output: Output) -> ExitCode:
     """One run of the command; returns the exit code. Separate from ``main`` so that tests can call it."""
+    output.json = options["message_format"] == "json"
     if not options["files"] and not (options["show_state"] or options["reset_state"]):
         output.message("import-logs: error: no log file given. Name the files (or - for standard input); see --help.")
         return ExitCode.USAGE
@@ -140,13 +142,21 @@ def _import(config: Config, options: dict[str, Any], output: Output) -> ExitCode
     show = options["show_progress"]
     if show is None:
         show = output.err.isatty()
-    show = show and not quiet
-    if show:
-        _start_bar(output, options["show_progress_delay"])
+    show = show and not quiet and not output.json
     importer = Importer(
         config, on_event=draw(output, show, verbose, quiet=quiet), stdin=sys.stdin.buffer, stdout=output.out
     )
-    code, error = _run_importer(importer, output, traceback=verbose > 1 or options["show_traceback"])
+    with contextlib.ExitStack() as watching:
+        try:
+            watched = _watch(watching, importer, config, options, output)
+        except ImportLogsError as exc:  # the listener's address: before anything is read
+            output.message(f"import-logs: error: {exc}")
+            return exit_code_for(exc)
+        if show:
+            _start_bar(output, options["show_progress_delay"])
+        code, error = _run_importer(importer, output, traceback=verbose > 1 or options["show_traceback"])
+        if watched is not None:
+            watched.ended = error
     stats = importer.stats
     if code == ExitCode.OUTPUT_CLOSED:  # quietly: only a --summary-json file, for whoever asked for one
         if options["summary_json"] not in (None, "-"):
@@ -168,6 +178,29 @@ def _import(config: Config, options: dict[str, Any], output: Output) -> ExitCode
         text=bool(stats.formats),  # an error before any file was read: no summary of zeros
     )
     return code
+
+
+def _watch(
+    stack: contextlib.ExitStack, importer: Importer, config: Config, options: dict[str, Any], output: Output
+) -> Any:
+    """--metrics-listen's listener (bound now, so that a wrong address stops the run before it reads) and
+    --status-interval's line, both until ``stack`` closes; the listener's view of the import (None without)."""
+    threshold = options["unhealthy_after"]
+    every = options["status_interval"]
+    if every is None:
+        every = STATUS_EVERY_FOLLOW if config.follow.enabled else 0.0
+    watched = None
+    if options["metrics_listen"]:
+        from import_logs.cli.metrics import Listener, Watched  # prometheus_client is loaded only when asked for
+
+        labels = {"version": __version__, "backend": config.backend.name, "site": config.backend.idsite or ""}
+        watched = Watched(importer.stats, importer.live, threshold, labels)
+        listener = stack.enter_context(Listener(options["metrics_listen"], watched))
+        if not options["quiet"]:
+            output.message(f"import-logs: serving {listener.url}/metrics and {listener.url}/healthz", url=listener.url)
+    if every:
+        stack.enter_context(StatusLine(importer.stats, importer.live, output, every, threshold))
+    return watched
 
 
 def _start_bar(output: Output, every: float) -> None:

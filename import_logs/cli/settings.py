@@ -343,9 +343,14 @@ def backend_name(o: dict[str, Any]) -> str:
 
 
 def default_state_dir() -> str:
-    """``$IMPORT_LOGS_STATE_DIR``, else ``$XDG_STATE_HOME/import-logs``, else ``~/.local/state/import-logs``."""
+    """``$IMPORT_LOGS_STATE_DIR``, else ``$STATE_DIRECTORY`` (what systemd sets for a unit's
+    ``StateDirectory=``: a service user made with ``useradd -r`` has no home), else ``$XDG_STATE_HOME/import-logs``,
+    else ``~/.local/state/import-logs``."""
     explicit = os.environ.get("IMPORT_LOGS_STATE_DIR")
     if explicit:
         return explicit
+    systemd = os.environ.get("STATE_DIRECTORY", "").split(":")[0]  # several directories: the first
+    if systemd:
+        return systemd
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(base, "import-logs")

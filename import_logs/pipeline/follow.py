@@ -171,6 +171,19 @@ class Follower:
             if self.stop.wait(poll):
                 return
 
+    def lag(self) -> dict[str, int]:
+        """Per followed file, the bytes written to it but not read yet (called from another thread)."""
+        lag = {}
+        for tail in list(self.tails):
+            file = tail.file
+            if tail.dead or file is None:
+                continue
+            try:
+                lag[tail.path] = max(0, os.fstat(file.fileno()).st_size - tail.offset)
+            except (OSError, ValueError):  # closed meanwhile (rotated away)
+                continue
+        return lag
+
     def close(self) -> None:
         """The run is over: every followed file is closed."""
         for tail in self.tails:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
@@ -35,7 +36,7 @@ from import_logs.pipeline.pool import Control, Ended, results, shutdown, start_w
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
 from import_logs.sources import Source, resolve_inputs
-from import_logs.stats import Stats
+from import_logs.stats import Live, Stats
 
 #: Seconds the requests under way get to end when the import is asked to stop.
 ABORT_WAIT = 1.5
@@ -158,9 +159,7 @@ class Importer:
         c = self.config
         # The sender checks its options (--url, the credentials) before any process starts: a pool started and
         # torn down at once can end the interpreter with a traceback after the message.
-        sender = self._sender = open_sender(
-            c, stop=self.stop, on_retry=lambda t: self.on_event(Notice(t)), stdout=self.stdout
-        )
+        sender = self._sender = open_sender(c, stop=self.stop, on_retry=self._retrying, stdout=self.stdout)
         executor: ProcessPoolExecutor | None = None
         window: deque[Future[BlockResult]] = deque()
         try:
@@ -246,6 +245,22 @@ class Importer:
             sender.close()
             self.stats.finish()
 
+    def _retrying(self, problem: str) -> None:
+        self.stats.add_retry(problem)
+        self.on_event(Notice(problem))
+
+    def live(self) -> Live:
+        """What the running import knows beyond its counters (safe to call from another thread)."""
+        lanes, planner = self._lanes, self._planner
+        follower = planner.follower if planner is not None else None
+        oldest = lanes.oldest() if lanes is not None else None
+        return Live(
+            lag=follower.lag() if follower is not None else {},
+            oldest_unaccepted=None if oldest is None else max(0.0, time.monotonic() - oldest),
+            busy_lanes=lanes.busy() if lanes is not None else 0,
+            lanes=lanes.count if lanes is not None else 0,
+        )
+
     def on_sent(self, batch: Batch, result: SendResult | None) -> None:
         """The lanes' callback for each batch the server answered with success (from a lane's thread): its
         refused and dropped hits reported and counted, and its lines handed to the ledger as accepted."""
@@ -282,6 +297,7 @@ class Importer:
     def _control(self, mark: Control) -> bool:
         """``--follow``: every block read so far is merged. A source that ended is finished; partial batches
         that waited ``--flush-interval`` go out. False once the lanes stop."""
+        self.stats.read_at = time.monotonic()
         if isinstance(mark, Ended):
             self._finish_source(mark.source)
             return True
@@ -342,6 +358,7 @@ class Importer:
     def _merge(self, r: BlockResult) -> bool:
         """Count a block's lines and pass its hits on (see :func:`merge_block`); False once the lanes stop."""
         stats = self.stats
+        stats.read_at = time.monotonic()
         planner = self._planner
         assert planner is not None
         src = r.source

@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 
 from import_logs.backends import Batch, SendResult
@@ -28,7 +29,7 @@ _POLL = 0.1
 class _Pending:
     """The hits of one lane not yet cut into a batch."""
 
-    __slots__ = ("items", "refs", "since", "visitors")
+    __slots__ = ("items", "refs", "since", "unconfirmed", "visitors")
 
     def __init__(self) -> None:
         self.items: list[str] = []
@@ -36,10 +37,13 @@ class _Pending:
         self.visitors: list[str] = []
         #: When the oldest hit still here was queued (monotonic seconds).
         self.since = 0.0
+        #: The same for each batch cut from here and not yet confirmed, oldest first (read by /metrics).
+        self.unconfirmed: deque[float] = deque()
 
     def cut(self, size: int, names: Sequence[str]) -> Batch:
         batch = Batch(self.items[:size], self.refs[:size], names, self.visitors[:size])
         del self.items[:size], self.refs[:size], self.visitors[:size]
+        self.unconfirmed.append(self.since)
         self.since = time.monotonic()
         return batch
 
@@ -162,6 +166,22 @@ class Lanes:
         """No lane is sending any more."""
         return not any(thread.is_alive() for thread in self._threads)
 
+    def oldest(self) -> float | None:
+        """When the oldest hit not yet confirmed was queued (monotonic seconds; None: every hit is confirmed).
+        Read from another thread without the lock: a lane's batches are confirmed in the order they were cut."""
+        times = []
+        for p in self._pending:
+            try:
+                times.append(p.unconfirmed[0])
+            except IndexError:
+                if p.items:
+                    times.append(p.since)
+        return min(times, default=None)
+
+    def busy(self) -> int:
+        """Lanes with a batch queued or being sent."""
+        return sum(1 for p in self._pending if p.unconfirmed)
+
     def _finish(self, timeout: float | None = None) -> None:
         """Put the end mark on every queue (dropping what waits there once the import is failing) and join."""
         for lane, q in enumerate(self._queues):
@@ -223,6 +243,7 @@ class Lanes:
                 if not entry[1]:
                     del owner[visitor]
             self._load[lane] -= len(batch.items)
+            self._pending[lane].unconfirmed.popleft()
 
     def _fail(self, exc: ImportLogsError, batch: Batch | None = None) -> None:
         if batch is not None and self._on_failed is not None:

@@ -85,6 +85,8 @@ class Planner:
         self._checked: set[str] = set()
         #: Bytes of the objects listed so far (the progress's total grows with them).
         self.bytes_listed = 0
+        #: ``--follow``: the followed files (their lag is read by /metrics).
+        self.follower: Follower | None = None
         #: Objects found compressed (by their content) once opened.
         self.sources_compressed: set[int] = set()
         #: The fetched body of the object being planned.
@@ -104,7 +106,7 @@ class Planner:
         claimed: set[int] = set()
         follower = None
         if self.config.follow.enabled:
-            follower = Follower(
+            follower = self.follower = Follower(
                 self.config,
                 sources,
                 self.on_event,

@@ -157,7 +157,8 @@ SENDING: tuple[Section, ...] = (
                 # not readable=True: a state that cannot be read is the state's error (exit 7, with its fix)
                 type=click.Path(dir_okay=False, readable=False),
                 help="Where this destination's progress is kept  "
-                "[default: ~/.local/state/import-logs/<destination>.json].",
+                "[default: <destination>.json in $IMPORT_LOGS_STATE_DIR, else systemd's $STATE_DIRECTORY, else "
+                "~/.local/state/import-logs].",
             ),
             option("--no-state", is_flag=True, help="Keep no state: every run imports every line it is given."),
             option(
@@ -234,6 +235,40 @@ SENDING: tuple[Section, ...] = (
                 help="One hit per request, one request every SECONDS per lane.",
             ),
             option("--traceback", "show_traceback", is_flag=True, help="Show a traceback on errors."),
+        ),
+    ),
+    Section(
+        "Watching a run (metrics, health, status line)",
+        (
+            option(
+                "--metrics-listen",
+                metavar="HOST:PORT",
+                help="Serve /metrics (Prometheus) and /healthz there while the run lasts, e.g. 127.0.0.1:9464.",
+            ),
+            option(
+                "--unhealthy-after",
+                type=click.FloatRange(min=1),
+                default=120.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="/healthz answers 503 once a hit read has waited this long for the tracker, or nothing was "
+                "read for this long.",
+            ),
+            option(
+                "--status-interval",
+                type=click.FloatRange(min=0),
+                metavar="SECONDS",
+                help="A status line on stderr this often, also with --quiet; 0: none  [default: 300 with --follow, "
+                "else 0].",
+            ),
+            option(
+                "--message-format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+                help="json: every message on stderr as one JSON object a line (time, level, message, fields), "
+                "and the summary as one more.",
+            ),
         ),
     ),
 )
