@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - the unit is written as the README writes it, one ExecStart line
 """The README's --follow unit, as written (issue #25, item 4): `systemd-analyze verify` accepts it (where the
 command exists), and its ExecStart runs as systemd would start it for a `useradd --system` user with no home:
 the state goes to $STATE_DIRECTORY (StateDirectory=), /metrics and /healthz answer, SIGTERM ends it as
@@ -21,47 +20,6 @@ import pytest
 from fake_others import FakeMatomo
 from test_readme_examples import README, as_here, machine, token
 
-#: The unit proposed for the README's "Following a log as a service" (lead: once the README holds it, delete
-#: this constant and the "proposed" case below; the README's case then runs without its xfail).
-PROPOSED = """\
-# /etc/systemd/system/import-logs-follow.service
-[Unit]
-Description=import-logs: nginx's access log into Matomo, as it is written
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-EnvironmentFile=/etc/import-logs.env
-ExecStart=/opt/import-logs/bin/import-logs --settings=/etc/import-logs.toml --follow --quiet --metrics-listen=127.0.0.1:9464 /var/log/nginx/access.log
-# The user of `useradd --system` has no home: the state goes to /var/lib/import-logs, which systemd makes, gives
-# to the user, keeps writable below ProtectSystem=strict and names in $STATE_DIRECTORY.
-User=import-logs
-SupplementaryGroups=adm
-StateDirectory=import-logs
-StateDirectoryMode=0700
-Restart=on-failure
-RestartSec=30
-# SIGTERM: the state is saved and the exit code is 143
-SuccessExitStatus=143
-TimeoutStopSec=30
-# Hardening: nothing is writable but the state directory; the logs are read only.
-NoNewPrivileges=yes
-ProtectSystem=strict
-ReadOnlyPaths=/var/log/nginx
-ProtectHome=yes
-PrivateTmp=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectControlGroups=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-CapabilityBoundingSet=
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
-
-[Install]
-WantedBy=multi-user.target
-"""
-
 
 def readme_unit() -> str:
     section = README[README.index("## Following a log as a service") :]
@@ -69,18 +27,8 @@ def readme_unit() -> str:
     return next(b for b in re.findall(r"```ini\n(.*?)```", section, flags=re.S) if "import-logs-follow" in b)
 
 
-UNITS = [pytest.param(PROPOSED, id="proposed"), pytest.param(readme_unit(), id="readme")]
-#: The README's unit before #25 works only for a user with a home.
-RUN_UNITS = [
-    UNITS[0],
-    pytest.param(
-        readme_unit(),
-        id="readme",
-        marks=pytest.mark.xfail(
-            "StateDirectory=" not in readme_unit(), reason="the README's unit has no StateDirectory= yet", strict=True
-        ),
-    ),
-]
+UNITS = [pytest.param(readme_unit(), id="readme")]
+RUN_UNITS = UNITS
 
 
 def free_port() -> int:
