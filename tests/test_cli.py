@@ -267,7 +267,7 @@ def test_permission_denied_names_the_file(monkeypatch: pytest.MonkeyPatch) -> No
     def denied(path: str) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("import_logs.sources.compression_of", denied)
+    monkeypatch.setattr("import_logs.sources.files.compression_of", denied)
     result = invoke("--dry-run", LOG)
     assert result.exit_code == ExitCode.INPUT
     assert result.stderr == f"import-logs: error: {LOG}: permission denied. Check the path and its permissions.\n"

@@ -161,7 +161,7 @@ def test_a_line_with_a_nul_byte_is_counted_not_sent(fake: FakePiwikPro, tmp_path
 
 
 def test_cr_lines_keeps_lengths_and_crlf_pairs() -> None:
-    from import_logs.heads import CrLines
+    from import_logs.sources.heads import CrLines
 
     data = b"a\rbb\r\ncc\r\rd\r"
     for size in (1, 2, 3, 5, -1):
@@ -174,7 +174,7 @@ def test_cr_lines_keeps_lengths_and_crlf_pairs() -> None:
 
 
 def test_the_head_sample_passes_over_overlong_lines_and_keeps_directives() -> None:
-    from import_logs.heads import sample
+    from import_logs.sources.heads import sample
 
     header = b"#Fields: " + b"f " * 40_000 + b"\n"
     head = sample(io.BytesIO(b"x" * LONG + b"\n" + header + b"a\nb"), "utf-8")

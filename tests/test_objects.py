@@ -23,8 +23,8 @@ from fake_server import FakePiwikPro
 from s3_server import CREDENTIALS, CuttingProxy, client, moto_server
 
 from import_logs.config import Config, StateOptions
-from import_logs.objects import key_matcher
 from import_logs.pipeline import Importer
+from import_logs.sources.objects import key_matcher
 
 HEADER = (
     "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "
@@ -203,8 +203,8 @@ def test_a_connection_cut_in_an_object_sends_nothing_twice(
     for key, value in CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     if not whole:  # streamed in pieces: resumed where the connection broke
-        monkeypatch.setattr("import_logs.objects.FETCH_WHOLE", 0)
-        monkeypatch.setattr("import_logs.objects._STREAM_CHUNK", 4096)
+        monkeypatch.setattr("import_logs.sources.objects.FETCH_WHOLE", 0)
+        monkeypatch.setattr("import_logs.sources.objects._STREAM_CHUNK", 4096)
     config = Config(
         inputs=(f"s3://{name}/cf/big.gz",),
         workers=1,
@@ -359,7 +359,7 @@ def test_in_process_a_bucket_twice(
 def test_store_errors_name_the_bucket_and_the_fix(
     scheme: str, text: str, said: str, fix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from import_logs.objects import Bucket
+    from import_logs.sources.objects import Bucket
 
     monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
     for key, value in CREDENTIALS.items():
@@ -371,7 +371,7 @@ def test_store_errors_name_the_bucket_and_the_fix(
 
 def test_an_azure_container_without_an_account_says_which_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     from import_logs.errors import InputError
-    from import_logs.objects import Bucket
+    from import_logs.sources.objects import Bucket
 
     for key in list(os.environ):
         if key.startswith("AZURE") or key.startswith("AZURITE"):
@@ -381,7 +381,7 @@ def test_an_azure_container_without_an_account_says_which_variables(monkeypatch:
 
 
 def test_transient_faults_are_retried_and_others_are_not() -> None:
-    from import_logs.objects import _transient
+    from import_logs.sources.objects import _transient
 
     assert _transient(RuntimeError("error sending request: connection reset by peer"))
     assert _transient(RuntimeError("operation timed out"))
@@ -408,7 +408,7 @@ def test_an_object_started_after_the_last_snapshot_is_in_the_journal(tmp_path: P
     each object's entry and the lines the server accepted, so a re-run sends none of them again."""
     from import_logs.checkpoint.ledger import Ledger
     from import_logs.checkpoint.state import StateFile
-    from import_logs.objects import ObjectRef
+    from import_logs.sources.objects import ObjectRef
 
     path = str(tmp_path / "state.json")
     ref = ObjectRef("s3://b/cf/a.gz", "cf/a.gz", 100, "etag1", None)
@@ -515,7 +515,7 @@ def test_with_instance_metadata_disabled_no_credentials_is_said_before_any_reque
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from import_logs.errors import InputError
-    from import_logs.objects import Bucket
+    from import_logs.sources.objects import Bucket
 
     for key in list(os.environ):
         if key.startswith("AWS_"):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint
-from import_logs.sources import Source, open_stream
+from import_logs.sources.files import Source, open_stream
 
 #: A plain file modified more recently than this may be half-way through writing its last line.
 SETTLE_SECONDS = 60.0
@@ -97,7 +97,7 @@ def plan(
 
 def complete_end(path: str, size: int, mtime: float, now: float | None = None) -> int:
     """The end of the last complete line of a plain file that is still being written, else its size. A file
-    without any ``\\n`` ends its lines with ``\\r`` alone (:mod:`import_logs.heads`)."""
+    without any ``\\n`` ends its lines with ``\\r`` alone (:mod:`import_logs.sources.heads`)."""
     if size == 0 or (now if now is not None else time.time()) - mtime >= SETTLE_SECONDS:
         return size
     with open(path, "rb") as f:

@@ -12,9 +12,9 @@ import hashlib
 
 from import_logs.checkpoint.state import Entry, StateFile
 from import_logs.errors import CorruptInputError
-from import_logs.heads import open_body
-from import_logs.objects import ObjectRef, ObjectStream
-from import_logs.sources import ByteStream
+from import_logs.sources.files import ByteStream
+from import_logs.sources.heads import open_body
+from import_logs.sources.objects import ObjectRef, ObjectStream
 
 
 class Hashing:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from import_logs.config import W3COptions
 from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, check_regex
-from import_logs.sources import Source, open_stream
+from import_logs.sources.files import Source, open_stream
 
 #: Every field matches at least one character (W3C writes "-" for an empty one): a field that could match nothing
 #: between two ``\s+`` lets a run of blanks be cut in many ways, and the regex backtracks polynomially over it.

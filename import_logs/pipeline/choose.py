@@ -11,7 +11,7 @@ from import_logs.parsing.formats import FormatDef, get_format, load_format_file,
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import fields_before, header_fields
-from import_logs.sources import Source
+from import_logs.sources.files import Source
 
 
 def forced_format(config: Config) -> FormatDef | None:

@@ -22,20 +22,21 @@ from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
 from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
-from import_logs.objects import ObjectPattern, is_object_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.choose import forced_format
-from import_logs.pipeline.follow import await_logs
 from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
 from import_logs.pipeline.plan import Planner
-from import_logs.pipeline.pool import Control, Ended, results, shutdown, start_workers
+from import_logs.pipeline.pool import results, shutdown, start_workers
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
-from import_logs.sources import Source, resolve_inputs
+from import_logs.sources.files import Source, resolve_inputs
+from import_logs.sources.follow import await_logs
+from import_logs.sources.marks import Control, Ended
+from import_logs.sources.objects import ObjectPattern, is_object_url
 from import_logs.stats import Live, Stats
 
 #: Seconds the requests under way get to end when the import is asked to stop.

@@ -12,10 +12,10 @@ from import_logs.checkpoint.resume import read_head
 from import_logs.checkpoint.state import Entry, StateFile, default_state_path, fingerprint
 from import_logs.config import Config
 from import_logs.errors import ConfigError, ImportLogsError
-from import_logs.heads import head_lines
 from import_logs.parsing.detect import detect
 from import_logs.pipeline.choose import forced_format
-from import_logs.sources import Source, compression_of, open_stream, resolve_inputs, stream_blocks
+from import_logs.sources.files import Source, compression_of, open_stream, resolve_inputs, stream_blocks
+from import_logs.sources.heads import head_lines
 
 
 def state_file_for(

@@ -23,17 +23,14 @@ from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
 from import_logs.events import EventSink, FileStarted, Notice
-from import_logs.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
-from import_logs.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.choose import format_for
-from import_logs.pipeline.follow import Follower, growing_blocks, is_live, unfinished_copies
 from import_logs.pipeline.groups import check_identity, missing_groups
-from import_logs.pipeline.pool import TICK, Control, Ended, Job
+from import_logs.pipeline.pool import Job
 from import_logs.pipeline.worker import WorkContext
-from import_logs.sources import (
+from import_logs.sources.files import (
     HEAD_LIMIT,
     Block,
     ByteStream,
@@ -46,6 +43,11 @@ from import_logs.sources import (
     skip_bytes,
     stream_blocks,
 )
+from import_logs.sources.follow import Follower, growing_blocks, unfinished_copies
+from import_logs.sources.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
+from import_logs.sources.marks import TICK, Control, Ended
+from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
+from import_logs.sources.rotation import is_live
 from import_logs.stats import Stats
 
 
@@ -86,13 +88,17 @@ class Planner:
         #: Bytes of the objects listed so far (the progress's total grows with them).
         self.bytes_listed = 0
         #: ``--follow``: the followed files (their lag is read by /metrics).
-        self.follower: Follower | None = None
+        self.follower: Follower[WorkContext] | None = None
         #: Objects found compressed (by their content) once opened.
         self.sources_compressed: set[int] = set()
         #: The fetched body of the object being planned.
         self._bodies: dict[int, bytes | ObjectStream] = {}
         #: What was read of the content of the object being planned (a new version compares its start with it).
         self._read_of: dict[int, Hashing] = {}
+        #: The format the options name (set by :meth:`jobs`).
+        self.forced: FormatDef | None = None
+        #: The state entries this run reads (by id): a second file of the same content is not read twice.
+        self._claimed: set[int] = set()
 
     def jobs(
         self, sources: list[Source], forced: FormatDef | None, objects: Sequence[ObjectPattern] = ()
@@ -101,39 +107,30 @@ class Planner:
         before the fault go on); it waits, not done, to be whole.
 
         Objects of a store (``objects``) come after the files, each one a source of its own.
-        With ``--follow`` the live files are followed (see :mod:`import_logs.pipeline.follow`) after the rest of
+        With ``--follow`` the live files are followed (see :mod:`import_logs.sources.follow`) after the rest of
         their rotated copies that an earlier run was reading; ``sources`` grows as new files are followed."""
-        claimed: set[int] = set()
+        self.forced = forced
         follower = None
         if self.config.follow.enabled:
-            follower = self.follower = Follower(
-                self.config,
-                sources,
-                self.on_event,
-                self.stop,
-                lambda source, head, lines, stat: self._begin_tail(source, head, lines, stat, forced, claimed),
-                self._grow,
-            )
+            follower = self.follower = Follower(self.config, sources, self.on_event, self.stop, self)
         try:
             for source in list(sources):
                 if follower is not None and source.path and not source.compression and is_live(source.path):
-                    yield from self._rest_of_copies(source.path, sources, forced, claimed)
+                    yield from self._rest_of_copies(source.path, sources)
                     yield from follower.start(source)
                     continue
-                yield from self._read_once(source, forced, claimed)
+                yield from self._read_once(source)
                 if follower is not None:  # sources are not finished by the merge when some are followed
                     yield Ended(source.index)
             for pattern in objects:
-                yield from self._object_jobs(pattern, sources, forced, claimed)
+                yield from self._object_jobs(pattern, sources)
             if follower is not None:
                 yield from follower.run()
         finally:
             if follower is not None:
                 follower.close()
 
-    def _object_jobs(
-        self, pattern: ObjectPattern, sources: list[Source], forced: FormatDef | None, claimed: set[int]
-    ) -> Generator[Job | Control, None, None]:
+    def _object_jobs(self, pattern: ObjectPattern, sources: list[Source]) -> Generator[Job | Control, None, None]:
         """The objects a pattern names, listed page by page; those read before are passed over without a fetch."""
         scheme, name, key = split_url(pattern.url)
         bucket = Bucket(scheme, name, endpoint=self.config.s3_endpoint if scheme == "s3" else None)
@@ -161,7 +158,7 @@ class Planner:
                 continue
             self._bodies[source.index] = body
             try:
-                yield from self._read_once(source, forced, claimed)
+                yield from self._read_once(source)
             finally:
                 self._bodies.pop(source.index, None)
                 read = self._read_of.pop(source.index, None)
@@ -175,9 +172,7 @@ class Planner:
         if before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
-    def _rest_of_copies(
-        self, live: str, sources: list[Source], forced: FormatDef | None, claimed: set[int]
-    ) -> Generator[Job | Control, None, None]:
+    def _rest_of_copies(self, live: str, sources: list[Source]) -> Generator[Job | Control, None, None]:
         """``--follow``: the rest of the rotated copies of a live log that an earlier run had not read, first. A
         copy compressed (so renamed) while it is looked at is looked for again, once, under its new name."""
         read: set[str] = set()
@@ -193,16 +188,14 @@ class Planner:
                     continue
                 sources.append(rest)
                 self.on_event(Notice(f"{copy}: the rest of {live} before its rotation, read first"))
-                yield from self._read_once(rest, forced, claimed)
+                yield from self._read_once(rest)
                 yield Ended(rest.index)
             if not todo:
                 return
 
-    def _read_once(
-        self, source: Source, forced: FormatDef | None, claimed: set[int]
-    ) -> Generator[Job | Control, None, None]:
+    def _read_once(self, source: Source) -> Generator[Job | Control, None, None]:
         try:
-            yield from self._source_jobs(source, forced, claimed)
+            yield from self._source_jobs(source)
         except CorruptInputError as exc:
             if source.object is not None:
                 exc = CorruptInputError(exc.path, exc.reason, exc.offset, stored=True)
@@ -217,37 +210,44 @@ class Planner:
         self.stats.formats.setdefault(source.name, "")
         self.on_event(Notice(message))
 
-    def _begin_tail(
-        self,
-        source: Source,
-        head: bytes,
-        lines: list[str],
-        stat: os.stat_result,
-        forced: FormatDef | None,
-        claimed: set[int],
+    # --- what the follower asks (see :class:`~import_logs.sources.follow.TailPlanning`) -----------------------
+
+    def begin_tail(
+        self, source: Source, head: bytes, lines: list[str], stat: os.stat_result
     ) -> tuple[WorkContext, int] | None:
         """A followed file has its first complete line: plan it as any file (state entry, format, ledger)."""
-        resume = self._plan(source, claimed, head=head, stat=stat)
+        resume = self._plan(source, head=head, stat=stat)
         if resume.nothing and resume.entry is None and self.state is not None:
             self._nothing(source, resume.nothing)
             return None
         self.resume[source.index] = resume
-        return self._context(source, lines, forced, resume), resume.offset
+        return self._context(source, lines, resume), resume.offset
 
-    def _grow(self, source: int, head: bytes) -> None:
+    def grown(self, source: int, head: bytes) -> None:
         if self.ledger is not None and self.ledger.tracks(source):
             self.ledger.refingerprint(source, head)
 
-    def _plan(
-        self, source: Source, claimed: set[int], head: bytes | None = None, stat: os.stat_result | None = None
-    ) -> Resume:
+    def blocks(self, ctx: WorkContext, source: Source, offset: int, data: bytes) -> Iterator[tuple[WorkContext, Block]]:
+        """Bytes read of a source as jobs: one block; for the W3C family, a block for each run of lines between two
+        ``#Fields:`` lines, each read with the format its fields give."""
+        if not ctx.fmt.comments:
+            yield ctx, Block(source.index, offset, offset + len(data), data=data)
+            return
+        for at, piece, fields in cut_at_fields(offset, data):
+            if fields is not None:
+                ctx = replace(ctx, fmt=build_w3c(ctx.fmt, fields, self.config.formats.w3c, where=source.name))
+            yield ctx, Block(source.index, at, at + len(piece), data=piece)
+
+    def _plan(self, source: Source, head: bytes | None = None, stat: os.stat_result | None = None) -> Resume:
         if source.object is not None:
             return self._plan_object(source, source.object)
         if self.state is not None and source.path is None:
             self.stats.streams.append(source.name)
         if self.state is None or source.path is None:
             return Resume()
-        resume = plan(self.state, source, force=self.config.state.force_reimport, claimed=claimed, head=head, stat=stat)
+        resume = plan(
+            self.state, source, force=self.config.state.force_reimport, claimed=self._claimed, head=head, stat=stat
+        )
         for note in resume.notes:
             self.on_event(Notice(note))
         self.stats.already_imported += resume.line
@@ -274,12 +274,10 @@ class Planner:
         self.on_event(Notice(f"{source.name}: {why}, nothing to import"))
         self.stats.formats[source.name] = ""
 
-    def _source_jobs(
-        self, source: Source, forced: FormatDef | None, claimed: set[int]
-    ) -> Generator[Job | Control, None, None]:
+    def _source_jobs(self, source: Source) -> Generator[Job | Control, None, None]:
         """The blocks of one source, from where the state says it stands."""
         c = self.config
-        resume = self._plan(source, claimed)
+        resume = self._plan(source)
         if resume.nothing:
             self._nothing(source, resume.nothing)
             self.bytes_skipped += source.size or 0
@@ -325,7 +323,7 @@ class Planner:
                 head = stream_head(ahead, blocks, c.formats.encoding)
             lines = head.lines
             written = [line for line in lines if line.strip()]
-            if head.overlong and forced is None and all(line.startswith("#") for line in written):
+            if head.overlong and self.forced is None and all(line.startswith("#") for line in written):
                 raise FormatError(
                     f"{source.name}: its first {head.overlong:,} line(s) are longer than {HEAD_LIMIT >> 10} KiB, and "
                     "no shorter line follows them to detect the format from. Name the format with "
@@ -337,7 +335,7 @@ class Planner:
                 if source.object is not None and resume.entry is not None:
                     resume.entry.done = True  # an object does not grow
                 return
-            ctx = self._context(source, lines, forced, resume)
+            ctx = self._context(source, lines, resume)
             fmt = ctx.fmt
             if source.path is not None and not source.compression:
                 self.bytes_skipped += resume.offset  # the progress starts where the file is resumed
@@ -362,11 +360,9 @@ class Planner:
                     continue
                 if isinstance(checked, CheckedStream):
                     self.compressed_read[source.index] = checked.consumed()
-                pieces = cut_at_fields(offset, data) if fmt.comments else iter([(offset, data, None)])
-                for at, piece, fields in pieces:
-                    if fields is not None:
-                        ctx = replace(ctx, fmt=build_w3c(fmt, fields, c.formats.w3c, where=source.name))
-                    yield ctx, Block(source.index, at, at + len(piece), data=piece)
+                for job in self.blocks(ctx, source, offset, data):
+                    ctx = job[0]  # a #Fields: line changes the format of the lines after it
+                    yield job
         finally:
             if stream is not None and (source.path is not None or source.stream is not None or source.object):
                 stream.close()
@@ -396,10 +392,10 @@ class Planner:
             )
         return stream
 
-    def _context(self, source: Source, lines: list[str], forced: FormatDef | None, resume: Resume) -> WorkContext:
+    def _context(self, source: Source, lines: list[str], resume: Resume) -> WorkContext:
         """The format of a source and what the workers need to read it; its entry handed to the ledger."""
         c = self.config
-        fmt = format_for(c, source, lines, forced, resume.offset)
+        fmt = format_for(c, source, lines, self.forced, resume.offset)
         self.stats.formats[source.name] = fmt.name
         check_identity(fmt, c, where=source.name)
         self._check_groups(fmt)

@@ -12,33 +12,10 @@ from concurrent.futures.process import BrokenProcessPool
 
 from import_logs.errors import WorkerError
 from import_logs.pipeline.worker import BlockResult, WorkContext, init_worker, process_block
-from import_logs.sources import Block
+from import_logs.sources.files import Block
+from import_logs.sources.marks import Control
 
 Job = tuple[WorkContext, Block]
-
-
-class Control:
-    """A mark between the jobs (``--follow``): every result before it is yielded before it is."""
-
-    __slots__ = ()
-
-
-class Tick(Control):
-    """Nothing more to read for now: the merge catches up, and partial batches may go out."""
-
-    __slots__ = ()
-
-
-class Ended(Control):
-    """A followed source will have no more blocks (rotated away and read to its end)."""
-
-    __slots__ = ("source",)
-
-    def __init__(self, source: int) -> None:
-        self.source = source
-
-
-TICK = Tick()
 
 
 def mp_context() -> multiprocessing.context.BaseContext:

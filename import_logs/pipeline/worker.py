@@ -1,6 +1,6 @@
 """The work of a worker process: a block of lines in, encoded requests and counters out.
 
-``process_block`` is a plain function of a :class:`WorkContext` and a :class:`~import_logs.sources.Block`; it
+``process_block`` is a plain function of a :class:`WorkContext` and a :class:`~import_logs.sources.files.Block`; it
 runs the same in the main process (``--workers 1``) and in worker processes started by fork, spawn or
 forkserver, since it gets everything it needs as arguments. Hits are sorted into lanes here, by a stable hash
 the main process only appends lists.
@@ -23,7 +23,7 @@ from import_logs.parsing.hit import HEADER, LineParser
 from import_logs.pipeline.orphans import die_with_parent
 from import_logs.privacy import Privacy
 from import_logs.reasons import Invalid, Skip
-from import_logs.sources import Block
+from import_logs.sources.files import Block
 
 
 @dataclass(frozen=True)

@@ -26,43 +26,33 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import BinaryIO, Generic, Protocol, TypeVar
 
 from import_logs.checkpoint.resume import read_head
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
 from import_logs.config import Config
 from import_logs.errors import CorruptInputError
 from import_logs.events import EventSink, Notice
-from import_logs.heads import sample
-from import_logs.parsing.w3c import build as build_w3c
-from import_logs.parsing.w3c import cut_at_fields
-from import_logs.pipeline.pool import TICK, Control, Ended, Job
-from import_logs.pipeline.worker import WorkContext
-from import_logs.sources import (
-    COMPRESSED_SUFFIXES,
+from import_logs.sources.files import (
     HEAD_LIMIT,
     MAX_LINE,
     STDIN,
     Block,
     Source,
     compression_of,
-    oldest_first,
     open_stream,
-    rotation,
     skip_bytes,
     stream_blocks,
     whole_lines,
 )
+from import_logs.sources.heads import sample
+from import_logs.sources.marks import TICK, Control, Ended
+from import_logs.sources.rotation import is_live, rotated_copies
 
 #: How many of the last bytes read are checked at each look, to see a file rewritten under the same name.
 MARK_BYTES = 64
-
-
-def is_live(path: str) -> bool:
-    """A log being written to: no rotation number or date, not compressed (``access.log``, not ``access.log.1``)."""
-    return os.path.splitext(path)[1].lower() not in COMPRESSED_SUFFIXES and rotation(path)[1] == (2, 0)
 
 
 #: How long ``--follow`` waits at start for a log that was just rotated away to be created again.
@@ -85,24 +75,33 @@ def await_logs(paths: list[str], poll: float, stop: threading.Event, on_event: E
             return
 
 
-def rotated_copies(path: str) -> list[str]:
-    """The rotated copies of a live log beside it (``access.log.1``, ``access.log-20261130.gz``), oldest first."""
-    base = rotation(path)[0]
-    found = [
-        p for p in glob.glob(glob.escape(path) + "[.-_]*") if p != path and rotation(p)[0] == base and os.path.isfile(p)
-    ]
-    return oldest_first(found)
+#: What the planner makes of a source for the workers (its format, filters, encoder): opaque here.
+C = TypeVar("C")
+
+
+class TailPlanning(Protocol[C]):
+    """What the follower asks of the planner: to plan a live file once it has a complete line (its state entry,
+    format and ledger; None: not to be read), to know that its first bytes grew, and to cut bytes read into jobs
+    (a W3C ``#Fields:`` line among them gives the next ones another context)."""
+
+    def begin_tail(
+        self, source: Source, head: bytes, lines: list[str], stat: os.stat_result
+    ) -> tuple[C, int] | None: ...
+
+    def grown(self, source: int, head: bytes) -> None: ...
+
+    def blocks(self, ctx: C, source: Source, offset: int, data: bytes) -> Iterator[tuple[C, Block]]: ...
 
 
 @dataclass
-class Tail:
+class Tail(Generic[C]):
     """One followed file: the source it is read as, its descriptor, and the byte where the next block starts."""
 
     source: Source
     file: BinaryIO | None
     offset: int = 0
     #: None until the file has a complete line (then its format is known and its entry tracked).
-    ctx: WorkContext | None = None
+    ctx: C | None = None
     #: Its first bytes (up to a fingerprint's length): how its copy is recognised after copytruncate.
     head: bytes = b""
     #: The last bytes read (up to :data:`MARK_BYTES`, ending at ``offset``): still there, or the file was rewritten.
@@ -126,10 +125,9 @@ class Tail:
             self.file = None
 
 
-class Follower:
-    """The tails of one run and the loop that reads them on. ``begin(source, head, lines, stat)`` is the planner's:
-    it plans the source (state entry, format, ledger) from its first bytes and first lines, and returns the context
-    and where to start, or None."""
+class Follower(Generic[C]):
+    """The tails of one run and the loop that reads them on; ``planning`` plans each live file and cuts what is
+    read of it into jobs (see :class:`TailPlanning`)."""
 
     def __init__(
         self,
@@ -137,27 +135,25 @@ class Follower:
         sources: list[Source],
         on_event: EventSink,
         stop: threading.Event,
-        begin: Callable[[Source, bytes, list[str], os.stat_result], tuple[WorkContext, int] | None],
-        grow: Callable[[int, bytes], None],
+        planning: TailPlanning[C],
     ) -> None:
         self.config = config
         self.sources = sources
         self.on_event = on_event
         self.stop = stop
-        self._begin = begin
-        self._grow = grow
-        self.tails: list[Tail] = []
+        self.planning = planning
+        self.tails: list[Tail[C]] = []
         self._paths: set[str] = {s.path for s in sources if s.path is not None}
 
     # --- the loop -----------------------------------------------------------------------------------------
 
-    def start(self, source: Source) -> Iterator[Job]:
+    def start(self, source: Source) -> Iterator[tuple[C, Block]]:
         """A live file named on the command line: followed from now on, its lines so far read first."""
-        tail = Tail(source, _open(source.path), changed_at=time.monotonic())
+        tail: Tail[C] = Tail(source, _open(source.path), changed_at=time.monotonic())
         self.tails.append(tail)
         yield from self._read(tail)
 
-    def run(self) -> Iterator[Job | Control]:
+    def run(self) -> Iterator[tuple[C, Block] | Control]:
         """Look at every tail each ``--follow-poll`` seconds until the import is stopped. Nothing to follow (only
         standard input or named pipes, now ended, and no pattern that a new file could match): the run ends."""
         poll = self.config.follow.poll
@@ -189,7 +185,7 @@ class Follower:
         for tail in self.tails:
             tail.close()
 
-    def _poll(self, tail: Tail) -> Iterator[Job | Control]:
+    def _poll(self, tail: Tail[C]) -> Iterator[tuple[C, Block] | Control]:
         if tail.dead:
             return
         if tail.file is None:  # rotated away and not created again yet
@@ -221,7 +217,7 @@ class Follower:
             self.on_event(Notice(f"{tail.path}: rotated; its old file was read to its end, the new one follows"))
             yield from self._replace(tail)
 
-    def _replace(self, tail: Tail) -> Iterator[Job | Control]:
+    def _replace(self, tail: Tail[C]) -> Iterator[tuple[C, Block] | Control]:
         """The tail's file has ended: the file now at its path (or later) is followed as a new source."""
         if tail.ctx is not None:
             yield Ended(tail.source.index)
@@ -235,7 +231,7 @@ class Follower:
         self.sources.append(source)
         return source
 
-    def _discover(self) -> Iterator[Job | Control]:
+    def _discover(self) -> Iterator[tuple[C, Block] | Control]:
         """Live files that match an input pattern now and are not followed yet (a new virtual host's log)."""
         followed = {t.path for t in self.tails}
         for pattern in self.config.inputs:
@@ -246,13 +242,13 @@ class Follower:
                     continue
                 self._paths.add(path)
                 self.on_event(Notice(f"{path}: a new file matches {pattern}; following it"))
-                tail = Tail(self._new_source(path), _open(path), changed_at=time.monotonic())
+                tail: Tail[C] = Tail(self._new_source(path), _open(path), changed_at=time.monotonic())
                 self.tails.append(tail)
                 yield from self._read(tail)
 
     # --- reading ------------------------------------------------------------------------------------------
 
-    def _read(self, tail: Tail, final: bool = False) -> Iterator[Job]:
+    def _read(self, tail: Tail[C], final: bool = False) -> Iterator[tuple[C, Block]]:
         """The complete lines added since the last look (with ``final``, the unfinished last one too)."""
         f = tail.file
         if f is None or tail.dead or (tail.ctx is None and not self._start(tail, final)):
@@ -277,9 +273,9 @@ class Follower:
             tail.mark = data[-MARK_BYTES:]
         if len(tail.head) < FINGERPRINT_BYTES and size > len(tail.head):
             tail.head = os.pread(f.fileno(), FINGERPRINT_BYTES, 0)
-            self._grow(tail.source.index, tail.head)
+            self.planning.grown(tail.source.index, tail.head)
 
-    def _start(self, tail: Tail, final: bool) -> bool:
+    def _start(self, tail: Tail[C], final: bool) -> bool:
         """Plan the tail's source once it has a complete line: its entry, its format, where to start."""
         assert tail.file is not None
         fd = tail.file.fileno()
@@ -296,7 +292,7 @@ class Follower:
             return False  # only W3C headers so far (or a first line longer than the head, alone)
         tail.source = replace(tail.source, size=stat.st_size)
         self.sources[tail.source.index] = tail.source
-        begun = self._begin(tail.source, head[:FINGERPRINT_BYTES], lines, stat)
+        begun = self.planning.begin_tail(tail.source, head[:FINGERPRINT_BYTES], lines, stat)
         if begun is None:
             tail.dead = True
             tail.close()
@@ -305,17 +301,13 @@ class Follower:
         tail.head = head[:FINGERPRINT_BYTES]
         return True
 
-    def _blocks(self, tail: Tail, offset: int, data: bytes) -> Iterator[Job]:
-        ctx = tail.ctx
-        assert ctx is not None
-        index = tail.source.index
-        pieces = cut_at_fields(offset, data) if ctx.fmt.comments else iter([(offset, data, None)])
-        for at, piece, fields in pieces:
-            if fields is not None:
-                ctx = tail.ctx = replace(ctx, fmt=build_w3c(ctx.fmt, fields, self.config.formats.w3c, where=tail.path))
-            yield ctx, Block(index, at, at + len(piece), data=piece)
+    def _blocks(self, tail: Tail[C], offset: int, data: bytes) -> Iterator[tuple[C, Block]]:
+        assert tail.ctx is not None
+        for ctx, block in self.planning.blocks(tail.ctx, tail.source, offset, data):
+            tail.ctx = ctx
+            yield ctx, block
 
-    def _truncated(self, tail: Tail) -> Iterator[Job | Control]:
+    def _truncated(self, tail: Tail[C]) -> Iterator[tuple[C, Block] | Control]:
         """Copytruncate: the rest of what was read is in the copy; then the emptied file is new content."""
         copy = self._copy_of(tail) if tail.ctx is not None else None
         if copy is not None:
@@ -340,7 +332,7 @@ class Follower:
             )
         yield from self._replace(tail)
 
-    def _copy_of(self, tail: Tail) -> str | None:
+    def _copy_of(self, tail: Tail[C]) -> str | None:
         """The newest rotated copy whose content starts as the tail's file did."""
         for path in reversed(rotated_copies(tail.path)):
             source = Source(-1, path, path, compression_of(path), None)
@@ -381,7 +373,7 @@ def _arrivals(fd: int, block_size: int, poll: float, stop: threading.Event) -> I
             yield chunk
 
 
-def _rewritten(tail: Tail, fd: int) -> bool:
+def _rewritten(tail: Tail[C], fd: int) -> bool:
     """Copytruncate and a regrowth past the place read, between two looks: the file is as long as before, but
     its first bytes, or the last bytes read, are not what they were."""
     if tail.ctx is None:

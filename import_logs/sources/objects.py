@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from import_logs.cloud_auth import CREDENTIALS, INSTANCE_METADATA, no_credentials, s3_credentials
 from import_logs.errors import InputError
+from import_logs.sources.cloud_auth import CREDENTIALS, INSTANCE_METADATA, no_credentials, s3_credentials
 
 SCHEMES = ("s3://", "gs://", "az://")
 #: Objects up to this size are fetched whole, ahead of their turn; larger ones are streamed when their turn comes.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from import_logs.errors import CorruptInputError
-from import_logs.sources import HEAD_LIMIT, MAX_LINE, ByteStream, Source, decompressed, magic_of, open_stream
+from import_logs.sources.files import HEAD_LIMIT, MAX_LINE, ByteStream, Source, decompressed, magic_of, open_stream
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _STEP = 64 << 10
@@ -196,7 +196,7 @@ class CrLines:
 
 
 def inner(stream: ByteStream) -> ByteStream:
-    """The stream under the wrappers of this module (a :class:`~import_logs.sources.CheckedStream`'s progress)."""
+    """The stream under the wrappers of this module (a :class:`~import_logs.sources.files.CheckedStream`'s progress)."""
     while isinstance(stream, (Prefixed, CrLines)):
         stream = stream.stream
     return stream

@@ -11,7 +11,6 @@ import glob
 import gzip
 import lzma
 import os
-import re
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,13 +18,13 @@ from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 from import_logs.errors import CorruptInputError, InputError
-from import_logs.objects import ObjectRef
+from import_logs.sources.objects import ObjectRef
+from import_logs.sources.rotation import COMPRESSED_SUFFIXES, oldest_first
 
 STDIN = "-"
 #: What ``_check`` says of a file that is not a regular file.
 STREAM = "stream"
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
-COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
 MAX_LINE = 16 << 20
 
@@ -139,44 +138,6 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
             size = os.path.getsize(path)
             sources.append(Source(len(sources), path, path, compression, size))
     return sources
-
-
-#: ``access.log.3`` (logrotate's numbers: the higher, the older).
-_NUMBERED = re.compile(r"(?P<base>.+)\.(?P<number>\d{1,6})")
-#: ``access.log-20261129``, ``access.log.2026-11-29``, ``access.log-1764400000`` (dateext: the higher, the newer).
-_DATED = re.compile(r"(?P<base>.+?)[-_.](?P<stamp>\d{8,14}|\d{4}-\d\d-\d\d(?:[-_T]\d\d(?:[-:]?\d\d){0,2})?)")
-
-
-def rotation(path: str) -> tuple[str, tuple[int, int]]:
-    """The log a file belongs to (its path without rotation and compression suffixes), and its age rank:
-    dated copies by date, then numbered copies from the highest number, then the live file."""
-    stem = path
-    if os.path.splitext(stem)[1].lower() in COMPRESSED_SUFFIXES:
-        stem = os.path.splitext(stem)[0]
-    found = _NUMBERED.fullmatch(stem)
-    if found:
-        return found["base"], (1, -int(found["number"]))
-    found = _DATED.fullmatch(stem)
-    if found:
-        return found["base"], (0, int(re.sub(r"\D", "", found["stamp"])))
-    return stem, (2, 0)
-
-
-def oldest_first(paths: list[str]) -> list[str]:
-    """The files of each log from the oldest to the newest (rotation rank, then modification time); the logs
-    in the order of their first file. ``access.log*`` gives ``.3.gz .2.gz .1`` and then ``access.log``."""
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        groups.setdefault(rotation(path)[0], []).append(path)
-
-    def age(path: str) -> tuple[tuple[int, int], float, str]:
-        try:
-            mtime = os.path.getmtime(path)
-        except OSError:
-            mtime = 0.0  # missing: _check names it
-        return rotation(path)[1], mtime, path
-
-    return [path for group in groups.values() for path in sorted(group, key=age)]
 
 
 #: What the decompressors raise on a file that ends early or is damaged (gzip.BadGzipFile is an OSError).
