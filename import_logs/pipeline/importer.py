@@ -31,6 +31,7 @@ from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
+from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
 from import_logs.sources.files import Source, resolve_inputs
@@ -67,9 +68,6 @@ class Importer:
         self.ledger: Ledger | None = None
         #: The planning of this run's sources (where each was resumed, which cannot be read whole).
         self._planner: Planner | None = None
-        #: Per source, the lines before the next block to merge.
-        self._line_base: dict[int, int] = {}
-        self._current: int | None = None
         self._bytes_total = 0
         #: Bytes of plain files merged so far.
         self._bytes_merged = 0
@@ -81,12 +79,6 @@ class Importer:
         self._uncertain = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
-        self._per_source_hits: dict[int, int] = {}
-        #: Sources cut short under us while they were read (copytruncate).
-        self._cut: set[int] = set()
-        #: Sources with a line the format could read; per source, the lines it could not.
-        self._readable: set[int] = set()
-        self._bad: dict[int, int] = {}
 
     def interrupt(self, signum: int) -> None:
         """Ask the import to stop; safe to call from a signal handler (it only sets flags). The import stops
@@ -162,7 +154,7 @@ class Importer:
         # torn down at once can end the interpreter with a traceback after the message.
         sender = self._sender = open_sender(c, stop=self.stop, on_retry=self._retrying, stdout=self.stdout)
         executor: ProcessPoolExecutor | None = None
-        window: deque[Future[BlockResult]] = deque()
+        window: deque[Future[BlockResult] | Control] = deque()
         try:
             # The worker processes start now, while the sender signs in and the format is detected.
             executor = start_workers(c.workers) if c.workers > 1 else None
@@ -214,7 +206,6 @@ class Importer:
             if self._lanes is not None:
                 self._lanes.close()
             self._check_interrupted()  # the lanes dropped what was left once asked to stop
-            self._finish_source(self._current)
             if self.ledger is not None:
                 self.ledger.save(clean=True)
         except BaseException as exc:
@@ -304,54 +295,48 @@ class Importer:
             return True
         return self._lanes is None or self._lanes.flush(self.config.follow.flush_interval)
 
-    def _finish_source(self, src: int | None) -> None:
-        if src is not None and self._bad.get(src) and src not in self._readable:
-            self._no_valid_line(src)
-        if self._planner is None or src in self._planner.incomplete:
-            return
-        if src is not None and self.ledger is not None and self.ledger.tracks(src):
-            self.ledger.finish_source(src)
-        if src is not None and self.sources[src].object is not None:  # read once: its figures are no longer needed
-            self._planner.resume.pop(src, None)
-            self._line_base.pop(src, None)
-            self._per_source_hits.pop(src, None)
-            self._bad.pop(src, None)
-            self._readable.discard(src)
-
-    def _no_valid_line(self, src: int) -> None:
-        """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
-        name = self.sources[src].name
-        bad = self._bad[src]
+    def _finish_source(self, src: int) -> None:
+        """A source ended: every block of it was merged. Its checkpoint may be done, and its record goes."""
         assert self._planner is not None
-        self._planner.incomplete.add(src)
+        run = self._planner.ended(src)
+        if run is None:  # nothing of it was read (imported before, empty)
+            return
+        if run.bad and not run.readable:
+            self._no_valid_line(run)
+        if not run.incomplete and self.ledger is not None and self.ledger.tracks(src):
+            self.ledger.finish_source(src)
+
+    def _no_valid_line(self, run: SourceRun) -> None:
+        """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
+        name = run.source.name
+        run.incomplete = True
         self.stats.unreadable[name] = (
-            f"none of its {bad:,} lines is a valid {self.stats.formats.get(name) or 'log'} line, so it was not "
+            f"none of its {run.bad:,} lines is a valid {self.stats.formats.get(name) or 'log'} line, so it was not "
             "marked as imported"
         )
         self.on_event(
             Notice(
-                f"{name}: none of its {bad:,} lines could be read as {self.stats.formats.get(name)}; it is not marked "
-                "as imported. Run with -v to see them, and check --log-format-name, --log-format-regex or "
+                f"{name}: none of its {run.bad:,} lines could be read as {self.stats.formats.get(name)}; it is not "
+                "marked as imported. Run with -v to see them, and check --log-format-name, --log-format-regex or "
                 "--log-date-format."
             )
         )
-        resume = self._planner.resume[src]
-        if self.ledger is not None and self.ledger.tracks(src):
-            self.ledger.rewind(src, resume.offset, resume.line)
+        if self.ledger is not None and self.ledger.tracks(run.source.index):
+            self.ledger.rewind(run.source.index, run.resume.offset, run.resume.line)
 
-    def _cut_short(self, r: BlockResult) -> None:
+    def _cut_short(self, run: SourceRun) -> None:
         """The file was cut short while it was read (copytruncate): it ends, for this run, before this block.
 
         Nothing of this block or of the later ones counts, so the checkpoint stays at the last block read whole,
         and the next run reads on from there in the rotated copy (its content, so its fingerprint, is the same).
         """
-        if r.source in self._cut:
+        if run.cut:
             return
-        self._cut.add(r.source)
+        run.cut = True
         self.on_event(
             Notice(
-                f"{self.sources[r.source].name}: became shorter or was removed while it was read (rotated by "
-                f"copytruncate, or compressed?); it was imported up to line {self._line_base[r.source]:,}, and the "
+                f"{run.source.name}: became shorter or was removed while it was read (rotated by "
+                f"copytruncate, or compressed?); it was imported up to line {run.line_base:,}, and the "
                 "next run reads on from there in the rotated copy."
             )
         )
@@ -363,29 +348,25 @@ class Importer:
         planner = self._planner
         assert planner is not None
         src = r.source
-        if src != self._current:
-            if not self.config.follow.enabled:  # followed sources interleave: each says when it ends
-                self._finish_source(self._current)
-            self._current = src
-            if src >= len(self.stats.files):  # a source added as the run went (the lanes name it by this list)
-                self.stats.files.extend(s.name for s in self.sources[len(self.stats.files) :])
-            self._line_base.setdefault(src, planner.resume[src].line)
-        if r.short or src in self._cut:
-            self._cut_short(r)
+        run = planner.runs[src]
+        if src >= len(self.stats.files):  # a source added as the run went (the lanes name it by this list)
+            self.stats.files.extend(s.name for s in self.sources[len(self.stats.files) :])
+        if r.short or run.cut:
+            self._cut_short(run)
             return True
         invalid = sum(r.invalid.values())
-        self._bad[src] = self._bad.get(src, 0) + invalid - r.invalid.get(Invalid.EMPTY, 0)
+        run.bad += invalid - r.invalid.get(Invalid.EMPTY, 0)
         if r.lines > invalid:
-            self._readable.add(src)
-        base = self._line_base[src]
-        self._line_base[src] = base + r.lines
-        name = self.sources[src].name
+            run.readable = True
+        base = run.line_base
+        run.line_base = base + r.lines
+        name = run.source.name
         for index, reason, line in r.rejected:
             self.on_event(LineRejected(name, base + index + 1, reason, line))
         limit = self.config.request_limit
-        room = None if limit is None else max(0, limit - self._per_source_hits.get(src, 0))
-        m = merge_block(r, base, acked=planner.resume[src].acked, skip=self.config.state.skip, room=room)
-        self._per_source_hits[src] = self._per_source_hits.get(src, 0) + len(m.items)
+        room = None if limit is None else max(0, limit - run.hits)
+        m = merge_block(r, base, acked=run.resume.acked, skip=self.config.state.skip, room=room)
+        run.hits += len(m.items)
         stats.lines += r.lines - len(m.done_before)  # lines read again only to find the rest: already imported
         stats.already_imported += len(m.done_before)
         stats.kept += r.kept - len(m.done_before) - m.skipped_by_option - m.over_limit
@@ -405,8 +386,8 @@ class Importer:
             self.ledger.add_block(src, r.start, r.end, base, r.lines, numbers, m.done_before)
         if self._lanes is not None and items and not self._lanes.add([(src, n) for n in numbers], items, visitors):
             return False
-        if self.sources[src].compression is None and src not in planner.sources_compressed:
+        if run.source.compression is None and not run.compressed:
             self._bytes_merged += r.end - r.start
-        done = planner.bytes_skipped + self._bytes_merged + sum(planner.compressed_read.values())
+        done = planner.bytes_skipped + self._bytes_merged + planner.compressed_read()
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, done, self._bytes_total + planner.bytes_listed))
         return True

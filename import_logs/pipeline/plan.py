@@ -29,6 +29,7 @@ from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.choose import format_for
 from import_logs.pipeline.groups import check_identity, missing_groups
 from import_logs.pipeline.pool import Job
+from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import WorkContext
 from import_logs.sources.files import (
     HEAD_LIMIT,
@@ -77,20 +78,17 @@ class Planner:
         self.stdin = stdin
         #: Set when the import is asked to stop (``--follow`` waits on it between two looks at the files).
         self.stop = stop or threading.Event()
-        self.resume: dict[int, Resume] = {}
-        #: Sources that could not be read to their end: never marked done.
-        self.incomplete: set[int] = set()
+        #: What this run knows of each source being read (made here, handed to the merge, dropped at its end).
+        self.runs: dict[int, SourceRun] = {}
         #: Bytes of plain files counted as done without being read (imported before, or nothing to import).
         self.bytes_skipped = 0
-        #: Compressed bytes read so far of each compressed source (its progress).
-        self.compressed_read: dict[int, int] = {}
+        #: Compressed bytes read of the sources that ended (the progress of the others is in their record).
+        self.compressed_done = 0
         self._checked: set[str] = set()
         #: Bytes of the objects listed so far (the progress's total grows with them).
         self.bytes_listed = 0
         #: ``--follow``: the followed files (their lag is read by /metrics).
         self.follower: Follower[WorkContext] | None = None
-        #: Objects found compressed (by their content) once opened.
-        self.sources_compressed: set[int] = set()
         #: The fetched body of the object being planned.
         self._bodies: dict[int, bytes | ObjectStream] = {}
         #: What was read of the content of the object being planned (a new version compares its start with it).
@@ -120,8 +118,7 @@ class Planner:
                     yield from follower.start(source)
                     continue
                 yield from self._read_once(source)
-                if follower is not None:  # sources are not finished by the merge when some are followed
-                    yield Ended(source.index)
+                yield Ended(source.index)
             for pattern in objects:
                 yield from self._object_jobs(pattern, sources)
             if follower is not None:
@@ -155,16 +152,18 @@ class Planner:
             sources.append(source)
             if isinstance(body, InputError):
                 self._unreadable(source, body.reason, str(body))
+                yield Ended(source.index)
                 continue
             self._bodies[source.index] = body
             try:
                 yield from self._read_once(source)
+                yield Ended(source.index)
             finally:
                 self._bodies.pop(source.index, None)
                 read = self._read_of.pop(source.index, None)
-                resume = self.resume.get(source.index)
-                if read is not None and resume is not None and resume.entry is not None:
-                    read.keep(resume.entry)
+                run = self.runs.get(source.index)
+                if read is not None and run is not None and run.resume.entry is not None:
+                    read.keep(run.resume.entry)
         if not listed:
             raise InputError(
                 pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
@@ -205,7 +204,7 @@ class Planner:
             self._unreadable(source, why, f"{source.name}: {why}; the next run reads on from its copy")
 
     def _unreadable(self, source: Source, reason: str, message: str) -> None:
-        self.incomplete.add(source.index)
+        self.runs.setdefault(source.index, SourceRun(source)).incomplete = True
         self.stats.unreadable[source.name] = reason
         self.stats.formats.setdefault(source.name, "")
         self.on_event(Notice(message))
@@ -220,8 +219,22 @@ class Planner:
         if resume.nothing and resume.entry is None and self.state is not None:
             self._nothing(source, resume.nothing)
             return None
-        self.resume[source.index] = resume
+        self._track(source, resume)
         return self._context(source, lines, resume), resume.offset
+
+    def _track(self, source: Source, resume: Resume) -> None:
+        self.runs[source.index] = SourceRun(source, resume, line_base=resume.line)
+
+    def ended(self, source: int) -> SourceRun | None:
+        """The source ended (every block of it merged): its record, no longer kept."""
+        run = self.runs.pop(source, None)
+        if run is not None:
+            self.compressed_done += run.compressed_read
+        return run
+
+    def compressed_read(self) -> int:
+        """Compressed bytes read so far, of every source (the progress of compressed files and objects)."""
+        return self.compressed_done + sum(run.compressed_read for run in self.runs.values())
 
     def grown(self, source: int, head: bytes) -> None:
         if self.ledger is not None and self.ledger.tracks(source):
@@ -282,7 +295,7 @@ class Planner:
             self._nothing(source, resume.nothing)
             self.bytes_skipped += source.size or 0
             return
-        self.resume[source.index] = resume
+        self._track(source, resume)
         stream = None
         ahead: list[tuple[int, bytes]] = []
         blocks: Iterator[tuple[int, bytes]] | None = None
@@ -359,7 +372,7 @@ class Planner:
                     yield TICK
                     continue
                 if isinstance(checked, CheckedStream):
-                    self.compressed_read[source.index] = checked.consumed()
+                    self.runs[source.index].compressed_read = checked.consumed()
                 for job in self.blocks(ctx, source, offset, data):
                     ctx = job[0]  # a #Fields: line changes the format of the lines after it
                     yield job
@@ -384,7 +397,7 @@ class Planner:
                     return stream  # read as it comes, through its descriptor
                 stream, compression = sniff(stream, source.name)
             if compression:
-                self.sources_compressed.add(source.index)
+                self.runs[source.index].compressed = True
             stream, cr = line_ends(stream)
         if cr:
             self.on_event(

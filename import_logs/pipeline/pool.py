@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from import_logs.errors import WorkerError
 from import_logs.pipeline.worker import BlockResult, WorkContext, init_worker, process_block
 from import_logs.sources.files import Block
-from import_logs.sources.marks import Control
+from import_logs.sources.marks import Control, Tick
 
 Job = tuple[WorkContext, Block]
 
@@ -38,27 +38,37 @@ def start_workers(workers: int) -> ProcessPoolExecutor:
 
 
 def results(
-    jobs: Iterator[Job | Control], executor: Executor | None, workers: int, window: deque[Future[BlockResult]]
+    jobs: Iterator[Job | Control], executor: Executor | None, workers: int, window: deque[Future[BlockResult] | Control]
 ) -> Iterator[BlockResult | Control]:
     """Results in the order of the jobs; at most two blocks per worker under way (bounded memory). Without an
-    executor the blocks are processed here, one by one. A :class:`Control` comes out after every earlier result."""
+    executor the blocks are processed here, one by one. A :class:`Control` comes out after every earlier result:
+    a :class:`Tick` at once (the merge catches up), any other mark in its place among the results, so that the
+    end of a source does not hold the workers back."""
     if executor is None:
         for job in jobs:
             yield job if isinstance(job, Control) else process_block(*job)
         return
+    marks = 0  # in the window
     try:
         for job in jobs:
             if isinstance(job, Control):
-                while window:
-                    yield window.popleft().result()
-                yield job
+                if isinstance(job, Tick) or not window:
+                    while window:
+                        yield _out(window.popleft())
+                    marks = 0
+                    yield job
+                else:
+                    window.append(job)
+                    marks += 1
                 continue
             ctx, block = job
             window.append(executor.submit(process_block, ctx, block))
-            if len(window) >= 2 * workers:
-                yield window.popleft().result()
+            while len(window) - marks >= 2 * workers:
+                item = window.popleft()
+                marks -= isinstance(item, Control)
+                yield _out(item)
         while window:
-            yield window.popleft().result()
+            yield _out(window.popleft())
     except BrokenProcessPool:  # from result(), or from submit() once the pool knows
         raise WorkerError(
             "a worker process died (killed, or out of memory) while parsing. Nothing after the last "
@@ -66,12 +76,17 @@ def results(
         ) from None
 
 
-def shutdown(executor: Executor, window: deque[Future[BlockResult]]) -> None:
+def _out(item: Future[BlockResult] | Control) -> BlockResult | Control:
+    return item if isinstance(item, Control) else item.result()
+
+
+def shutdown(executor: Executor, window: deque[Future[BlockResult] | Control]) -> None:
     """Stop the workers without waiting for blocks nobody will read (Ctrl-C, an error): the pool's own
     processes only, not every child of the process (the executor keeps them in ``_processes`` up to 3.13)."""
     pool = list((getattr(executor, "_processes", None) or {}).values())
     for future in window:
-        future.cancel()
+        if isinstance(future, Future):
+            future.cancel()
     executor.shutdown(wait=not window, cancel_futures=True)
     if window:
         for process in pool:
