@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from import_logs.cli.options import Section, option
+from import_logs.cli.options.section import Section, option
 from import_logs.parsing.formats import builtin_formats
 
 

@@ -8,7 +8,7 @@ import click
 
 from import_logs.backends import BACKENDS
 from import_logs.cli import settings_file
-from import_logs.cli.options import Section, option
+from import_logs.cli.options.section import Section, option
 
 
 def _cpu_count() -> int:
