@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from import_logs.backends.encoding import DIMENSIONS
+from import_logs.backends.registry import inferred
 from import_logs.config import (
     DEFAULT_DOWNLOAD_EXTENSIONS,
     DEFAULT_TRUSTED_PROXIES,
@@ -331,15 +332,12 @@ def split_credentials(url: str | None) -> tuple[str | None, str | None, str | No
 
 
 def backend_name(o: dict[str, Any]) -> str:
-    """--backend, or what the other options point to: a Matomo token, a Pirsch URL or access key."""
+    """--backend, or what the other options point to (see each backend's entry in the registry: a Matomo token, a
+    Pirsch URL or access key...)."""
     if o.get("backend"):
         return str(o["backend"])
-    if o.get("token_auth") or o.get("login") or o.get("config"):
-        return "matomo"
-    url = (o.get("url") or "").lower()
-    if "pirsch.io" in url or (o.get("client_secret") or "").startswith("pa_"):
-        return "pirsch"
-    return "piwikpro"
+    given = {"--" + key.replace("_", "-") for key, value in o.items() if value}
+    return inferred(given, o.get("url"), o.get("client_secret"))
 
 
 def default_state_dir() -> str:

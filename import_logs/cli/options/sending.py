@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import click
 
-from import_logs.backends import BACKENDS
+from import_logs.backends.registry import BACKENDS, DEFAULT_BACKEND, REGISTRY, Backend
 from import_logs.cli import settings_file
 from import_logs.cli.options.section import Section, option
 
 
 def _cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def _either(words: tuple[str, ...] | list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def _backend_default() -> str:
+    """--backend's default, as the registry's entries infer it: ``matomo with --token-auth, ..., else piwikpro``."""
+    said = []
+    for b in REGISTRY.values():
+        marks = [f"a {mark} --url" for mark in b.url_marks] + ([f"a {b.key_prefix} key"] if b.key_prefix else [])
+        why = ([f"with {_either(b.implied_by)}"] if b.implied_by else []) + ([f"for {_either(marks)}"] if marks else [])
+        if why:
+            said.append(f"{b.name} {' '.join(why)}")
+    return ", ".join([*said, f"else {DEFAULT_BACKEND}"])
+
+
+def _per_backend(value: Callable[[Backend], object | None]) -> str:
+    """A default that depends on the backend: the default backend's, then the others' by title
+    (``95, Matomo 200, Pirsch 100``); a backend whose value is None is left out."""
+    first = value(REGISTRY[DEFAULT_BACKEND])
+    others = [f"{b.title} {value(b)}" for b in REGISTRY.values() if b.name != DEFAULT_BACKEND and value(b) is not None]
+    return ", ".join([str(first), *others])
+
+
+def _settable_path(b: Backend) -> str | None:
+    return b.tracker_path if b.endpoint_option else None  # a fixed API path: the option is ignored
 
 
 SENDING: tuple[Section, ...] = (
@@ -22,8 +51,7 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--backend",
                 type=click.Choice(BACKENDS),
-                help="Where hits go  [default: matomo with --token-auth, --login or --config, pirsch for a pirsch.io "
-                "--url or a pa_ key, else piwikpro].",
+                help=f"Where hits go  [default: {_backend_default()}].",
             ),
             option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro."),
             option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url]."),
@@ -58,7 +86,7 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--tracker-endpoint-path",
                 metavar="PATH",
-                help="Tracker path  [default: /ppms.php, Matomo /matomo.php].",
+                help=f"Tracker path  [default: {_per_backend(_settable_path)}].",
             ),
             option(
                 "--auth-user", metavar="USER", help="HTTP Basic user, for a server behind a proxy that asks for one."
@@ -108,7 +136,7 @@ SENDING: tuple[Section, ...] = (
                 "--recorder-max-payload-size",
                 type=click.IntRange(min=1),
                 metavar="N",
-                help="Hits per request  [default: 95, Matomo 200, Pirsch 100].",
+                help=f"Hits per request  [default: {_per_backend(lambda b: b.payload_size)}].",
             ),
             option(
                 "--disable-bulk-tracking",
