@@ -62,6 +62,8 @@ def test_the_help_s_defaults_per_backend_are_the_registry_s() -> None:
         assert all(mark in help_of["--backend"] for mark in (*b.url_marks, b.key_prefix or ""))
         said = str(b.payload_size) if b.name == DEFAULT_BACKEND else f"{b.title} {b.payload_size}"
         assert said in help_of["--recorder-max-payload-size"]
+    url_help = declared("--url").help or ""
+    assert all(f"{b.title} {b.default_url}" in url_help for b in REGISTRY.values() if b.default_url)
     path_help = declared("--tracker-endpoint-path").help or ""
     assert [b.name for b in REGISTRY.values() if b.tracker_path in path_help] == [
         b.name for b in REGISTRY.values() if b.endpoint_option

@@ -53,7 +53,13 @@ SENDING: tuple[Section, ...] = (
                 type=click.Choice(BACKENDS),
                 help=f"Where hits go  [default: {_backend_default()}].",
             ),
-            option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro."),
+            option(
+                "--url",
+                metavar="URL",
+                help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro  [default: "
+                + ", ".join(f"{b.title} {b.default_url}" for b in REGISTRY.values() if b.default_url)
+                + "].",
+            ),
             option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url]."),
             option(
                 "--client-id",
