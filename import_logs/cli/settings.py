@@ -165,7 +165,7 @@ def build_config(o: dict[str, Any]) -> Config:
     downloads |= set(_split_list(o["add_download_extensions"]))
     attempts = o["retry_max_attempts"]
     if attempts is None:  # a service waits out an outage; a cron run gives up and the next one goes on
-        attempts = FOREVER if o["follow"] else 3
+        attempts = FOREVER if o["follow"] else HttpOptions.max_attempts
     secret = o["client_secret"]
     one_hit_every = o["debug_force_one_hit_every_ns"]
     payload = o["recorder_max_payload_size"]
@@ -247,7 +247,7 @@ def build_config(o: dict[str, Any]) -> Config:
             password=Secret(o["password"]) if o["password"] else None,
             api_url=o["api_url"],
             matomo_config=o["config"],
-            php_binary=o["php_binary"] or "php",
+            php_binary=o["php_binary"] or BackendOptions.php_binary,
             php_testmode=o["enable_testmode"],
             ai_assistants=o["ai_assistants"],
             idsite_fallback=o["idsite_fallback"],
@@ -259,7 +259,7 @@ def build_config(o: dict[str, Any]) -> Config:
         ),
         http=HttpOptions(
             timeout=o["request_timeout"],
-            connect_timeout=min(10.0, o["request_timeout"]),
+            connect_timeout=min(HttpOptions.connect_timeout, o["request_timeout"]),
             assumed_https=bool(o["url"]) and "://" not in o["url"],
             max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
             retry_delay=o["retry_delay"],
@@ -287,7 +287,7 @@ def build_config(o: dict[str, Any]) -> Config:
             enabled=o["follow"],
             flush_interval=o["flush_interval"],
             poll=o["follow_poll"],
-            rotate_grace=max(2.0, 2 * o["follow_poll"]),
+            rotate_grace=max(FollowOptions.rotate_grace, 2 * o["follow_poll"]),
         ),
         s3_endpoint=o["s3_endpoint_url"],
     )

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from import_logs.config import field_default
+
 
 @dataclass(frozen=True)
 class Section:
@@ -19,6 +21,20 @@ class Section:
     options: tuple[click.Option, ...]
 
 
-def option(*decls: str, **attrs: Any) -> click.Option:
-    """An option, declared as ``@click.option`` would."""
+class ConfigOption(click.Option):
+    """An option whose value is a :class:`~import_logs.config.Config` field as it is: its default is the field's,
+    declared there once (and shown by --help from there)."""
+
+    def __init__(self, decls: tuple[str, ...], *, field: str, **attrs: Any) -> None:
+        if "default" in attrs:
+            raise TypeError(f"{decls[0]}: the default of {field} is the configuration's; do not give it again")
+        self.field = field
+        super().__init__(decls, default=field_default(field), **attrs)
+
+
+def option(*decls: str, field: str | None = None, **attrs: Any) -> click.Option:
+    """An option, declared as ``@click.option`` would; ``field`` (``"http.timeout"``) names the configuration
+    field it sets, whose default it takes."""
+    if field is not None:
+        return ConfigOption(decls, field=field, **attrs)
     return click.Option(decls, **attrs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import click
@@ -10,10 +9,7 @@ import click
 from import_logs.backends.registry import BACKENDS, DEFAULT_BACKEND, REGISTRY, Backend
 from import_logs.cli import settings_file
 from import_logs.cli.options.section import Section, option
-
-
-def _cpu_count() -> int:
-    return os.cpu_count() or 1
+from import_logs.config import BackendOptions, HttpOptions
 
 
 def _either(words: tuple[str, ...] | list[str]) -> str:
@@ -111,7 +107,11 @@ SENDING: tuple[Section, ...] = (
                 help="Matomo on this server: its config/config.ini.php (or its directory), to get a token from its "
                 "misc/cron/updatetoken.php when no --token-auth is given (the user must read the file).",
             ),
-            option("--php-binary", metavar="PHP", help="The PHP that runs Matomo's token script  [default: php]."),
+            option(
+                "--php-binary",
+                metavar="PHP",
+                help=f"The PHP that runs Matomo's token script  [default: {BackendOptions.php_binary}].",
+            ),
             option("--enable-testmode", is_flag=True, help="Runs Matomo's token script with --testmode."),
             option(
                 "--ai-assistants/--no-ai-assistants",
@@ -126,15 +126,15 @@ SENDING: tuple[Section, ...] = (
         (
             option(
                 "--workers",
+                field="workers",
                 type=click.IntRange(1, 256),
-                default=lambda: _cpu_count(),
                 show_default="cores",
                 help="Parsing processes.",
             ),
             option(
                 "--recorders",
+                field="backend.recorders",
                 type=click.IntRange(min=1),
-                default=1,
                 show_default=True,
                 help="Concurrent sending lanes.",
             ),
@@ -158,26 +158,27 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--sleep-between-requests-ms",
                 type=click.FloatRange(min=0),
-                default=0.0,
+                default=HttpOptions.sleep_between * 1000,  # the field is in seconds
                 metavar="MS",
                 help="Each lane waits this long before each request.",
             ),
             option(
                 "--request-timeout",
+                field="http.timeout",
                 type=click.FloatRange(min=0.1),
-                default=300.0,
                 show_default=True,
                 help="Seconds per request.",
             ),
             option(
                 "--retry-max-attempts",
                 type=int,
-                help="Attempts per request  [default: 3; with --follow: until the server answers].",
+                help=f"Attempts per request  [default: {HttpOptions.max_attempts}; with --follow: until the server "
+                "answers].",
             ),
             option(
                 "--retry-delay",
+                field="http.retry_delay",
                 type=click.FloatRange(min=0),
-                default=10.0,
                 show_default=True,
                 help="Seconds before the first retry; doubled each time, with jitter.",
             ),
@@ -202,15 +203,15 @@ SENDING: tuple[Section, ...] = (
             ),
             option(
                 "--lock-timeout",
+                field="state.lock_timeout",
                 type=click.FloatRange(min=0),
-                default=10.0,
                 show_default=True,
                 help="Seconds to wait for another run that uses the same state file.",
             ),
             option(
                 "--skip",
+                field="state.skip",
                 type=click.IntRange(min=0),
-                default=0,
                 metavar="N",
                 help="Skip the first N lines of each file.",
             ),
