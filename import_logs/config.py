@@ -7,8 +7,9 @@ Every part is immutable and picklable, so worker processes started by spawn or f
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 #: What the reference Piwik PRO importer takes as downloads (its documentation's list, "Tracking downloads
 #: when using log importer"). Matomo's adds md5 and sig.
@@ -346,3 +347,18 @@ class Config:
     follow: FollowOptions = field(default_factory=FollowOptions)
     #: --s3-endpoint-url (else AWS_ENDPOINT_URL, else AWS itself), for s3:// inputs.
     s3_endpoint: str | None = None
+
+
+def field_default(path: str) -> Any:
+    """The default of a :class:`Config` field by its dotted path (``"http.timeout"``), for the command line to
+    take instead of typing it again; a default that is computed (``workers``) is the function that computes it."""
+    owner: Any = Config
+    *parts, name = path.split(".")
+    for part in parts:  # a nested part's default is its class
+        owner = next(f for f in fields(owner) if f.name == part).default_factory
+    found = next(f for f in fields(owner) if f.name == name)
+    if found.default is not MISSING:
+        return found.default
+    if found.default_factory is not MISSING:
+        return found.default_factory
+    raise ValueError(f"{path} has no default")

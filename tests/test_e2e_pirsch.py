@@ -82,3 +82,19 @@ def test_pirsch_is_picked_from_an_access_key(tmp_path: Path) -> None:
     result = run_cli("--client-secret=pa_x", "--url=http://127.0.0.1:9", "--retry-max-attempts=1", LOG, cwd=tmp_path)
     assert result.returncode == 5
     assert "/api/v1/hit/batch" in result.stderr
+
+
+def test_tracker_endpoint_path_which_pirsch_ignores_keeps_its_state_file(
+    pirsch: FakePirsch, tmp_path: Path, _state_dir: Path
+) -> None:
+    """Pirsch's API path is fixed, so --tracker-endpoint-path changes nothing it sends: it must not change the
+    state file either, or a run given it would send every line again."""
+    first = run_cli(*args(pirsch, "--client-secret=pa_access-key"), LOG, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert len(pirsch.hits) == 9
+    again = run_cli(
+        *args(pirsch, "--client-secret=pa_access-key", "--tracker-endpoint-path=/other.php"), LOG, cwd=tmp_path
+    )
+    assert again.returncode == 6, again.stderr  # the same state file was found: nothing sent twice
+    assert "no new lines, nothing to import" in again.stderr and len(pirsch.hits) == 9
+    assert len(list(_state_dir.glob("*.json"))) == 1

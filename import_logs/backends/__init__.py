@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -27,23 +26,11 @@ def make_encoder(spec: EncodeSpec) -> Encoder:
 
 
 def destination(config: Config) -> str | None:
-    """What the state file is kept for: the tracker and the site, or the file of --save-requests."""
+    """What the state file is kept for: the file of --save-requests, or what the backend's entry says (the tracker
+    and the site, or the client)."""
     if config.save_requests is not None:
         return None if config.save_requests == "-" else "file:" + os.path.abspath(config.save_requests)
-    b = config.backend
-    from import_logs.backends.encoding import normalise_url
-
-    info = REGISTRY.get(b.name, REGISTRY["piwikpro"])
-    url = b.url or info.default_url
-    if not url:
-        return None
-    endpoint = b.tracker_endpoint_path or info.tracker_path
-    if info.sites_by_host:
-        who = b.idsite or ("replay" if b.replay_tracking else "by-host")
-    else:  # a backend without sites: its client (or its access key, hashed) is the destination
-        secret = b.client_secret.reveal() if b.client_secret else ""
-        who = b.client_id or "key-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
-    return f"{normalise_url(url)}/{endpoint.lstrip('/')}#{who}"
+    return backend(config.backend.name).destination(config.backend)
 
 
 def open_sender(

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from import_logs import __version__
 from import_logs.backends.base import Batch, EncodeSpec, SendResult
-from import_logs.backends.registry import REGISTRY
+from import_logs.backends.registry import backend
 from import_logs.backends.replay import DEFAULT_SUFFIXES
 from import_logs.config import Config
 from import_logs.errors import OutputClosed
@@ -24,7 +24,7 @@ class FileSender:
         self.config = config
         self.stream = stream
         self._lock = threading.Lock()
-        self.default_payload_size = REGISTRY.get(config.backend.name, REGISTRY["piwikpro"]).payload_size
+        self.default_payload_size = backend(config.backend.name).payload_size
 
     def prepare(self) -> EncodeSpec:
         b = self.config.backend
@@ -38,7 +38,7 @@ class FileSender:
             # No server to ask: AI assistants' requests go in Matomo's bot mode when --ai-assistants says so.
             bot_mode=b.name == "matomo" and bool(b.ai_assistants) and not b.replay_tracking,
             client_version=__version__,
-            per_hit_site=b.idsite is None and REGISTRY.get(b.name, REGISTRY["piwikpro"]).sites_by_host and bool(b.url),
+            per_hit_site=b.idsite is None and backend(b.name).sites_by_host and bool(b.url),
             replay_suffixes=(b.replay_suffixes or DEFAULT_SUFFIXES) if b.replay_tracking else None,
         )
 

@@ -73,9 +73,9 @@ class HttpSender:
         """Raise :class:`ConfigError` for options this backend cannot work with (before any connection)."""
 
     def tracker(self) -> str:
-        """The tracker's URL: --tracker-endpoint-path (or the backend's) under --url; ?debug=1 with
-        --debug-tracker."""
-        endpoint = self.config.backend.tracker_endpoint_path or self.info.tracker_path
+        """The tracker's URL: --tracker-endpoint-path (or the backend's, see :meth:`Backend.tracker`) under --url;
+        ?debug=1 with --debug-tracker."""
+        endpoint = self.info.tracker(self.config.backend.tracker_endpoint_path)
         url = self.base + ("" if endpoint.startswith("/") else "/") + endpoint
         return url + "?debug=1" if self.config.http.debug_tracker else url
 

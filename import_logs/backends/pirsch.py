@@ -21,7 +21,7 @@ from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
 from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
 
-BATCH_PATH = REGISTRY["pirsch"].tracker_path
+BATCH_PATH = REGISTRY["pirsch"].tracker_path  # --tracker-endpoint-path does not apply (see the entry)
 DEFAULT_URL = str(REGISTRY["pirsch"].default_url)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from import_logs.backends.encoding import DIMENSIONS
+from import_logs.backends.registry import inferred
 from import_logs.config import (
     DEFAULT_DOWNLOAD_EXTENSIONS,
     DEFAULT_TRUSTED_PROXIES,
@@ -164,7 +165,7 @@ def build_config(o: dict[str, Any]) -> Config:
     downloads |= set(_split_list(o["add_download_extensions"]))
     attempts = o["retry_max_attempts"]
     if attempts is None:  # a service waits out an outage; a cron run gives up and the next one goes on
-        attempts = FOREVER if o["follow"] else 3
+        attempts = FOREVER if o["follow"] else HttpOptions.max_attempts
     secret = o["client_secret"]
     one_hit_every = o["debug_force_one_hit_every_ns"]
     payload = o["recorder_max_payload_size"]
@@ -246,7 +247,7 @@ def build_config(o: dict[str, Any]) -> Config:
             password=Secret(o["password"]) if o["password"] else None,
             api_url=o["api_url"],
             matomo_config=o["config"],
-            php_binary=o["php_binary"] or "php",
+            php_binary=o["php_binary"] or BackendOptions.php_binary,
             php_testmode=o["enable_testmode"],
             ai_assistants=o["ai_assistants"],
             idsite_fallback=o["idsite_fallback"],
@@ -258,7 +259,7 @@ def build_config(o: dict[str, Any]) -> Config:
         ),
         http=HttpOptions(
             timeout=o["request_timeout"],
-            connect_timeout=min(10.0, o["request_timeout"]),
+            connect_timeout=min(HttpOptions.connect_timeout, o["request_timeout"]),
             assumed_https=bool(o["url"]) and "://" not in o["url"],
             max_attempts=attempts if attempts > 0 else UNBOUNDED_ATTEMPTS,
             retry_delay=o["retry_delay"],
@@ -286,7 +287,7 @@ def build_config(o: dict[str, Any]) -> Config:
             enabled=o["follow"],
             flush_interval=o["flush_interval"],
             poll=o["follow_poll"],
-            rotate_grace=max(2.0, 2 * o["follow_poll"]),
+            rotate_grace=max(FollowOptions.rotate_grace, 2 * o["follow_poll"]),
         ),
         s3_endpoint=o["s3_endpoint_url"],
     )
@@ -331,15 +332,12 @@ def split_credentials(url: str | None) -> tuple[str | None, str | None, str | No
 
 
 def backend_name(o: dict[str, Any]) -> str:
-    """--backend, or what the other options point to: a Matomo token, a Pirsch URL or access key."""
+    """--backend, or what the other options point to (see each backend's entry in the registry: a Matomo token, a
+    Pirsch URL or access key...)."""
     if o.get("backend"):
         return str(o["backend"])
-    if o.get("token_auth") or o.get("login") or o.get("config"):
-        return "matomo"
-    url = (o.get("url") or "").lower()
-    if "pirsch.io" in url or (o.get("client_secret") or "").startswith("pa_"):
-        return "pirsch"
-    return "piwikpro"
+    given = {"--" + key.replace("_", "-") for key, value in o.items() if value}
+    return inferred(given, o.get("url"), o.get("client_secret"))
 
 
 def default_state_dir() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from import_logs.cli.options import Section, option
+from import_logs.cli.options.section import Section, option
 from import_logs.parsing.formats import builtin_formats
 
 
@@ -29,16 +29,16 @@ READING: tuple[Section, ...] = (
             ),
             option(
                 "--flush-interval",
+                field="follow.flush_interval",
                 type=click.FloatRange(min=0),
-                default=5.0,
                 show_default=True,
                 metavar="SECONDS",
                 help="With --follow: a partial batch is sent after waiting this long.",
             ),
             option(
                 "--follow-poll",
+                field="follow.poll",
                 type=click.FloatRange(min=0.05, max=60),
-                default=1.0,
                 show_default=True,
                 metavar="SECONDS",
                 help="With --follow: how often the files are looked at.",
@@ -58,7 +58,7 @@ READING: tuple[Section, ...] = (
                 "--log-format-regex", metavar="REGEX", help="A regex with named groups (date, path, ip, status...)."
             ),
             option("--log-date-format", metavar="FMT", help="strptime format of the date group of --log-format-regex."),
-            option("--encoding", default="utf-8", show_default=True, help="Encoding of the log files."),
+            option("--encoding", field="formats.encoding", show_default=True, help="Encoding of the log files."),
             option(
                 "--timezone",
                 metavar="ZONE",
@@ -196,8 +196,8 @@ READING: tuple[Section, ...] = (
             ),
             option(
                 "--anonymize-ip",
+                field="privacy.anonymize_ip",
                 type=click.IntRange(0, 4),
-                default=0,
                 metavar="N",
                 help="Zero the last N bytes of IPv4 addresses (IPv6: keep /64, /48, /24, nothing); visits are "
                 "then told apart less well.",
@@ -232,14 +232,28 @@ READING: tuple[Section, ...] = (
         "What is tracked",
         (
             option("--strip-query-string", is_flag=True, help="Drop the query string from tracked URLs."),
-            option("--query-string-delimiter", default="?", show_default=True, help="Separates path and query."),
+            option(
+                "--query-string-delimiter",
+                field="tracking.query_string_delimiter",
+                show_default=True,
+                help="Separates path and query.",
+            ),
             option("--force-lowercase-path", is_flag=True, help="Lowercase paths (and a query written with them)."),
             option(
-                "--add-to-date", type=int, default=0, metavar="SECONDS", help="Shift every timestamp (may be negative)."
+                "--add-to-date",
+                field="tracking.add_to_date",
+                type=int,
+                metavar="SECONDS",
+                help="Shift every timestamp (may be negative).",
             ),
             option("--log-hostname", metavar="HOST", help="The host of every hit, whatever the log says."),
             option("--enable-reverse-dns", is_flag=True, help="Let the server resolve visitor IPs (dp=0)."),
-            option("--title-category-delimiter", default="/", show_default=True, help="Separator in error titles."),
+            option(
+                "--title-category-delimiter",
+                field="tracking.title_category_delimiter",
+                show_default=True,
+                help="Separator in error titles.",
+            ),
             option(
                 "--regex-group-to-page-cvar",
                 multiple=True,

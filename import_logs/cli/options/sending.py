@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 
 import click
 
-from import_logs.backends import BACKENDS
+from import_logs.backends.registry import BACKENDS, DEFAULT_BACKEND, REGISTRY, Backend
 from import_logs.cli import settings_file
-from import_logs.cli.options import Section, option
+from import_logs.cli.options.section import Section, option
+from import_logs.config import BackendOptions, HttpOptions
 
 
-def _cpu_count() -> int:
-    return os.cpu_count() or 1
+def _either(words: tuple[str, ...] | list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def _backend_default() -> str:
+    """--backend's default, as the registry's entries infer it: ``matomo with --token-auth, ..., else piwikpro``."""
+    said = []
+    for b in REGISTRY.values():
+        marks = [f"a {mark} --url" for mark in b.url_marks] + ([f"a {b.key_prefix} key"] if b.key_prefix else [])
+        why = ([f"with {_either(b.implied_by)}"] if b.implied_by else []) + ([f"for {_either(marks)}"] if marks else [])
+        if why:
+            said.append(f"{b.name} {' '.join(why)}")
+    return ", ".join([*said, f"else {DEFAULT_BACKEND}"])
+
+
+def _per_backend(value: Callable[[Backend], object | None]) -> str:
+    """A default that depends on the backend: the default backend's, then the others' by title
+    (``95, Matomo 200, Pirsch 100``); a backend whose value is None is left out."""
+    first = value(REGISTRY[DEFAULT_BACKEND])
+    others = [f"{b.title} {value(b)}" for b in REGISTRY.values() if b.name != DEFAULT_BACKEND and value(b) is not None]
+    return ", ".join([str(first), *others])
+
+
+def _settable_path(b: Backend) -> str | None:
+    return b.tracker_path if b.endpoint_option else None  # a fixed API path: the option is ignored
 
 
 SENDING: tuple[Section, ...] = (
@@ -22,10 +47,15 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--backend",
                 type=click.Choice(BACKENDS),
-                help="Where hits go  [default: matomo with --token-auth, --login or --config, pirsch for a pirsch.io "
-                "--url or a pa_ key, else piwikpro].",
+                help=f"Where hits go  [default: {_backend_default()}].",
             ),
-            option("--url", metavar="URL", help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro."),
+            option(
+                "--url",
+                metavar="URL",
+                help="Your Piwik PRO account or Matomo, e.g. https://example.piwik.pro  [default: "
+                + ", ".join(f"{b.title} {b.default_url}" for b in REGISTRY.values() if b.default_url)
+                + "].",
+            ),
             option("--api-url", metavar="URL", help="Matomo: where its API answers  [default: --url]."),
             option(
                 "--client-id",
@@ -58,7 +88,7 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--tracker-endpoint-path",
                 metavar="PATH",
-                help="Tracker path  [default: /ppms.php, Matomo /matomo.php].",
+                help=f"Tracker path  [default: {_per_backend(_settable_path)}].",
             ),
             option(
                 "--auth-user", metavar="USER", help="HTTP Basic user, for a server behind a proxy that asks for one."
@@ -77,7 +107,11 @@ SENDING: tuple[Section, ...] = (
                 help="Matomo on this server: its config/config.ini.php (or its directory), to get a token from its "
                 "misc/cron/updatetoken.php when no --token-auth is given (the user must read the file).",
             ),
-            option("--php-binary", metavar="PHP", help="The PHP that runs Matomo's token script  [default: php]."),
+            option(
+                "--php-binary",
+                metavar="PHP",
+                help=f"The PHP that runs Matomo's token script  [default: {BackendOptions.php_binary}].",
+            ),
             option("--enable-testmode", is_flag=True, help="Runs Matomo's token script with --testmode."),
             option(
                 "--ai-assistants/--no-ai-assistants",
@@ -92,15 +126,15 @@ SENDING: tuple[Section, ...] = (
         (
             option(
                 "--workers",
+                field="workers",
                 type=click.IntRange(1, 256),
-                default=lambda: _cpu_count(),
                 show_default="cores",
                 help="Parsing processes.",
             ),
             option(
                 "--recorders",
+                field="backend.recorders",
                 type=click.IntRange(min=1),
-                default=1,
                 show_default=True,
                 help="Concurrent sending lanes.",
             ),
@@ -108,7 +142,7 @@ SENDING: tuple[Section, ...] = (
                 "--recorder-max-payload-size",
                 type=click.IntRange(min=1),
                 metavar="N",
-                help="Hits per request  [default: 95, Matomo 200, Pirsch 100].",
+                help=f"Hits per request  [default: {_per_backend(lambda b: b.payload_size)}].",
             ),
             option(
                 "--disable-bulk-tracking",
@@ -124,26 +158,27 @@ SENDING: tuple[Section, ...] = (
             option(
                 "--sleep-between-requests-ms",
                 type=click.FloatRange(min=0),
-                default=0.0,
+                default=HttpOptions.sleep_between * 1000,  # the field is in seconds
                 metavar="MS",
                 help="Each lane waits this long before each request.",
             ),
             option(
                 "--request-timeout",
+                field="http.timeout",
                 type=click.FloatRange(min=0.1),
-                default=300.0,
                 show_default=True,
                 help="Seconds per request.",
             ),
             option(
                 "--retry-max-attempts",
                 type=int,
-                help="Attempts per request  [default: 3; with --follow: until the server answers].",
+                help=f"Attempts per request  [default: {HttpOptions.max_attempts}; with --follow: until the server "
+                "answers].",
             ),
             option(
                 "--retry-delay",
+                field="http.retry_delay",
                 type=click.FloatRange(min=0),
-                default=10.0,
                 show_default=True,
                 help="Seconds before the first retry; doubled each time, with jitter.",
             ),
@@ -168,15 +203,15 @@ SENDING: tuple[Section, ...] = (
             ),
             option(
                 "--lock-timeout",
+                field="state.lock_timeout",
                 type=click.FloatRange(min=0),
-                default=10.0,
                 show_default=True,
                 help="Seconds to wait for another run that uses the same state file.",
             ),
             option(
                 "--skip",
+                field="state.skip",
                 type=click.IntRange(min=0),
-                default=0,
                 metavar="N",
                 help="Skip the first N lines of each file.",
             ),
