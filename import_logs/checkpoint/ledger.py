@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint, now_text
+from import_logs.checkpoint.state import Entry, StateFile, now_text
 
 SNAPSHOT_EVERY = 1.0
 #: ... or less often, so that snapshots of a big state (a bucket's thousands of objects) take at most 5 % of
@@ -75,12 +75,8 @@ class Ledger:
         """A followed file that was shorter than a fingerprint has grown: fingerprint it on more bytes from now
         on, and snapshot at once, since the journal names the entry by its fingerprint."""
         with self._lock:
-            entry = self._entries[source]
-            length = min(len(head), FINGERPRINT_BYTES)
-            if length <= entry.fp_len:
-                return
-            entry.fp_len, entry.fingerprint = length, fingerprint(head, length)
-            self._snapshot()
+            if self.state.grow(self._entries[source], head):
+                self._snapshot()
 
     def tracks(self, source: int) -> bool:
         return source in self._entries
@@ -105,7 +101,7 @@ class Ledger:
             entry = self._entries[source]
             self._blocks[source].clear()
             self._finished.discard(source)
-            entry.offset, entry.line, entry.done = offset, line, False
+            self.state.update(entry, offset=offset, line=line, done=False)
 
     def accept(self, refs: list[tuple[int, int]]) -> None:
         """A batch was accepted: its hits are done. Journaled before the lane sends anything else."""
@@ -145,7 +141,7 @@ class Ledger:
         for source, entry in self._entries.items():
             accepted = {line for block in self._blocks[source] for line in block.accepted}
             accepted.update(line for line in self._prior[source] if line > entry.line)
-            entry.acked = sorted(accepted)
+            self.state.update(entry, acked=sorted(accepted))
         self.state.save(clean=clean, in_flight=0 if clean else self.in_flight_bound)
         now = time.monotonic()
         self._snapshot_every = max(SNAPSHOT_EVERY, (now - started) / SNAPSHOT_SHARE)
@@ -154,12 +150,12 @@ class Ledger:
     def _advance(self, source: int) -> None:
         entry = self._entries[source]
         blocks = self._blocks[source]
+        offset, line = entry.offset, entry.line
         while blocks and not blocks[0].outstanding:
             done = blocks.popleft()
-            entry.offset = done.end
-            entry.line = done.first_line + done.lines
-        entry.done = (entry.compressed or entry.object) and source in self._finished and not blocks
-        entry.seen = now_text()
+            offset, line = done.end, done.first_line + done.lines
+        finished = (entry.compressed or entry.object) and source in self._finished and not blocks
+        self.state.update(entry, offset=offset, line=line, done=finished, seen=now_text())
         if entry.done and entry.object:  # nothing of it can come back: a bucket's objects do not pile up here
             del self._entries[source], self._blocks[source], self._prior[source]
             self._finished.discard(source)

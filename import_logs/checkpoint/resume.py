@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile, fingerprint
+from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile
 from import_logs.sources.files import Source, open_stream
 
 #: A plain file modified more recently than this may be half-way through writing its last line.
@@ -70,20 +70,23 @@ def plan(
     claimed.add(id(entry))
     resume = Resume(entry=entry)
     previous_path = entry.path
-    entry.path, entry.dev, entry.inode, entry.size = source.path, stat.st_dev, stat.st_ino, stat.st_size
-    entry.compressed = bool(source.compression)
-    if len(head) > entry.fp_len and entry.fp_len < FINGERPRINT_BYTES:
-        # A short file has grown: fingerprint it on more bytes from now on (its start is unchanged).
-        entry.fp_len = min(len(head), FINGERPRINT_BYTES)
-        entry.fingerprint = fingerprint(head, entry.fp_len)
+    state.update(
+        entry,
+        path=source.path,
+        dev=stat.st_dev,
+        inode=stat.st_ino,
+        size=stat.st_size,
+        compressed=bool(source.compression),
+    )
+    state.grow(entry, head)
     if force:
-        entry.offset, entry.line, entry.acked, entry.done = 0, 0, [], False
+        state.restart(entry)
         return resume
     if previous_path != source.path and entry.offset:
         resume.notes.append(f"{source.path}: continues {previous_path} from line {entry.line + 1} (rotated)")
     if not source.compression and entry.offset > stat.st_size:
         resume.notes.append(f"{source.path}: shorter than when last imported; importing it from the start")
-        entry.offset, entry.line, entry.acked = 0, 0, []
+        state.restart(entry)
     resume.offset, resume.line, resume.acked = entry.offset, entry.line, frozenset(entry.acked)
     if entry.done:
         resume.nothing = "already imported"

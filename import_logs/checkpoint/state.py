@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,8 @@ class StateFile:
         self.previous_clean = True
         self.previous_in_flight = 0
         self._lock_fd: int | None = None
+        #: Held while an entry is changed and while a snapshot reads them: a snapshot never saves half a change.
+        self.lock = threading.RLock()
         self._guard: socket.socket | None = None
         self._journal_fd: int | None = None
         #: The error of a journal write that failed: later lines would follow a torn one, so none is written.
@@ -287,6 +290,29 @@ class StateFile:
         self.entries.append(entry)
         return entry
 
+    # --- changing an entry: here only, under the lock (the ledger, after planning, through its own API) --------
+
+    def update(self, entry: Entry, **fields: Any) -> None:
+        """Set fields of an entry at once, as a snapshot sees them."""
+        with self.lock:
+            for name, value in fields.items():
+                if name not in Entry.__dataclass_fields__:
+                    raise AttributeError(name)
+                setattr(entry, name, value)
+
+    def restart(self, entry: Entry) -> None:
+        """The source is read again from its start (``--force-reimport``; a plain file shorter than before)."""
+        self.update(entry, offset=0, line=0, acked=[], done=False)
+
+    def grow(self, entry: Entry, head: bytes) -> bool:
+        """The one rule for a growing fingerprint: a source that was shorter than a fingerprint is known by more of
+        its first bytes from now on (its start is unchanged). True when it changed."""
+        length = min(len(head), FINGERPRINT_BYTES)
+        if length <= entry.fp_len:
+            return False
+        self.update(entry, fp_len=length, fingerprint=fingerprint(head, length))
+        return True
+
     def object_entry(self, identity: str) -> Entry | None:
         """The entry of an object (URL, version and size), if it was read before."""
         if self._objects is None:
@@ -341,14 +367,16 @@ class StateFile:
         if self.read_only:
             return
         cutoff = time.time() - FORGET_AFTER_DAYS * 86400
-        keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
+        with self.lock:
+            keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
+            sources = [asdict(e) for e in keep]
         data: dict[str, Any] = {
             "version": VERSION,
             "destination": self.destination,
             "updated": now_text(),
             "clean": clean,
             "in_flight": in_flight,
-            "sources": [asdict(e) for e in keep],
+            "sources": sources,
         }
         tmp = f"{self.path}.tmp"
         try:

@@ -34,9 +34,9 @@ class Hashing:
     def close(self) -> None:
         self.stream.close()
 
-    def keep(self, entry: Entry) -> None:
+    def keep(self, state: StateFile, entry: Entry) -> None:
         """Write in the entry what was read of the content."""
-        entry.prefix, entry.prefix_len = self.digest.hexdigest(), self.count
+        state.update(entry, prefix=self.digest.hexdigest(), prefix_len=self.count)
 
 
 def starts_with(name: str, body: bytes | ObjectStream, length: int, digest: str) -> bool:
@@ -64,7 +64,7 @@ def carry_over(state: StateFile, entry: Entry, ref: ObjectRef, body: bytes | Obj
         return None
     old = max(earlier, key=lambda e: (e.seen, e.offset))
     if old.prefix and old.prefix_len >= old.offset and starts_with(ref.url, body, old.prefix_len, old.prefix):
-        entry.offset, entry.line, entry.acked = old.offset, old.line, list(old.acked)
+        state.update(entry, offset=old.offset, line=old.line, acked=list(old.acked))
         state.forget(earlier)
         return (
             f"{ref.url}: a new version of an object read in part before, with the same first "

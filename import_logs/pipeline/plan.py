@@ -18,7 +18,7 @@ from typing import BinaryIO
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan
-from import_logs.checkpoint.state import StateFile, now_text
+from import_logs.checkpoint.state import Entry, StateFile, now_text
 from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
@@ -139,9 +139,10 @@ class Planner:
             for ref in bucket.list(key):
                 listed += 1
                 self.bytes_listed += ref.size
-                entry = self.state.object_entry(ref.identity) if self.state is not None else None
-                if entry is not None and entry.done and not force:
-                    entry.seen = now_text()
+                state = self.state
+                entry = state.object_entry(ref.identity) if state is not None else None
+                if state is not None and entry is not None and entry.done and not force:
+                    state.update(entry, seen=now_text())
                     before += 1
                     self.bytes_skipped += ref.size
                     continue
@@ -162,8 +163,8 @@ class Planner:
                 self._bodies.pop(source.index, None)
                 read = self._read_of.pop(source.index, None)
                 run = self.runs.get(source.index)
-                if read is not None and run is not None and run.resume.entry is not None:
-                    read.keep(run.resume.entry)
+                if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
+                    read.keep(self.state, run.resume.entry)
         if not listed:
             raise InputError(
                 pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
@@ -277,11 +278,15 @@ class Planner:
             note = None if self.config.state.force_reimport else carry_over(self.state, entry, ref, body)
             if note:
                 self.on_event(Notice(note))
-        entry.size = ref.size
+        self.state.update(entry, size=ref.size)
         if self.config.state.force_reimport:
-            entry.offset, entry.line, entry.acked, entry.done = 0, 0, [], False
+            self.state.restart(entry)
         self.stats.already_imported += entry.line
         return Resume(entry=entry, offset=entry.offset, line=entry.line, acked=frozenset(entry.acked))
+
+    def _done(self, entry: Entry, done: bool) -> None:
+        assert self.state is not None
+        self.state.update(entry, done=done)
 
     def _nothing(self, source: Source, why: str) -> None:
         self.on_event(Notice(f"{source.name}: {why}, nothing to import"))
@@ -328,7 +333,7 @@ class Planner:
                     yield TICK
                     first = next(blocks, None)
                 if first is None and resume.entry is not None and resume.offset:
-                    resume.entry.done = bool(source.compression) or source.object is not None
+                    self._done(resume.entry, bool(source.compression) or source.object is not None)
                     self._nothing(source, "no new lines")
                     return
                 ahead = [first] if first else []
@@ -346,7 +351,7 @@ class Planner:
             if not head.overlong and (not written or all(line.startswith("#") for line in written)):
                 self._nothing(source, "only W3C headers" if written else "empty")
                 if source.object is not None and resume.entry is not None:
-                    resume.entry.done = True  # an object does not grow
+                    self._done(resume.entry, True)  # an object does not grow
                 return
             ctx = self._context(source, lines, resume)
             fmt = ctx.fmt
