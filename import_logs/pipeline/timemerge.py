@@ -33,8 +33,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, repeat
-from operator import sub
+from itertools import accumulate, compress, repeat
+from operator import lt, not_, sub
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -200,31 +200,38 @@ class TimeMerge(Generic[T]):
             self.max_disorder[source] = seconds
 
     def _merge_in(self, source: int, s: _Source[T], times: list[float], hits: list[tuple[int, T]]) -> None:
-        """A batch out of order, or older than what is held or sent: late hits go at once, the others are merged
-        into the part of the held hits they overlap."""
+        """A batch out of order, or older than what was sent: late hits go at once; of the others, those in order
+        (as late as any before them) are appended, and the few that came after later ones are merged in."""
         peaks = list(accumulate(times, max, initial=s.seen))  # peaks[i]: the latest time before hit i
         worst = max(map(sub, peaks, times))
         if worst > 0:
             self._disorder(source, worst)
-        s.seen = peaks[-1]
-        order = sorted(range(len(times)), key=times.__getitem__)  # stable: ties stay in log order
-        new_times = [times[i] for i in order]
-        late = bisect_left(new_times, self._sent)
-        if late:
-            self.late[source] = self.late.get(source, 0) + late
-            self._out.extend(hits[i] for i in sorted(order[:late]))  # sent at once, as they came
-            del new_times[:late]
-        new_hits = [hits[i] for i in order[late:]]
-        if not new_times:
+        seen, sent = peaks[-1], self._sent
+        if min(times) < sent:  # rare: older than what was sent (a disorder beyond the lateness, a skew)
+            late = list(map(lt, times, repeat(sent)))
+            self.late[source] = self.late.get(source, 0) + sum(late)
+            self._out.extend(compress(hits, late))  # sent at once, as they came
+            kept = list(map(not_, late))
+            times, hits = list(compress(times, kept)), list(compress(hits, kept))
+            peaks = list(accumulate(times, max, initial=s.seen))
+        s.seen = seen
+        if not times:
             return
+        behind = list(map(lt, times, peaks))  # came after a later hit of the source
+        ahead = list(map(not_, behind))
         held, held_hits = s.times, s.hits
-        if not held or new_times[0] >= held[-1]:
-            held.extend(new_times)
-            held_hits.extend(new_hits)
+        held.extend(compress(times, ahead))  # as late as any before: in order after all it holds
+        held_hits.extend(compress(hits, ahead))
+        back_times, back_hits = list(compress(times, behind)), list(compress(hits, behind))
+        if len(back_times) <= 32:  # a few long requests: each put in its place (after its equals: they came first)
+            for t, hit in zip(back_times, back_hits, strict=True):
+                at = bisect_right(held, t)
+                held.insert(at, t)
+                held_hits.insert(at, hit)
             return
-        at = bisect_right(held, new_times[0])  # held hits of the same time came first: they stay first
-        tail = held[at:] + new_times
-        tail_hits = held_hits[at:] + new_hits
+        at = bisect_right(held, min(back_times))  # the part they overlap, merged with a stable sort
+        tail = held[at:] + back_times
+        tail_hits = held_hits[at:] + back_hits
         order = sorted(range(len(tail)), key=tail.__getitem__)
         held[at:] = [tail[i] for i in order]
         held_hits[at:] = [tail_hits[i] for i in order]
