@@ -14,6 +14,7 @@ from visits import rebuild
 from import_logs.pipeline.timemerge import Skewed, TimeMerge
 
 Hit = tuple[int, int]  # (source, its index in the source's log order)
+SMALL = st.integers(1, 12)
 
 
 def drive(
@@ -24,7 +25,7 @@ def drive(
     firsts: bool = False,
     idle: bool = False,
     flush: bool = False,
-    most: int = 12,
+    sizes: st.SearchStrategy[int] = SMALL,
 ) -> list[Hit]:
     """Feed ``sources`` (each a list of times in log order) to ``merge`` in batches of any size, interleaved at
     random, popping at random; each source ends when it has delivered all. Checks the window after every call."""
@@ -37,7 +38,7 @@ def drive(
             merge.end(k)
     while left := [k for k, times in enumerate(sources) if pos[k] < len(times)]:
         k = data.draw(st.sampled_from(left))
-        n = data.draw(st.integers(1, most))
+        n = data.draw(sizes)
         batch = range(pos[k], min(pos[k] + n, len(sources[k])))
         merge.add(k, [sources[k][i] for i in batch], list(batch))
         pos[k] = batch.stop
@@ -136,12 +137,12 @@ def test_any_disorder_skew_idle_or_flush_sends_every_hit_once_and_counts_the_lat
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 400).map(float), max_size=300), min_size=1, max_size=3), st.data())
+@given(st.lists(st.lists(st.integers(0, 400).map(float), min_size=40, max_size=300), min_size=1, max_size=3), st.data())
 def test_big_batches_with_many_hits_out_of_order_are_merged_the_same(
     sources: list[list[float]], data: st.DataObject
 ) -> None:
     merge: TimeMerge[int] = TimeMerge(lateness=data.draw(st.sampled_from([0.0, 50.0, 500.0])), window=1000)
-    out = drive(merge, sources, data, most=300)
+    out = drive(merge, sources, data, sizes=st.sampled_from([1, 5, 80, 300]))
     assert sorted(out) == sorted((k, i) for k, times in enumerate(sources) for i in range(len(times)))
     assert merge.late == out_of_order(sources, out)
     if merge.lateness == 500.0:  # no disorder beyond it: the time order
