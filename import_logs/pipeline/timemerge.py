@@ -22,8 +22,9 @@ hold more, its oldest hits are sent anyway (with whatever others hold up to thei
 happens for a pair of sources a :class:`Skewed` record with the figures is kept for the importer to tell the user.
 
 Cost. Each source holds its hits in two parallel lists sorted by (time, arrival): a batch in time order that
-starts at or after the source's latest held hit is appended as it is, a batch out of order is sorted and merged
-into the tail it overlaps, and due hits are a prefix found by bisection. When one source has anything due (a log
+starts at or after the source's latest held hit is appended as it is (one C-level comparison with its sorted
+copy); of a batch out of order, the hits as late as any before them are appended and the few others put in their
+place (or, when many, merged with the tail they overlap); due hits are a prefix found by bisection. When one source has anything due (a log
 that overlaps no other), its prefix is sliced off as is; only overlapping sources pay for a sort, which Python's
 merge sort does in one pass over their already sorted prefixes.
 """
