@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,25 @@ class Notice:
     message: str
     detail: bool = False
     warning: bool = False
+
+
+class Change(str, Enum):
+    """What happened to a source, for whoever counts (``/metrics``)."""
+
+    RESUMED = "resumed"  # read on from where an earlier run left it, or from its rotated copy
+    ROTATED = "rotated"  # a followed log was renamed: its old file read to its end, the new one followed
+    TRUNCATED = "truncated"  # copytruncate, or a file that became shorter while it was read
+    FINISHED = "finished"  # every block of it merged
+    FAILED = "failed"  # it could not be read whole (damaged, removed, no valid line)
+
+
+@dataclass(frozen=True)
+class SourceEvent(Notice):
+    """A :class:`Notice` about one source, typed by its :class:`Change` (a ``message`` of "" is counted, not
+    shown)."""
+
+    source: str = ""
+    change: Change = Change.RESUMED
 
 
 Event = FileStarted | Progress | LineRejected | Notice

@@ -48,6 +48,8 @@ class Stats:
     unreadable: dict[str, str] = field(default_factory=dict)
     skipped: Counter[Skip] = field(default_factory=Counter)
     invalid: Counter[Invalid] = field(default_factory=Counter)
+    #: What happened to the sources (resumed, rotated, truncated, finished, failed): counted for /metrics.
+    source_events: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
     already_imported: int = 0
     #: Hits the previous run may have had accepted without knowing (it stopped while sending): sent again.
@@ -92,6 +94,10 @@ class Stats:
         """Hits of a batch that failed, sent again after an attempt the server may have received."""
         with self._lock:
             self.maybe_twice += hits
+
+    def count_source_event(self, change: str) -> None:
+        with self._lock:
+            self.source_events[change] += 1
 
     def add_retry(self, problem: str) -> None:
         """A request failed and is tried again (from a lane's thread)."""

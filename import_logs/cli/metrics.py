@@ -23,6 +23,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from import_logs.cli.watch import health
 from import_logs.errors import ConfigError
+from import_logs.events import Change
 from import_logs.reasons import Invalid, Skip
 from import_logs.stats import Live, Stats
 
@@ -97,6 +98,14 @@ class _Collector:
         for why in Invalid:
             invalid.add_metric([why.value], s.invalid.get(why, 0))
         yield invalid
+        changes = CounterMetricFamily(
+            "import_logs_source_events",
+            "What happened to the sources: resumed, rotated, truncated, finished, failed.",
+            labels=["change"],
+        )
+        for change in Change:
+            changes.add_metric([change.value], s.source_events.get(change.value, 0))
+        yield changes
 
         lag = GaugeMetricFamily("import_logs_follow_lag_bytes", "--follow: bytes written to a log, not read yet.",
                                 labels=["file"])  # fmt: skip

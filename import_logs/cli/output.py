@@ -87,7 +87,11 @@ def draw(output: Output, show_progress: bool, verbose: int, *, quiet: bool = Fal
                 output.message(
                     f"Parsing log {event.name} (format {event.format})...", file=event.name, format=event.format
                 )
-        elif isinstance(event, Notice) and (event.warning or (not quiet and (verbose or not event.detail))):
+        elif (
+            isinstance(event, Notice)
+            and event.message
+            and (event.warning or (not quiet and (verbose or not event.detail)))
+        ):
             output.message(f"import-logs: {event.message}", level="warning" if event.warning else "")
 
     return sink

@@ -21,7 +21,7 @@ from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
-from import_logs.events import EventSink, LineRejected, Notice, Progress, ignore
+from import_logs.events import Change, Event, EventSink, LineRejected, Notice, Progress, SourceEvent, ignore
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.choose import forced_format
@@ -54,7 +54,7 @@ class Importer:
         stdout: TextIO | None = None,
     ) -> None:
         self.config = config
-        self.on_event = on_event
+        self._sink = on_event
         self.stdin = stdin
         self.stdout = stdout
         self.stats = Stats(dry_run=config.dry_run and not config.save_requests, saved_to=config.save_requests or "")
@@ -79,6 +79,12 @@ class Importer:
         self._uncertain = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
+
+    def on_event(self, event: Event) -> None:
+        """Every event of the run goes out here: those about a source are counted too (``/metrics``)."""
+        if isinstance(event, SourceEvent):
+            self.stats.count_source_event(event.change.value)
+        self._sink(event)
 
     def interrupt(self, signum: int) -> None:
         """Ask the import to stop; safe to call from a signal handler (it only sets flags). The import stops
@@ -305,6 +311,8 @@ class Importer:
             self._no_valid_line(run)
         if not run.incomplete and self.ledger is not None and self.ledger.tracks(src):
             self.ledger.finish_source(src)
+        if not run.incomplete:
+            self.on_event(SourceEvent("", source=run.source.name, change=Change.FINISHED))
 
     def _no_valid_line(self, run: SourceRun) -> None:
         """Every line of the source was invalid: say so, and leave its checkpoint where it was (not done)."""
@@ -315,10 +323,12 @@ class Importer:
             "marked as imported"
         )
         self.on_event(
-            Notice(
+            SourceEvent(
                 f"{name}: none of its {run.bad:,} lines could be read as {self.stats.formats.get(name)}; it is not "
                 "marked as imported. Run with -v to see them, and check --log-format-name, --log-format-regex or "
-                "--log-date-format."
+                "--log-date-format.",
+                source=name,
+                change=Change.FAILED,
             )
         )
         if self.ledger is not None and self.ledger.tracks(run.source.index):
@@ -334,10 +344,12 @@ class Importer:
             return
         run.cut = True
         self.on_event(
-            Notice(
+            SourceEvent(
                 f"{run.source.name}: became shorter or was removed while it was read (rotated by "
                 f"copytruncate, or compressed?); it was imported up to line {run.line_base:,}, and the "
-                "next run reads on from there in the rotated copy."
+                "next run reads on from there in the rotated copy.",
+                source=run.source.name,
+                change=Change.TRUNCATED,
             )
         )
 

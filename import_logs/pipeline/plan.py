@@ -22,7 +22,7 @@ from import_logs.checkpoint.state import Entry, StateFile, now_text
 from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
-from import_logs.events import EventSink, FileStarted, Notice
+from import_logs.events import Change, EventSink, FileStarted, Notice, SourceEvent
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields
@@ -187,7 +187,13 @@ class Planner:
                 except FileNotFoundError:
                     continue
                 sources.append(rest)
-                self.on_event(Notice(f"{copy}: the rest of {live} before its rotation, read first"))
+                self.on_event(
+                    SourceEvent(
+                        f"{copy}: the rest of {live} before its rotation, read first",
+                        source=copy,
+                        change=Change.RESUMED,
+                    )
+                )
                 yield from self._read_once(rest)
                 yield Ended(rest.index)
             if not todo:
@@ -208,7 +214,7 @@ class Planner:
         self.runs.setdefault(source.index, SourceRun(source)).incomplete = True
         self.stats.unreadable[source.name] = reason
         self.stats.formats.setdefault(source.name, "")
-        self.on_event(Notice(message))
+        self.on_event(SourceEvent(message, source=source.name, change=Change.FAILED))
 
     # --- what the follower asks (see :class:`~import_logs.sources.follow.TailPlanning`) -----------------------
 
@@ -263,7 +269,7 @@ class Planner:
             self.state, source, force=self.config.state.force_reimport, claimed=self._claimed, head=head, stat=stat
         )
         for note in resume.notes:
-            self.on_event(Notice(note))
+            self.on_event(SourceEvent(note, source=source.name, change=Change.RESUMED))
         self.stats.already_imported += resume.line
         return resume
 

@@ -34,7 +34,7 @@ from import_logs.checkpoint.resume import read_head
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
 from import_logs.config import Config
 from import_logs.errors import CorruptInputError
-from import_logs.events import EventSink, Notice
+from import_logs.events import Change, EventSink, Notice, SourceEvent
 from import_logs.sources.files import (
     HEAD_LIMIT,
     MAX_LINE,
@@ -214,7 +214,13 @@ class Follower(Generic[C]):
         grace = self.config.follow.rotate_grace
         if now - tail.moved_at >= grace and now - tail.changed_at >= grace:
             yield from self._read(tail, final=True)
-            self.on_event(Notice(f"{tail.path}: rotated; its old file was read to its end, the new one follows"))
+            self.on_event(
+                SourceEvent(
+                    f"{tail.path}: rotated; its old file was read to its end, the new one follows",
+                    source=tail.path,
+                    change=Change.ROTATED,
+                )
+            )
             yield from self._replace(tail)
 
     def _replace(self, tail: Tail[C]) -> Iterator[tuple[C, Block] | Control]:
@@ -311,7 +317,13 @@ class Follower(Generic[C]):
         """Copytruncate: the rest of what was read is in the copy; then the emptied file is new content."""
         copy = self._copy_of(tail) if tail.ctx is not None else None
         if copy is not None:
-            self.on_event(Notice(f"{tail.path}: truncated (copytruncate); its rest is read from {copy}"))
+            self.on_event(
+                SourceEvent(
+                    f"{tail.path}: truncated (copytruncate); its rest is read from {copy}",
+                    source=tail.path,
+                    change=Change.TRUNCATED,
+                )
+            )
             source = Source(-1, copy, copy, compression_of(copy), os.path.getsize(copy))
             stream = open_stream(source, None)
             try:
@@ -319,15 +331,17 @@ class Follower(Generic[C]):
                 for offset, data in stream_blocks(stream, self.config.block_size, start=tail.offset):
                     yield from self._blocks(tail, offset, data)
             except CorruptInputError as exc:
-                self.on_event(Notice(str(exc), warning=True))
+                self.on_event(SourceEvent(str(exc), warning=True, source=copy, change=Change.FAILED))
             finally:
                 stream.close()
         elif tail.ctx is not None:
             self.on_event(
-                Notice(
+                SourceEvent(
                     f"{tail.path}: truncated (copytruncate) and no rotated copy beside it starts as it did; lines "
                     f"written after byte {tail.offset:,} and before the cut could not be read",
                     warning=True,
+                    source=tail.path,
+                    change=Change.TRUNCATED,
                 )
             )
         yield from self._replace(tail)
