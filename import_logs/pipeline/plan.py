@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import BinaryIO
 
@@ -48,8 +49,11 @@ from import_logs.sources.follow import Follower, growing_blocks, unfinished_copi
 from import_logs.sources.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
 from import_logs.sources.marks import TICK, Control, Ended
 from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
-from import_logs.sources.rotation import is_live
+from import_logs.sources.rotation import is_live, rotation
 from import_logs.stats import Stats
+
+#: Logs read side by side at most (each holds an open file and, in the time merge, up to its window of hits).
+OPEN_AT_ONCE = 16
 
 
 class Planner:
@@ -93,6 +97,8 @@ class Planner:
         self._bodies: dict[int, bytes | ObjectStream] = {}
         #: What was read of the content of the object being planned (a new version compares its start with it).
         self._read_of: dict[int, Hashing] = {}
+        #: The source whose next block the time merge waits for, if any (set by the importer).
+        self.waiting_for: Callable[[], int | None] = lambda: None
         #: The format the options name (set by :meth:`jobs`).
         self.forced: FormatDef | None = None
         #: The state entries this run reads (by id): a second file of the same content is not read twice.
@@ -112,13 +118,15 @@ class Planner:
         if self.config.follow.enabled:
             follower = self.follower = Follower(self.config, sources, self.on_event, self.stop, self)
         try:
-            for source in list(sources):
-                if follower is not None and source.path and not source.compression and is_live(source.path):
-                    yield from self._rest_of_copies(source.path, sources)
-                    yield from follower.start(source)
-                    continue
-                yield from self._read_once(source)
-                yield Ended(source.index)
+            if follower is None:
+                yield from self._together(list(sources))
+            else:
+                for source in list(sources):
+                    if source.path and not source.compression and is_live(source.path):
+                        yield from self._rest_of_copies(source.path, sources)
+                        yield from follower.start(source)
+                        continue
+                    yield from self._one(source)
             for pattern in objects:
                 yield from self._object_jobs(pattern, sources)
             if follower is not None:
@@ -126,6 +134,39 @@ class Planner:
         finally:
             if follower is not None:
                 follower.close()
+
+    def _together(self, sources: list[Source]) -> Generator[Job | Control, None, None]:
+        """The jobs of several logs read side by side, so that their hits can be sent in one time order (see
+        :mod:`~import_logs.pipeline.timemerge`): the files of one log (its rotated copies, oldest first) one
+        after the other, since they do not overlap; the logs of several servers or hosts at once (at most
+        :data:`OPEN_AT_ONCE`), the next job taken from the one the merge waits for (:attr:`waiting_for`)."""
+        chains: dict[str, deque[Source]] = {}
+        for source in sources:
+            chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
+        waiting = deque(chains.values())
+        reading: dict[int, tuple[deque[Source], Iterator[Job | Control]]] = {}
+
+        def read(chain: deque[Source]) -> None:
+            source = chain.popleft()
+            reading[source.index] = (chain, self._one(source))
+
+        while waiting or reading:
+            while waiting and len(reading) < OPEN_AT_ONCE:
+                read(waiting.popleft())
+            wanted = self.waiting_for()
+            index = wanted if wanted in reading else min(reading)
+            chain, jobs = reading[index]
+            job = next(jobs, None)
+            if job is None:
+                del reading[index]
+                if chain:
+                    read(chain)
+                continue
+            yield job
+
+    def _one(self, source: Source) -> Generator[Job | Control, None, None]:
+        yield from self._read_once(source)
+        yield Ended(source.index)
 
     def _object_jobs(self, pattern: ObjectPattern, sources: list[Source]) -> Generator[Job | Control, None, None]:
         """The objects a pattern names, listed page by page; those read before are passed over without a fetch."""
