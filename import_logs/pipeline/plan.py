@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import BinaryIO
@@ -19,16 +18,18 @@ from typing import BinaryIO
 from import_logs.backends import EncodeSpec
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.resume import Resume, plan
-from import_logs.checkpoint.state import Entry, StateFile, now_text
-from import_logs.checkpoint.versions import Hashing, carry_over
+from import_logs.checkpoint.state import Entry, StateFile
+from import_logs.checkpoint.versions import Hashing
 from import_logs.config import Config
-from import_logs.errors import ConfigError, CorruptInputError, FormatError, InputError
+from import_logs.errors import ConfigError, CorruptInputError, FormatError
 from import_logs.events import Change, EventSink, FileStarted, Notice, SourceEvent
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.choose import format_for
 from import_logs.pipeline.groups import check_identity, missing_groups
+from import_logs.pipeline.order import OPEN_AT_ONCE, side_by_side
+from import_logs.pipeline.plan_objects import ObjectPlanning
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import WorkContext
@@ -48,15 +49,12 @@ from import_logs.sources.files import (
 from import_logs.sources.follow import Follower, growing_blocks, unfinished_copies
 from import_logs.sources.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
 from import_logs.sources.marks import TICK, Control, Ended
-from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
-from import_logs.sources.rotation import is_live, rotation
+from import_logs.sources.objects import ObjectPattern, ObjectStream
+from import_logs.sources.rotation import is_live
 from import_logs.stats import Stats
 
-#: Logs read side by side at most (each holds an open file and, in the time merge, up to its window of hits).
-OPEN_AT_ONCE = 16
 
-
-class Planner:
+class Planner(ObjectPlanning):
     """The jobs of the sources of one run. What it learns of each source is kept for the merge: where it was
     resumed (:attr:`resume`), which sources cannot be read whole (:attr:`incomplete`), and the bytes counted
     as done without being read (:attr:`bytes_skipped`, :attr:`compressed_read`, for the progress)."""
@@ -135,83 +133,13 @@ class Planner:
             if follower is not None:
                 follower.close()
 
-    def _together(self, sources: list[Source]) -> Generator[Job | Control, None, None]:
-        """The jobs of several logs read side by side, so that their hits can be sent in one time order (see
-        :mod:`~import_logs.pipeline.timemerge`): the files of one log (its rotated copies, oldest first) one
-        after the other, since they do not overlap; the logs of several servers or hosts at once (at most
-        :data:`OPEN_AT_ONCE`), the next job taken from the one the merge waits for (:attr:`waiting_for`)."""
-        chains: dict[str, deque[Source]] = {}
-        for source in sources:
-            chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
-        waiting = deque(chains.values())
-        reading: dict[int, tuple[deque[Source], Iterator[Job | Control]]] = {}
-
-        def read(chain: deque[Source]) -> None:
-            source = chain.popleft()
-            reading[source.index] = (chain, self._one(source))
-
-        while waiting or reading:
-            while waiting and len(reading) < OPEN_AT_ONCE:
-                read(waiting.popleft())
-            wanted = self.waiting_for()
-            index = wanted if wanted in reading else min(reading)
-            chain, jobs = reading[index]
-            job = next(jobs, None)
-            if job is None:
-                del reading[index]
-                if chain:
-                    read(chain)
-                continue
-            yield job
+    def _together(self, sources: list[Source]) -> Iterator[Job | Control]:
+        """The jobs of several logs read side by side (see :func:`~import_logs.pipeline.order.side_by_side`)."""
+        return side_by_side(sources, self._one, self.waiting_for, OPEN_AT_ONCE)
 
     def _one(self, source: Source) -> Generator[Job | Control, None, None]:
         yield from self._read_once(source)
         yield Ended(source.index)
-
-    def _object_jobs(self, pattern: ObjectPattern, sources: list[Source]) -> Generator[Job | Control, None, None]:
-        """The objects a pattern names, listed page by page; those read before are passed over without a fetch."""
-        scheme, name, key = split_url(pattern.url)
-        bucket = Bucket(scheme, name, endpoint=self.config.s3_endpoint if scheme == "s3" else None)
-        listed = before = 0
-        force = self.config.state.force_reimport
-
-        def todo() -> Iterator[ObjectRef]:
-            nonlocal listed, before
-            for ref in bucket.list(key):
-                listed += 1
-                self.bytes_listed += ref.size
-                state = self.state
-                entry = state.object_entry(ref.identity) if state is not None else None
-                if state is not None and entry is not None and entry.done and not force:
-                    state.update(entry, seen=now_text())
-                    before += 1
-                    self.bytes_skipped += ref.size
-                    continue
-                yield ref
-
-        for ref, body in fetch_ahead(bucket, todo()):
-            source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
-            sources.append(source)
-            if isinstance(body, InputError):
-                self._unreadable(source, body.reason, str(body))
-                yield Ended(source.index)
-                continue
-            self._bodies[source.index] = body
-            try:
-                yield from self._read_once(source)
-                yield Ended(source.index)
-            finally:
-                self._bodies.pop(source.index, None)
-                read = self._read_of.pop(source.index, None)
-                run = self.runs.get(source.index)
-                if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
-                    read.keep(self.state, run.resume.entry)
-        if not listed:
-            raise InputError(
-                pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
-            )
-        if before:
-            self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
     def _rest_of_copies(self, live: str, sources: list[Source]) -> Generator[Job | Control, None, None]:
         """``--follow``: the rest of the rotated copies of a live log that an earlier run had not read, first. A
@@ -313,23 +241,6 @@ class Planner:
             self.on_event(SourceEvent(note, source=source.name, change=Change.RESUMED))
         self.stats.already_imported += resume.line
         return resume
-
-    def _plan_object(self, source: Source, ref: ObjectRef) -> Resume:
-        """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
-        if self.state is None:
-            return Resume()
-        entry = self.state.object_entry(ref.identity)
-        if entry is None:  # a new version of a key read in part before reads on after what was read, if it can
-            entry = self.state.add_object(ref.identity, ref.url)
-            body = self._bodies[source.index]
-            note = None if self.config.state.force_reimport else carry_over(self.state, entry, ref, body)
-            if note:
-                self.on_event(Notice(note))
-        self.state.update(entry, size=ref.size)
-        if self.config.state.force_reimport:
-            self.state.restart(entry)
-        self.stats.already_imported += entry.line
-        return Resume(entry=entry, offset=entry.offset, line=entry.line, acked=frozenset(entry.acked))
 
     def _done(self, entry: Entry, done: bool) -> None:
         assert self.state is not None

@@ -1,0 +1,103 @@
+"""Planning the objects of a store: listed page by page, those read before passed over without a fetch, each
+fetched object a source of its own; a new version of a key read in part before reads on after what was read."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterator
+
+from import_logs.checkpoint.resume import Resume
+from import_logs.checkpoint.state import StateFile, now_text
+from import_logs.checkpoint.versions import Hashing, carry_over
+from import_logs.config import Config
+from import_logs.errors import InputError
+from import_logs.events import EventSink, Notice
+from import_logs.pipeline.pool import Job
+from import_logs.pipeline.runs import SourceRun
+from import_logs.sources.files import Source
+from import_logs.sources.marks import Control, Ended
+from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
+from import_logs.stats import Stats
+
+
+class ObjectPlanning:
+    """The part of the planner that reads objects (see :class:`~import_logs.pipeline.plan.Planner`)."""
+
+    config: Config
+    stats: Stats
+    on_event: EventSink
+    state: StateFile | None
+    stop: threading.Event
+    runs: dict[int, SourceRun]
+    bytes_listed: int
+    bytes_skipped: int
+    _bodies: dict[int, bytes | ObjectStream]
+    _read_of: dict[int, Hashing]
+
+    def _read_once(self, source: Source) -> Generator[Job | Control, None, None]:
+        raise NotImplementedError
+
+    def _unreadable(self, source: Source, reason: str, message: str) -> None:
+        raise NotImplementedError
+
+    def _object_jobs(self, pattern: ObjectPattern, sources: list[Source]) -> Generator[Job | Control, None, None]:
+        """The objects a pattern names, listed page by page; those read before are passed over without a fetch."""
+        scheme, name, key = split_url(pattern.url)
+        bucket = Bucket(scheme, name, endpoint=self.config.s3_endpoint if scheme == "s3" else None)
+        listed = before = 0
+        force = self.config.state.force_reimport
+
+        def todo() -> Iterator[ObjectRef]:
+            nonlocal listed, before
+            for ref in bucket.list(key):
+                listed += 1
+                self.bytes_listed += ref.size
+                state = self.state
+                entry = state.object_entry(ref.identity) if state is not None else None
+                if state is not None and entry is not None and entry.done and not force:
+                    state.update(entry, seen=now_text())
+                    before += 1
+                    self.bytes_skipped += ref.size
+                    continue
+                yield ref
+
+        for ref, body in fetch_ahead(bucket, todo()):
+            source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
+            sources.append(source)
+            if isinstance(body, InputError):
+                self._unreadable(source, body.reason, str(body))
+                yield Ended(source.index)
+                continue
+            self._bodies[source.index] = body
+            try:
+                yield from self._read_once(source)
+                yield Ended(source.index)
+            finally:
+                self._bodies.pop(source.index, None)
+                read = self._read_of.pop(source.index, None)
+                run = self.runs.get(source.index)
+                if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
+                    read.keep(self.state, run.resume.entry)
+        if not listed:
+            raise InputError(
+                pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
+            )
+        if before:
+            self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
+
+    def _plan_object(self, source: Source, ref: ObjectRef) -> Resume:
+        """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
+        if self.state is None:
+            return Resume()
+        entry = self.state.object_entry(ref.identity)
+        if entry is None:  # a new version of a key read in part before reads on after what was read, if it can
+            entry = self.state.add_object(ref.identity, ref.url)
+            body = self._bodies[source.index]
+            note = None if self.config.state.force_reimport else carry_over(self.state, entry, ref, body)
+            if note:
+                self.on_event(Notice(note))
+        self.state.update(entry, size=ref.size)
+        if self.config.state.force_reimport:
+            self.state.restart(entry)
+        self.stats.already_imported += entry.line
+        return Resume(entry=entry, offset=entry.offset, line=entry.line, acked=frozenset(entry.acked))
