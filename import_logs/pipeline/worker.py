@@ -163,9 +163,10 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
         if not encode_hits:
             continue
         numbers.append(index + 1)
-        if hit.time is not last_time:
-            last_time = hit.time
-            stamp = last_time.timestamp()
+        when = hit.time
+        if when is not last_time:
+            last_time = when
+            stamp = when.timestamp()
         times.append(stamp)
         if params is not None:
             items.append(encode.replay(hit, params))
