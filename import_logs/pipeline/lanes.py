@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 
 from import_logs.backends import Batch, SendResult
 from import_logs.errors import ImportLogsError, WorkerError
@@ -88,7 +89,7 @@ class Lanes:
 
     def add(self, hits: Hits) -> bool:
         """Queue hits (in log order); False once the import is failing or stopping (stop reading then)."""
-        full: list[tuple[int, Batch]] = []
+        full: list[tuple[int, int, Batch]] = []  # (the hit that filled it, its lane, the batch)
         size = self.payload_size
         now = time.monotonic()
         with self._lock:
@@ -110,15 +111,19 @@ class Lanes:
                 if not indexes:
                     continue
                 p = pending[lane]
-                if not p.hits:
+                before = len(p.hits)
+                if not before:
                     p.since = now
                 p.hits.extend(hits if len(indexes) == len(hits) else hits.select(indexes))
                 if len(p.hits) >= size:
+                    last = size - before - 1
                     while len(p.hits) >= size:
-                        full.append((lane, p.cut(size, self._names)))
+                        full.append((indexes[last], lane, p.cut(size, self._names)))
+                        last += size
                     if p.hits:  # what is left was queued now
                         p.since = now
-        return all(self._put(lane, batch) for lane, batch in full)
+            full.sort(key=itemgetter(0))  # the lanes are fed in the order their batches filled up
+        return all(self._put(lane, batch) for _, lane, batch in full)
 
     def _put(self, lane: int, item: Batch | None) -> bool:
         q = self._queues[lane]
