@@ -1,4 +1,5 @@
-"""HTTP for every backend: one client factory, one retry policy, and OAuth tokens shared by all lanes.
+"""HTTP for every backend: one client factory and one retry policy (the OAuth tokens shared by all lanes are in
+:mod:`import_logs.wire`).
 
 Retried: timeouts, dropped or refused connections, 5xx, and 429 (after its ``Retry-After``). Not retried: other
 answers, which the caller judges. Every wait is bounded by ``HttpOptions.max_wait`` and can be cut short by the
@@ -9,23 +10,18 @@ from __future__ import annotations
 
 import random
 import ssl
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from import_logs import __version__
 from import_logs.config import HttpOptions
 from import_logs.errors import ServerError
+from import_logs.wire import USER_AGENT, Requester
 
-if TYPE_CHECKING:
-    from import_logs.poster import Poster
-
-USER_AGENT = f"import-logs/{__version__} (+https://pypi.org/project/import-logs/)"
 #: Set on a response (``response.extensions``): how many of the attempts before it may have reached the server
 #: (a read timeout, a connection dropped after sending): what it carried may be stored that many times more.
 MAYBE_TWICE = "import_logs_maybe_twice"
@@ -107,7 +103,7 @@ class Retrier:
 
     def request(
         self,
-        client: httpx.Client | Poster,
+        client: Requester,
         method: str,
         url: str,
         *,
@@ -206,60 +202,3 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-class TokenSource:
-    """An OAuth access token, fetched on first use, renewed shortly before it expires and after a 401.
-
-    One instance is shared by all lanes; a lock makes sure that one renewal serves them all.
-    """
-
-    def __init__(self, fetch: Callable[[], tuple[str, float]], *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._fetch = fetch
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._renew_at = 0.0
-        self.fetches = 0
-
-    def _refresh(self) -> str:
-        token, ttl = self._fetch()
-        self.fetches += 1
-        # Renew when 90 % of the lifetime has passed, and at least a minute early for long-lived tokens.
-        margin = min(60.0, ttl * 0.1)
-        self._token, self._renew_at = token, self._clock() + max(0.0, ttl - margin)
-        return token
-
-    def get(self) -> str:
-        with self._lock:
-            if self._token is None or self._clock() >= self._renew_at:
-                return self._refresh()
-            return self._token
-
-    def renew(self, rejected: str) -> str:
-        """After a 401 with ``rejected``: fetch a new token, unless another lane already did."""
-        with self._lock:
-            if self._token == rejected or self._token is None:
-                return self._refresh()
-            return self._token
-
-    def __repr__(self) -> str:
-        return f"TokenSource(fetches={self.fetches})"
-
-
-class BearerAuth(httpx.Auth):
-    """``Authorization: Bearer`` from a :class:`TokenSource`; on a 401 the request is sent once more."""
-
-    def __init__(self, tokens: TokenSource) -> None:
-        self.tokens = tokens
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self.tokens.get()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            request.headers["Authorization"] = f"Bearer {self.tokens.renew(token)}"
-            yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(********)"

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from import_logs.config import HttpOptions
-from import_logs.http import USER_AGENT, BearerAuth
+from import_logs.wire import USER_AGENT, BearerAuth
 
 
 class Poster:

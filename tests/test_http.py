@@ -12,7 +12,8 @@ import pytest
 
 from import_logs.config import HttpOptions
 from import_logs.errors import ServerError
-from import_logs.http import BearerAuth, Retrier, TokenSource, retry_after
+from import_logs.http import Retrier, retry_after
+from import_logs.wire import BearerAuth, TokenSource
 
 
 def scripted(*answers: int | type[Exception] | httpx.Response) -> tuple[httpx.Client, list[httpx.Request]]:

@@ -10,7 +10,12 @@ import pytest
 
 from import_logs.backends import Batch, SendResult
 from import_logs.errors import ServerError
+from import_logs.hits import Hits
 from import_logs.pipeline.lanes import Lanes
+
+
+def as_hits(refs: list[tuple[int, int]], items: list[str], visitors: list[str]) -> Hits:
+    return Hits(lines=[n for _, n in refs], items=items, visitors=visitors, sources=[s for s, _ in refs])
 
 
 class Recorder:
@@ -40,7 +45,7 @@ def test_each_visitors_hits_arrive_in_the_order_of_the_log() -> None:
     for start in range(0, len(hits), 50):  # blocks of 50, as the merge adds them
         chunk = hits[start : start + 50]
         refs = [(0, start + k + 1) for k in range(len(chunk))]
-        assert lanes.add(refs, [item for _, item in chunk], [visitor for visitor, _ in chunk])
+        assert lanes.add(as_hits(refs, [item for _, item in chunk], [visitor for visitor, _ in chunk]))
     lanes.close()
     assert sorted(accepted) == [(0, n) for n in range(1, 601)]
     for visitor in {v for v, _ in hits}:
@@ -51,7 +56,9 @@ def test_the_first_error_of_a_lane_stops_them_all_and_is_raised() -> None:
     server = Recorder(fail_on="hit-7")
     lanes = Lanes(2, 2, server.send, lambda batch, _: None, threading.Event(), ["log"])
     for n in range(0, 400, 20):
-        if not lanes.add([(0, k) for k in range(n, n + 20)], [f"hit-{k}" for k in range(n, n + 20)], ["a", "b"] * 10):
+        if not lanes.add(
+            as_hits([(0, k) for k in range(n, n + 20)], [f"hit-{k}" for k in range(n, n + 20)], ["a", "b"] * 10)
+        ):
             break
     with pytest.raises(ServerError, match="refused"):
         lanes.close()
@@ -67,7 +74,7 @@ def test_close_returns_once_asked_to_stop_and_abort_is_bounded() -> None:
 
     stop = threading.Event()
     lanes = Lanes(1, 1, stuck, lambda batch, _: None, stop, ["log"])
-    lanes.add([(0, 1)], ["hit"], ["a"])
+    lanes.add(as_hits([(0, 1)], ["hit"], ["a"]))
     threading.Timer(0.2, stop.set).start()
     lanes.close()  # returns after the stop, not after the request
     assert not lanes.idle()

@@ -6,6 +6,7 @@ The log is written here: an nginx-style line with the X-Forwarded-For header log
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import json
 from pathlib import Path
@@ -14,10 +15,12 @@ import pytest
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_server import FakePiwikPro
 
+from import_logs import privacy as privacy_module
+from import_logs.addresses import ClientAddress, address
 from import_logs.config import PrivacyOptions, TrackingOptions
 from import_logs.filters import statuses
 from import_logs.parsing.hit import Hit, LineParser
-from import_logs.privacy import ClientAddress, Privacy, address, masked
+from import_logs.privacy import Privacy, masked
 
 REGEX = (
     r'(?P<ip>\S+) \S+ (?P<userid>\S+) \[(?P<date>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) \S+" (?P<status>\d+) '
@@ -216,6 +219,29 @@ def test_a_hit_with_nothing_to_change_is_the_same_object() -> None:
     assert privacy(original) is original
     assert privacy(hit(ip="192.0.2.9")) is None
     assert privacy(hit(ip="2001:db8::1")) is not None
+
+
+def test_the_hit_is_read_and_written_by_name_and_every_other_field_kept() -> None:
+    """A field added to Hit must not shift what privacy reads or writes: no ``hit[<number>]`` in it (#27)."""
+    source = Path(privacy_module.__file__).read_text()
+    positional = [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "hit"
+        and not (isinstance(node.slice, ast.Name) and node.slice.id.isupper())
+    ]
+    assert positional == []
+    privacy = Privacy(PrivacyOptions(anonymize_ip=1, user_id="drop", strip_query_params=("t",)))
+    original = hit(ip="203.0.113.7", userid="bob", query="t=1&a=2", page_cvars=(("n", "v"),), dimensions=(("1", "d"),))
+    out = privacy(original)
+    assert out is not None
+    assert (out.ip, out.userid, out.query) == ("203.0.113.0", None, "a=2")
+    changed = {"ip", "userid", "query"}
+    assert {f: getattr(out, f) for f in Hit._fields if f not in changed} == {
+        f: getattr(original, f) for f in Hit._fields if f not in changed
+    }
 
 
 def test_query_parameters_are_removed_and_the_rest_kept_as_written() -> None:

@@ -182,7 +182,7 @@ def test_messages_as_json_lines(fake: FakePiwikPro, tmp_path: Path) -> None:
     assert rejected and all(line["file"] == str(log) and line["line"] > 0 for line in rejected)
     assert {"invalid: no_match", "skipped: static"} <= {line["reason"] for line in rejected}
     summary = lines[-1]
-    assert summary["message"].startswith("20 new lines in 1 file(s)")
+    assert summary["message"].startswith("20 new lines in 1 file:")
     assert summary["summary"]["hits_sent"] == len(fake.hits) and summary["summary"]["exit_code"] == 0
 
     failed = run_cli("--message-format=json", "--url=http://127.0.0.1:1", "--idsite=1", str(log), cwd=tmp_path)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from import_logs.config import TrackingOptions
+from import_logs.hits import Hits
 from import_logs.parsing.hit import Hit
 
 
@@ -43,19 +44,32 @@ class EncodeSpec:
 class Batch:
     """Encoded requests bound for one request to the server, with the log line each came from."""
 
-    items: list[str]
-    #: (source index, 1-based line number) of each item.
-    refs: list[tuple[int, int]]
+    #: The hits (from one or more sources), each with its source and its 1-based line number.
+    hits: Hits
     #: The names of the sources, shared by all batches of an import.
     names: Sequence[str] = ()
-    #: The visitor of each item (what keeps its hits in order).
-    visitors: list[str] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[str]:
+        """The encoded requests."""
+        return self.hits.items
+
+    @property
+    def visitors(self) -> list[str]:
+        """The visitor of each item (what keeps its hits in order)."""
+        return self.hits.visitors
+
+    @property
+    def refs(self) -> list[tuple[int, int]]:
+        """(source index, 1-based line number) of each item."""
+        return list(zip(self.hits.sources, self.hits.lines, strict=True))
 
     def where(self, index: int = 0) -> tuple[str, int]:
         """The file and line of one item (the first by default)."""
-        if not self.refs:
+        hits = self.hits
+        if not hits.lines:
             return "?", 0
-        source, lineno = self.refs[index]
+        source, lineno = hits.sources[index], hits.lines[index]
         return (self.names[source] if source < len(self.names) else "?"), lineno
 
 

@@ -19,7 +19,8 @@ from import_logs.backends.http_sender import HttpSender, from_response
 from import_logs.backends.registry import REGISTRY
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
+from import_logs.http import MAYBE_TWICE, excerpt
+from import_logs.wire import BearerAuth, TokenSource
 
 BATCH_PATH = REGISTRY["pirsch"].tracker_path  # --tracker-endpoint-path does not apply (see the entry)
 DEFAULT_URL = str(REGISTRY["pirsch"].default_url)

@@ -21,7 +21,8 @@ from import_logs.backends.matomo_token import NEEDS_TOKEN, answers_as_matomo
 from import_logs.backends.replay import DEFAULT_SUFFIXES as REPLAY_SUFFIXES
 from import_logs.config import Config, Secret
 from import_logs.errors import AuthError, ConfigError, RejectedError, ServerError
-from import_logs.http import MAYBE_TWICE, BearerAuth, TokenSource, excerpt
+from import_logs.http import MAYBE_TWICE, excerpt
+from import_logs.wire import BearerAuth, TokenSource
 
 JSON_API = "application/vnd.api+json"
 

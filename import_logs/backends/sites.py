@@ -12,6 +12,7 @@ from urllib.parse import quote
 from import_logs.backends import SITE_PLACEHOLDER, Sender
 from import_logs.config import BackendOptions
 from import_logs.events import EventSink, Notice
+from import_logs.hits import Hits
 from import_logs.reasons import Skip
 from import_logs.stats import Stats
 
@@ -44,16 +45,13 @@ class SiteMap:
             self._on_event(Notice(f"created site {site} for {key} (--add-sites-new-hosts)"))
         return None if site is None else site_text(site)
 
-    def put(
-        self, numbers: list[int], items: list[str], visitors: list[str], keys: list[str]
-    ) -> tuple[list[int], list[str], list[str]]:
+    def put(self, hits: Hits) -> Hits:
         """Each hit's site in place of the placeholder; hits of hosts with no site are counted and left out."""
         sites = self._sites
         stats = self._stats
-        kept_numbers: list[int] = []
-        kept_items: list[str] = []
-        kept_visitors: list[str] = []
-        for number, item, visitor, key in zip(numbers, items, visitors, keys, strict=True):
+        keep: list[int] = []
+        items: list[str] = []
+        for k, (item, key) in enumerate(zip(hits.items, hits.keys, strict=True)):
             try:
                 site = sites[key]
             except KeyError:
@@ -63,7 +61,8 @@ class SiteMap:
                 stats.skipped[Skip.UNKNOWN_SITE] += 1
                 stats.kept -= 1
                 continue
-            kept_numbers.append(number)
-            kept_items.append(item.replace(SITE_PLACEHOLDER, site, 1))
-            kept_visitors.append(visitor)
-        return kept_numbers, kept_items, kept_visitors
+            keep.append(k)
+            items.append(item.replace(SITE_PLACEHOLDER, site, 1))
+        kept = hits.select(keep) if len(keep) < len(hits) else hits.copy()
+        kept.items = items
+        return kept

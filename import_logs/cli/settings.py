@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from import_logs.addresses import networks
 from import_logs.backends.encoding import DIMENSIONS
 from import_logs.backends.registry import inferred
 from import_logs.config import (
@@ -29,7 +30,6 @@ from import_logs.config import (
 from import_logs.errors import ConfigError
 from import_logs.filters import FIELDS, statuses
 from import_logs.parsing.timeparse import parse_iso
-from import_logs.privacy import networks
 
 UNBOUNDED_ATTEMPTS = 100
 #: --follow without --retry-max-attempts: a request is retried until the server answers (or a stop).

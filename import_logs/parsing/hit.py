@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from urllib.parse import unquote
 
+from import_logs.addresses import ClientAddress, address
 from import_logs.config import TrackingOptions
 from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, compile_regex, dig, json_object, split_plan
 from import_logs.parsing.split_path import fast_lines, fast_namespace
 from import_logs.parsing.timeparse import DateParser, resolve_zone
-from import_logs.privacy import ClientAddress, address
 from import_logs.reasons import Invalid, Skip
 
 # The names the generated parsers return (see :func:`parser_source`).

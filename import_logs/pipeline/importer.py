@@ -378,7 +378,7 @@ class Importer:
         limit = self.config.request_limit
         room = None if limit is None else max(0, limit - run.hits)
         m = merge_block(r, base, acked=run.resume.acked, skip=self.config.state.skip, room=room)
-        run.hits += len(m.items)
+        run.hits += len(m.hits)
         stats.lines += r.lines - len(m.done_before)  # lines read again only to find the rest: already imported
         stats.already_imported += len(m.done_before)
         stats.kept += r.kept - len(m.done_before) - m.skipped_by_option - m.over_limit
@@ -390,13 +390,13 @@ class Importer:
             stats.skipped[Skip.SKIP_OPTION] += m.skipped_by_option
         if m.over_limit:
             stats.skipped[Skip.REQUEST_LIMIT] += m.over_limit
-        numbers, items, visitors = m.numbers, m.items, m.visitors
-        if self._sites is not None and items:
-            numbers, items, visitors = self._sites.put(numbers, items, visitors, m.keys)
+        hits = m.hits
+        if self._sites is not None and hits:
+            hits = self._sites.put(hits)
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
-            self.ledger.add_block(src, r.start, r.end, base, r.lines, numbers, m.done_before)
-        if self._lanes is not None and items and not self._lanes.add([(src, n) for n in numbers], items, visitors):
+            self.ledger.add_block(src, r.start, r.end, base, r.lines, hits.lines, m.done_before)
+        if self._lanes is not None and hits and not self._lanes.add(hits):
             return False
         if run.source.compression is None and not run.compressed:
             self._bytes_merged += r.end - r.start

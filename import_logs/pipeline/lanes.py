@@ -17,9 +17,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 
 from import_logs.backends import Batch, SendResult
 from import_logs.errors import ImportLogsError, WorkerError
+from import_logs.hits import Hits
 
 #: Batches waiting per lane, beyond the one being sent.
 QUEUE_DEPTH = 2
@@ -29,20 +31,17 @@ _POLL = 0.1
 class _Pending:
     """The hits of one lane not yet cut into a batch."""
 
-    __slots__ = ("items", "refs", "since", "unconfirmed", "visitors")
+    __slots__ = ("hits", "since", "unconfirmed")
 
     def __init__(self) -> None:
-        self.items: list[str] = []
-        self.refs: list[tuple[int, int]] = []
-        self.visitors: list[str] = []
+        self.hits = Hits()
         #: When the oldest hit still here was queued (monotonic seconds).
         self.since = 0.0
         #: The same for each batch cut from here and not yet confirmed, oldest first (read by /metrics).
         self.unconfirmed: deque[float] = deque()
 
     def cut(self, size: int, names: Sequence[str]) -> Batch:
-        batch = Batch(self.items[:size], self.refs[:size], names, self.visitors[:size])
-        del self.items[:size], self.refs[:size], self.visitors[:size]
+        batch = Batch(self.hits.cut(size), names)
         self.unconfirmed.append(self.since)
         self.since = time.monotonic()
         return batch
@@ -88,19 +87,17 @@ class Lanes:
 
     # --- main thread ----------------------------------------------------------------------------------------
 
-    def add(self, refs: list[tuple[int, int]], items: list[str], visitors: list[str]) -> bool:
+    def add(self, hits: Hits) -> bool:
         """Queue hits (in log order); False once the import is failing or stopping (stop reading then)."""
-        full: list[tuple[int, Batch]] = []
+        full: list[tuple[int, int, Batch]] = []  # (the hit that filled it, its lane, the batch)
         size = self.payload_size
         now = time.monotonic()
         with self._lock:
             owner, load, pending, lanes = self._owner, self._load, self._pending, range(self.count)
-            # The lists themselves (a cut empties them in place): no attribute lookup per hit.
-            lane_items = [p.items for p in pending]
-            lane_refs = [p.refs for p in pending]
-            lane_visitors = [p.visitors for p in pending]
             known = owner.get
-            for ref, item, visitor in zip(refs, items, visitors, strict=True):
+            # Each hit's lane first, then each lane's hits taken at once, column by column.
+            picked: list[list[int]] = [[] for _ in lanes]
+            for k, visitor in enumerate(hits.visitors):
                 entry = known(visitor)
                 if entry is None:
                     lane = min(lanes, key=load.__getitem__) if self.count > 1 else 0
@@ -109,15 +106,24 @@ class Lanes:
                     lane = entry[0]
                     entry[1] += 1
                 load[lane] += 1
-                queued = lane_items[lane]
-                if not queued:
-                    pending[lane].since = now
-                queued.append(item)
-                lane_refs[lane].append(ref)
-                lane_visitors[lane].append(visitor)
-                if len(queued) >= size:
-                    full.append((lane, pending[lane].cut(size, self._names)))
-        return all(self._put(lane, batch) for lane, batch in full)
+                picked[lane].append(k)
+            for lane, indexes in enumerate(picked):
+                if not indexes:
+                    continue
+                p = pending[lane]
+                before = len(p.hits)
+                if not before:
+                    p.since = now
+                p.hits.extend(hits if len(indexes) == len(hits) else hits.select(indexes))
+                if len(p.hits) >= size:
+                    last = size - before - 1
+                    while len(p.hits) >= size:
+                        full.append((indexes[last], lane, p.cut(size, self._names)))
+                        last += size
+                    if p.hits:  # what is left was queued now
+                        p.since = now
+            full.sort(key=itemgetter(0))  # the lanes are fed in the order their batches filled up
+        return all(self._put(lane, batch) for _, lane, batch in full)
 
     def _put(self, lane: int, item: Batch | None) -> bool:
         q = self._queues[lane]
@@ -135,9 +141,9 @@ class Lanes:
         now = time.monotonic()
         with self._lock:
             due = [
-                (lane, p.cut(len(p.items), self._names))
+                (lane, p.cut(len(p.hits), self._names))
                 for lane, p in enumerate(self._pending)
-                if p.items and now - p.since >= older_than
+                if p.hits and now - p.since >= older_than
             ]
         return all(self._put(lane, batch) for lane, batch in due)
 
@@ -145,8 +151,8 @@ class Lanes:
         """Send what is pending, wait for every lane, and raise the first error of any. Once the import is asked
         to stop it returns without waiting: the caller aborts, with a bound."""
         for lane, p in enumerate(self._pending):
-            if p.items:
-                self._put(lane, p.cut(len(p.items), self._names))
+            if p.hits:
+                self._put(lane, p.cut(len(p.hits), self._names))
         self._finish()
         if self.error is not None:
             raise self.error
@@ -174,7 +180,7 @@ class Lanes:
             try:
                 times.append(p.unconfirmed[0])
             except IndexError:
-                if p.items:
+                if p.hits:
                     times.append(p.since)
         return min(times, default=None)
 

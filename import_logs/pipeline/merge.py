@@ -11,19 +11,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from import_logs.hits import Hits
 from import_logs.pipeline.worker import BlockResult
 
 
 @dataclass
 class Merged:
-    """What goes on of one block's hits; the four lists run in parallel."""
+    """What goes on of one block's hits."""
 
-    #: 1-based line numbers in the file.
-    numbers: list[int]
-    items: list[str]
-    visitors: list[str]
-    #: The hits' hosts (or logged site ids) when sites are resolved per hit, else empty.
-    keys: list[str]
+    #: Numbered by their line in the file (1-based), with their source.
+    hits: Hits
     #: Lines a previous run had sent: read again only to find the rest.
     done_before: list[int] = field(default_factory=list)
     #: Hits dropped because --skip covers their line.
@@ -38,8 +35,8 @@ def merge_block(
     """The hits of ``r`` that go on. ``base`` is the number of lines of the file before the block, ``acked``
     the line numbers a previous run had sent, ``skip`` the --skip count, ``room`` how many more hits the
     request limit lets through (None: no limit)."""
-    numbers = [base + i + 1 for i in r.indexes]
-    merged = Merged(numbers, r.items, r.visitors, r.keys)
+    merged = Merged(r.hits.placed(r.source, base))
+    numbers = merged.hits.lines
     if numbers and (acked or skip > base):  # a previous run sent some of these, or --skip covers them
         keep = []
         for k, number in enumerate(numbers):
@@ -49,14 +46,9 @@ def merge_block(
                 merged.skipped_by_option += 1
             else:
                 keep.append(k)
-        merged.numbers = [numbers[k] for k in keep]
-        merged.items = [r.items[k] for k in keep]
-        merged.visitors = [r.visitors[k] for k in keep]
-        merged.keys = [r.keys[k] for k in keep] if r.keys else r.keys
-    if room is not None and len(merged.items) > room:
-        merged.over_limit = len(merged.items) - room
-        merged.numbers = merged.numbers[:room]
-        merged.items = merged.items[:room]
-        merged.visitors = merged.visitors[:room]
-        merged.keys = merged.keys[:room]
+        if len(keep) < len(numbers):
+            merged.hits = merged.hits.select(keep)
+    if room is not None and len(merged.hits) > room:
+        merged.over_limit = len(merged.hits) - room
+        merged.hits = merged.hits.head(room)
     return merged

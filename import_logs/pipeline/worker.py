@@ -2,8 +2,8 @@
 
 ``process_block`` is a plain function of a :class:`WorkContext` and a :class:`~import_logs.sources.files.Block`; it
 runs the same in the main process (``--workers 1``) and in worker processes started by fork, spawn or
-forkserver, since it gets everything it needs as arguments. Hits are sorted into lanes here, by a stable hash
-the main process only appends lists.
+forkserver, since it gets everything it needs as arguments. The kept hits go back as the columns of a
+:class:`~import_logs.hits.Hits` (cheap to pickle).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from import_logs.backends import Encoder, EncodeSpec, make_encoder
@@ -18,6 +19,7 @@ from import_logs.backends.replay import tracking_params
 from import_logs.backends.replay import visitor as replay_visitor
 from import_logs.config import FilterOptions, PrivacyOptions
 from import_logs.filters import AI_ASSISTANT, DOWNLOAD, HitFilter
+from import_logs.hits import Hits
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.hit import HEADER, LineParser
 from import_logs.pipeline.orphans import die_with_parent
@@ -53,12 +55,8 @@ class BlockResult:
     downloads: int = 0
     #: Kept hits encoded in Matomo's bot mode (AI assistants).
     bot_requests: int = 0
-    #: Of each kept hit: its block-relative (0-based) line index, its encoded request, its visitor.
-    indexes: list[int] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-    visitors: list[str] = field(default_factory=list)
-    #: Of each kept hit, when the sites are resolved per hit: its host (replaying: its logged idsite).
-    keys: list[str] = field(default_factory=list)
+    #: The kept hits (none in a dry run), numbered by their line in the block.
+    hits: Hits = field(default_factory=Hits)
     skipped: Counter[Skip] = field(default_factory=Counter)
     invalid: Counter[Invalid] = field(default_factory=Counter)
     #: (block-relative line index, reason, line) when ``keep_rejected``.
@@ -103,15 +101,19 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
     skipped = result.skipped
     invalid = result.invalid
     rejected = result.rejected if ctx.keep_rejected else None
-    indexes, items, visitors = result.indexes, result.items, result.visitors
+    hits = result.hits
+    numbers, items, visitors, times = hits.lines, hits.items, hits.visitors, hits.times
     parse = parser.parse
     check = hit_filter.check
     encode_hits = ctx.encode_hits
     spec = ctx.encode
-    keys = result.keys if spec.per_hit_site else None
+    keys = hits.keys if spec.per_hit_site else None
     suffixes = spec.replay_suffixes
     shift = spec.tracking.add_to_date
     params: dict[str, str] | None = None
+    # The parser returns the same datetime for the lines of one second: its timestamp is worked out once.
+    last_time: datetime | None = None
+    stamp = 0.0
     kept = downloads = bot_requests = 0
     nul = b"\x00" in data  # a NUL byte is never a log's own: such a line is not sent (one scan of the block)
     for index, line in enumerate(lines):
@@ -160,7 +162,12 @@ def process_block(ctx: WorkContext, block: Block) -> BlockResult:
                 bot_requests += 1
         if not encode_hits:
             continue
-        indexes.append(index)
+        numbers.append(index + 1)
+        when = hit.time
+        if when is not last_time:
+            last_time = when
+            stamp = when.timestamp()
+        times.append(stamp)
         if params is not None:
             items.append(encode.replay(hit, params))
             visitors.append(replay_visitor(params, hit))
