@@ -342,6 +342,9 @@ class Config:
     save_requests: str | None = None  # a path, or "-" for standard output
     verbose: int = 0
     block_size: int = 1 << 20
+    #: --lateness: how far back in a log's own time its hits are put back in order before they are sent (servers
+    #: log a request when it ends, stamped with its start); a hit later than that is sent anyway, counted late.
+    lateness: float = 60.0
     #: --debug-request-limit: at most this many hits of each file (a trial run: no state is kept).
     request_limit: int | None = None
     follow: FollowOptions = field(default_factory=FollowOptions)

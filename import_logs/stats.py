@@ -11,8 +11,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
+from import_logs.hits import Hits
 from import_logs.reasons import Invalid, Skip
 
 #: Rejected hits listed by file and line in the summary (all are counted).
@@ -48,6 +50,11 @@ class Stats:
     unreadable: dict[str, str] = field(default_factory=dict)
     skipped: Counter[Skip] = field(default_factory=Counter)
     invalid: Counter[Invalid] = field(default_factory=Counter)
+    #: Hits sent out of time order: later than --lateness in their own log, or a log far behind the others.
+    late: int = 0
+    #: Hits sent per site and UTC day: which days' reports a Matomo user rebuilds (site: its --idsite, or the
+    #: host its site was found by).
+    per_site_day: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: What happened to the sources (resumed, rotated, truncated, finished, failed): counted for /metrics.
     source_events: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
@@ -95,6 +102,19 @@ class Stats:
         with self._lock:
             self.maybe_twice += hits
 
+    def count_days(self, hits: Hits, refused: set[int], site: str) -> None:
+        """The hits of a batch the server answered with success, by site and day (less those it refused)."""
+        keys, times = hits.keys, hits.times
+        counted: Counter[tuple[str, str]] = Counter()
+        if times and not keys and not refused and int(min(times) // 86400) == int(max(times) // 86400):
+            counted[(site, _day(times[0]))] = len(times)  # one site, one day: the usual batch
+        else:
+            for k, t in enumerate(times):
+                if k not in refused:
+                    counted[(keys[k] if keys else site, _day(t))] += 1
+        with self._lock:
+            self.per_site_day.update(counted)
+
     def count_source_event(self, change: str) -> None:
         with self._lock:
             self.source_events[change] += 1
@@ -135,6 +155,8 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "hits_rejected": stats.rejected,
         "hits_dropped_by_server": stats.dropped,
         "hits_maybe_stored_twice": stats.maybe_twice,
+        "late_hits": stats.late,
+        "sent_per_site_day": _per_site_day(stats.per_site_day),
         "rejected_lines": [{"file": f, "line": n, "reason": r} for f, n, r in stats.rejected_lines],
         "unknown_hosts": dict(stats.unknown_sites.most_common()),
         "sites_created": dict(stats.sites_created),
@@ -150,6 +172,25 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "lines_per_second": round(stats.lines / elapsed, 1),
         "hits_per_second": round((stats.kept if stats.dry_run else stats.sent) / elapsed, 1),
     }
+
+
+def _per_site_day(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (site, day), n in sorted(counts.items()):
+        out.setdefault(site, {})[day] = n
+    return out
+
+
+#: UTC day of a Unix day number (the same few days repeat for every hit of an import).
+_DAYS: dict[int, str] = {}
+
+
+def _day(t: float) -> str:
+    number = int(t // 86400)
+    day = _DAYS.get(number)
+    if day is None:
+        day = _DAYS[number] = datetime.fromtimestamp(number * 86400, timezone.utc).strftime("%Y-%m-%d")
+    return day
 
 
 def summary_text(stats: Stats) -> str:
@@ -192,6 +233,10 @@ def summary_text(stats: Stats) -> str:
                     "requests sent again after a timeout or a dropped connection: may have been stored twice",
                 )
             )
+    if d["late_hits"]:
+        lines.append(
+            row(d["late_hits"], "requests sent out of time order (later than --lateness in their log; see README)")
+        )
     lines.append(row(d["downloads"], "requests were downloads"))
     if d["bot_mode_requests"]:
         lines.append(
@@ -205,6 +250,15 @@ def summary_text(stats: Stats) -> str:
     for invalid in Invalid:
         if d["invalid"][invalid.value]:
             lines.append(row(d["invalid"][invalid.value], f"invalid log lines: {invalid.text}", 8))
+    if d["sent_per_site_day"] and not stats.saved_to:
+        lines += ["", "Days with hits sent (rebuild these days' reports when the tracker archived them already)"]
+        lines.append("-" * 86)
+        for site, days in d["sent_per_site_day"].items():
+            first, last = min(days), max(days)
+            span = first if first == last else f"{first} to {last}"
+            lines.append(
+                f"    site {site or '(by host)'}: {sum(days.values()):,} hits, {plural(len(days), 'day')}: {span}"
+            )
     if d["files_not_read_whole"]:
         lines += ["", "Files not read to their end: a later run reads them again from where they stand", "-" * 78]
         lines += [f"    {name}: {why}" for name, why in d["files_not_read_whole"].items()]

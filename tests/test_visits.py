@@ -7,7 +7,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from conftest import SECRET_ENV, piwik_args, run_cli
 from fake_server import FakePiwikPro
 from visits import Visit, rebuild, totals
@@ -44,7 +43,6 @@ def two_servers(tmp_path: Path, seed: int) -> tuple[list[Path], list[tuple[str, 
     return logs, [(ip, int(t.timestamp())) for t, ip, _ in requests]
 
 
-@pytest.mark.xfail(strict=True, reason="#23: each input is read after the other; a time merge across inputs fixes it")
 def test_two_load_balanced_servers_give_the_visits_of_one_sorted_log(tmp_path: Path) -> None:
     logs, truth = two_servers(tmp_path, seed=7)
     with FakePiwikPro() as fake:

@@ -290,6 +290,7 @@ def build_config(o: dict[str, Any]) -> Config:
             rotate_grace=max(FollowOptions.rotate_grace, 2 * o["follow_poll"]),
         ),
         s3_endpoint=o["s3_endpoint_url"],
+        lateness=o["lateness"],
     )
 
 

@@ -29,6 +29,7 @@ from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
+from import_logs.pipeline.order import InOrder
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
 from import_logs.pipeline.runs import SourceRun
@@ -72,6 +73,8 @@ class Importer:
         #: Bytes of plain files merged so far.
         self._bytes_merged = 0
         self._lanes: Lanes | None = None
+        #: The hits of every source in one time order, on their way to the lanes.
+        self._order: InOrder | None = None
         self._sender: Sender | None = None
         #: Asked to stop twice: the requests under way are not waited for.
         self._hurry = False
@@ -196,6 +199,10 @@ class Importer:
                 stdin=self.stdin,
                 stop=self.stop,
             )
+            if self._lanes is not None:
+                self._order = InOrder(self._lanes.add, c.lateness, self.on_event, self.stats.files)
+                self._planner.waiting_for = self._order.waiting_for
+                self._planner.opening = self._order.open
             jobs = self._planner.jobs(self.sources, forced, self.objects)
             try:
                 for result in results(jobs, executor, c.workers, window):
@@ -209,6 +216,9 @@ class Importer:
             finally:
                 jobs.close()
             self._check_interrupted()
+            if self._order is not None:
+                self._order.flush()
+                self.stats.late = self._order.late
             if self._lanes is not None:
                 self._lanes.close()
             self._check_interrupted()  # the lanes dropped what was left once asked to stop
@@ -280,6 +290,8 @@ class Importer:
                     )
                 )
         self.stats.add_sent(len(batch.items), rejected, dropped, result.maybe_twice if result is not None else 0)
+        refused = {index for index, _ in result.rejected} if result is not None else set()
+        self.stats.count_days(batch.hits, refused, self.config.backend.idsite or "")
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
 
@@ -298,8 +310,11 @@ class Importer:
         self.stats.read_at = time.monotonic()
         if isinstance(mark, Ended):
             self._finish_source(mark.source)
-            return True
-        return self._lanes is None or self._lanes.flush(self.config.follow.flush_interval)
+            return self._order is None or self._order.end(mark.source)
+        wait = self.config.follow.flush_interval
+        if self._order is not None and not self._order.flush(time.time() - wait):
+            return False
+        return self._lanes is None or self._lanes.flush(wait)
 
     def _finish_source(self, src: int) -> None:
         """A source ended: every block of it was merged. Its checkpoint may be done, and its record goes."""
@@ -396,7 +411,7 @@ class Importer:
         if self.ledger is not None and self.ledger.tracks(src):
             # Recorded before any of its hits can be accepted.
             self.ledger.add_block(src, r.start, r.end, base, r.lines, hits.lines, m.done_before)
-        if self._lanes is not None and hits and not self._lanes.add(hits):
+        if self._order is not None and hits and not self._order.add(src, hits):
             return False
         if run.source.compression is None and not run.compressed:
             self._bytes_merged += r.end - r.start

@@ -8,24 +8,35 @@ what the merge holds stays within a block or two of each log.
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
+from import_logs.events import EventSink, Notice
+from import_logs.hits import Hits
+from import_logs.pipeline.timemerge import Skewed, TimeMerge
 from import_logs.sources.files import Source
 from import_logs.sources.rotation import rotation
 
 J = TypeVar("J")
 
+#: Hits a source may hold in the merge, waiting for the others.
+WINDOW = 50_000
 #: Logs read side by side at most (each holds an open file and, in the time merge, up to its window of hits).
 OPEN_AT_ONCE = 16
 
 
 def side_by_side(
-    sources: list[Source], jobs_of: Callable[[Source], Iterator[J]], waiting_for: Callable[[], int | None], at_once: int
+    sources: list[Source],
+    jobs_of: Callable[[Source], Iterator[J]],
+    waiting_for: Callable[[], int | None],
+    opening: Callable[[int], None],
+    at_once: int,
 ) -> Iterator[J]:
     """The jobs of ``sources``: each log's files one after the other, the logs side by side; the next job from
-    the source ``waiting_for()`` names when it is being read, else from the first source being read."""
+    the source ``waiting_for()`` names when it is being read, else from the first source being read. ``opening``
+    is told of each source as it starts to be read (the merge then waits for its first hits)."""
     chains: dict[str, deque[Source]] = {}
     for source in sources:
         chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
@@ -34,6 +45,7 @@ def side_by_side(
 
     def start(chain: deque[Source]) -> None:
         source = chain.popleft()
+        opening(source.index)
         reading[source.index] = (chain, jobs_of(source))
 
     while waiting or reading:
@@ -49,3 +61,88 @@ def side_by_side(
                 start(chain)
             continue
         yield job
+
+
+class InOrder:
+    """The hits of every source on their way to the lanes, in one time order (a :class:`TimeMerge`): each
+    visitor's hits reach the tracker as they happened, across inputs, whatever their number. Late hits (a log's
+    disorder beyond ``lateness``, or a source far behind the others) are sent at once and counted."""
+
+    def __init__(
+        self,
+        send: Callable[[Hits], bool],
+        lateness: float,
+        on_event: EventSink,
+        names: Sequence[str],
+        window: int = WINDOW,
+    ) -> None:
+        self._send = send
+        self.merge: TimeMerge[tuple[Hits, int]] = TimeMerge(lateness=lateness, window=window)
+        self._on_event = on_event
+        self._names = names
+
+    @property
+    def late(self) -> int:
+        return sum(self.merge.late.values())
+
+    def open(self, source: int) -> None:
+        """A source is about to be read: nothing of the others goes past its first hit before it delivers."""
+        self.merge.open(source)
+
+    def add(self, source: int, hits: Hits) -> bool:
+        """A block's hits, in their log order. False once the lanes stop."""
+        self.merge.add(source, hits.times, [(hits, k) for k in range(len(hits))])
+        return self._out(self.merge.pop_ready())
+
+    def end(self, source: int) -> bool:
+        """The source has no more hits: it holds the others back no longer."""
+        self.merge.end(source)
+        return self._out(self.merge.pop_ready())
+
+    def flush(self, before: float = math.inf) -> bool:
+        """Everything older than ``before`` goes (at the end of the run, every hit; ``--follow``: what waited
+        longer than the flush interval)."""
+        return self._out(self.merge.flush(before))
+
+    def waiting_for(self) -> int | None:
+        return self.merge.holding()
+
+    def _out(self, ready: list[tuple[int, tuple[Hits, int]]]) -> bool:
+        for skew in self.merge.pop_skewed():
+            self._on_event(Notice(self._skew_text(skew), warning=True))
+        if not ready:
+            return True
+        return self._send(gather([payload for _, payload in ready]))
+
+    def _skew_text(self, skew: Skewed) -> str:
+        ahead = self._name(skew.ahead)
+        if skew.behind is None:
+            return (
+                f"{ahead}: more than {skew.window:,} hits within --lateness; its disorder is put back in order over "
+                f"{skew.lag:,.0f} s only, older hits are sent late"
+            )
+        lag = "has not started yet" if math.isinf(skew.lag) else f"is {skew.lag:,.0f} s behind"
+        return (
+            f"{self._name(skew.behind)} {lag} {ahead}; {ahead}'s hits are sent without waiting for it (more than "
+            f"{skew.window:,} held), so its hits older than those are sent late"
+        )
+
+    def _name(self, source: int) -> str:
+        return self._names[source] if source < len(self._names) else f"source {source}"
+
+
+def gather(released: list[tuple[Hits, int]]) -> Hits:
+    """The released hits as one :class:`Hits`, in their order: runs of one block's hits taken at once."""
+    first = released[0][0]
+    if len(released) == len(first) and released[-1][0] is first and all(k == i for i, (_, k) in enumerate(released)):
+        return first  # one whole block, in its order: nothing to copy
+    out = Hits()
+    run: list[int] = []
+    current = first
+    for hits, k in released:
+        if hits is not current:
+            out.extend(current.select(run))
+            current, run = hits, []
+        run.append(k)
+    out.extend(current.select(run))
+    return out

@@ -97,6 +97,8 @@ class Planner(ObjectPlanning):
         self._read_of: dict[int, Hashing] = {}
         #: The source whose next block the time merge waits for, if any (set by the importer).
         self.waiting_for: Callable[[], int | None] = lambda: None
+        #: Told of each source as it starts to be read side by side with others (set by the importer).
+        self.opening: Callable[[int], None] = lambda source: None
         #: The format the options name (set by :meth:`jobs`).
         self.forced: FormatDef | None = None
         #: The state entries this run reads (by id): a second file of the same content is not read twice.
@@ -135,7 +137,7 @@ class Planner(ObjectPlanning):
 
     def _together(self, sources: list[Source]) -> Iterator[Job | Control]:
         """The jobs of several logs read side by side (see :func:`~import_logs.pipeline.order.side_by_side`)."""
-        return side_by_side(sources, self._one, self.waiting_for, OPEN_AT_ONCE)
+        return side_by_side(sources, self._one, self.waiting_for, self.opening, OPEN_AT_ONCE)
 
     def _one(self, source: Source) -> Generator[Job | Control, None, None]:
         yield from self._read_once(source)

@@ -36,6 +36,16 @@ READING: tuple[Section, ...] = (
                 help="With --follow: a partial batch is sent after waiting this long.",
             ),
             option(
+                "--lateness",
+                field="lateness",
+                type=click.FloatRange(min=0),
+                show_default=True,
+                metavar="SECONDS",
+                help="Hits of all the inputs are sent in one time order; a log's own disorder (a long request is "
+                "logged when it ends, stamped when it began) is put back in order up to this far back. A later hit "
+                "is sent anyway and counted as late.",
+            ),
+            option(
                 "--follow-poll",
                 field="follow.poll",
                 type=click.FloatRange(min=0.05, max=60),
