@@ -528,3 +528,31 @@ def test_with_instance_metadata_disabled_no_credentials_is_said_before_any_reque
         Bucket("s3", "logs")
     monkeypatch.setenv("AWS_SKIP_SIGNATURE", "true")  # a public bucket: nothing to sign with
     Bucket("s3", "logs")
+
+
+def test_the_objects_of_several_edge_servers_are_merged_in_time_order(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    """CloudFront writes a file per edge server for the same hour: a visitor's hits of one hour are spread over
+    them. They reach the tracker in time order (#23)."""
+    c, name = bucket
+    rows: list[list[str]] = [[], [], []]
+    for n in range(300):
+        minute, visitor = n // 5, n % 7
+        row = (
+            f"2026-11-29\t10:{minute:02d}:{n % 60:02d}\tFRA56-P{n % 3}\t5120\t203.0.113.{visitor}\tGET\t"
+            f"d1.cloudfront.net\t/p/{n}\t200\t-\tMozilla/5.0%2520(X11)\t-\t-\tHit\tid{n}==\twww.example.com\t"
+            "https\t301\t0.040\n"
+        )
+        rows[(n * 7919) % 3].append(row)
+    for edge, lines in enumerate(rows):
+        body = gzip.compress((HEADER + "".join(lines)).encode())
+        c.put_object(Bucket=name, Key=f"cloudfront/E2ABC.2026-11-29-10.edge{edge}.gz", Body=body)
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake, "--recorders=2"), f"s3://{name}/cloudfront/*.gz", cwd=tmp_path, env=env(s3))
+        assert result.returncode == 0, result.stderr
+    assert sorted(pages(fake)) == list(range(300))
+    last: dict[str, str] = {}
+    for hit in fake.hits:
+        assert hit["cdt"] >= last.get(hit["cip"], ""), hit
+        last[hit["cip"]] = hit["cdt"]

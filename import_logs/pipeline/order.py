@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from import_logs.events import EventSink, Notice
@@ -27,20 +27,28 @@ WINDOW = 50_000
 OPEN_AT_ONCE = 16
 
 
+def logs_of(sources: list[Source]) -> list[deque[Source]]:
+    """The sources grouped by log: a log's rotated copies and live file (oldest first, as given) in one chain;
+    standard input and streams each alone."""
+    chains: dict[str, deque[Source]] = {}
+    for source in sources:
+        chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
+    return list(chains.values())
+
+
 def side_by_side(
-    sources: list[Source],
+    chains: Iterable[deque[Source]],
     jobs_of: Callable[[Source], Iterator[J]],
     waiting_for: Callable[[], int | None],
     opening: Callable[[int], None],
     at_once: int,
 ) -> Iterator[J]:
-    """The jobs of ``sources``: each log's files one after the other, the logs side by side; the next job from
-    the source ``waiting_for()`` names when it is being read, else from the first source being read. ``opening``
-    is told of each source as it starts to be read (the merge then waits for its first hits)."""
-    chains: dict[str, deque[Source]] = {}
-    for source in sources:
-        chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
-    waiting = deque(chains.values())
+    """The jobs of the sources of ``chains`` (taken as they are needed): each chain's sources one after the
+    other, the chains side by side, at most ``at_once`` at a time; the next job from the source ``waiting_for()``
+    names when it is being read, else from the first one being read. ``opening`` is told of each source as it
+    starts to be read (the merge then waits for its first hits)."""
+    waiting = iter(chains)
+    more = True
     reading: dict[int, tuple[deque[Source], Iterator[J]]] = {}
 
     def start(chain: deque[Source]) -> None:
@@ -48,9 +56,15 @@ def side_by_side(
         opening(source.index)
         reading[source.index] = (chain, jobs_of(source))
 
-    while waiting or reading:
-        while waiting and len(reading) < at_once:
-            start(waiting.popleft())
+    while more or reading:
+        while more and len(reading) < at_once:
+            chain = next(waiting, None)
+            if chain is None:
+                more = False
+            elif chain:
+                start(chain)
+        if not reading:
+            continue
         wanted = waiting_for()
         index = wanted if wanted in reading else min(reading)
         chain, jobs = reading[index]

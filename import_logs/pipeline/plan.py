@@ -28,7 +28,7 @@ from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.choose import format_for
 from import_logs.pipeline.groups import check_identity, missing_groups
-from import_logs.pipeline.order import OPEN_AT_ONCE, side_by_side
+from import_logs.pipeline.order import OPEN_AT_ONCE, logs_of, side_by_side
 from import_logs.pipeline.plan_objects import ObjectPlanning
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.runs import SourceRun
@@ -137,7 +137,7 @@ class Planner(ObjectPlanning):
 
     def _together(self, sources: list[Source]) -> Iterator[Job | Control]:
         """The jobs of several logs read side by side (see :func:`~import_logs.pipeline.order.side_by_side`)."""
-        return side_by_side(sources, self._one, self.waiting_for, self.opening, OPEN_AT_ONCE)
+        return side_by_side(logs_of(sources), self._one, self.waiting_for, self.opening, OPEN_AT_ONCE)
 
     def _one(self, source: Source) -> Generator[Job | Control, None, None]:
         yield from self._read_once(source)
