@@ -200,7 +200,10 @@ class Importer:
                 stop=self.stop,
             )
             if self._lanes is not None:
-                self._order = InOrder(self._lanes.add, c.lateness, self.on_event, self.stats.files)
+                # Following, a log's disorder is put back in order within the flush interval at most: hits reach
+                # the tracker within seconds.
+                lateness = min(c.lateness, c.follow.flush_interval) if c.follow.enabled else c.lateness
+                self._order = InOrder(self._lanes.add, lateness, self.on_event, self.stats.files)
                 self._planner.waiting_for = self._order.waiting_for
                 self._planner.opening = self._order.open
             jobs = self._planner.jobs(self.sources, forced, self.objects)
@@ -312,7 +315,7 @@ class Importer:
             self._finish_source(mark.source)
             return self._order is None or self._order.end(mark.source)
         wait = self.config.follow.flush_interval
-        if self._order is not None and not self._order.flush(time.time() - wait):
+        if self._order is not None and not self._order.quiet(wait):
             return False
         return self._lanes is None or self._lanes.flush(wait)
 

@@ -9,6 +9,7 @@ what the merge holds stays within a block or two of each log.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -94,6 +95,9 @@ class InOrder:
         self.merge: TimeMerge[tuple[Hits, int]] = TimeMerge(lateness=lateness, window=window)
         self._on_event = on_event
         self._names = names
+        #: The sources in the merge (a followed file joins with its first block, leaves at its end), and when each
+        #: last delivered hits (monotonic seconds).
+        self._in: dict[int, float] = {}
 
     @property
     def late(self) -> int:
@@ -101,16 +105,31 @@ class InOrder:
 
     def open(self, source: int) -> None:
         """A source is about to be read: nothing of the others goes past its first hit before it delivers."""
-        self.merge.open(source)
+        if source not in self._in:
+            self._in[source] = time.monotonic()
+            self.merge.open(source)
 
     def add(self, source: int, hits: Hits) -> bool:
         """A block's hits, in their log order. False once the lanes stop."""
+        self.open(source)
+        self._in[source] = time.monotonic()
         self.merge.add(source, hits.times, [(hits, k) for k in range(len(hits))])
         return self._out(self.merge.pop_ready())
 
     def end(self, source: int) -> bool:
         """The source has no more hits: it holds the others back no longer."""
+        if self._in.pop(source, None) is None:
+            return True
         self.merge.end(source)
+        return self._out(self.merge.pop_ready())
+
+    def quiet(self, seconds: float) -> bool:
+        """``--follow``: the logs that delivered nothing for ``seconds`` hold the others back no longer (until
+        they write again), so that hits reach the tracker within seconds of each other's logs."""
+        now = time.monotonic()
+        for source, delivered in self._in.items():
+            if now - delivered >= seconds:
+                self.merge.idle(source)
         return self._out(self.merge.pop_ready())
 
     def flush(self, before: float = math.inf) -> bool:

@@ -214,6 +214,9 @@ class Planner(ObjectPlanning):
         """Compressed bytes read so far, of every source (the progress of compressed files and objects)."""
         return self.compressed_done + sum(run.compressed_read for run in self.runs.values())
 
+    def opened(self, source: int) -> None:
+        self.opening(source)
+
     def grown(self, source: int, head: bytes) -> None:
         if self.ledger is not None and self.ledger.tracks(source):
             self.ledger.refingerprint(source, head)

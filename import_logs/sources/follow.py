@@ -81,14 +81,17 @@ C = TypeVar("C")
 
 class TailPlanning(Protocol[C]):
     """What the follower asks of the planner: to plan a live file once it has a complete line (its state entry,
-    format and ledger; None: not to be read), to know that its first bytes grew, and to cut bytes read into jobs
-    (a W3C ``#Fields:`` line among them gives the next ones another context)."""
+    format and ledger; None: not to be read), to know that its first bytes grew, to cut bytes read into jobs
+    (a W3C ``#Fields:`` line among them gives the next ones another context), and to know of each file followed
+    from now on (the time merge waits for its lines)."""
 
     def begin_tail(
         self, source: Source, head: bytes, lines: list[str], stat: os.stat_result
     ) -> tuple[C, int] | None: ...
 
     def grown(self, source: int, head: bytes) -> None: ...
+
+    def opened(self, source: int) -> None: ...
 
     def blocks(self, ctx: C, source: Source, offset: int, data: bytes) -> Iterator[tuple[C, Block]]: ...
 
@@ -149,7 +152,7 @@ class Follower(Generic[C]):
 
     def start(self, source: Source) -> Iterator[tuple[C, Block]]:
         """A live file named on the command line: followed from now on, its lines so far read first."""
-        tail: Tail[C] = Tail(source, _open(source.path), changed_at=time.monotonic())
+        tail: Tail[C] = self._tail(source)
         self.tails.append(tail)
         yield from self._read(tail)
 
@@ -229,8 +232,12 @@ class Follower(Generic[C]):
             yield Ended(tail.source.index)
         tail.close()
         self.tails.remove(tail)
-        self.tails.append(Tail(self._new_source(tail.path), _open(tail.path), changed_at=time.monotonic()))
+        self.tails.append(self._tail(self._new_source(tail.path)))
         yield from self._read(self.tails[-1])
+
+    def _tail(self, source: Source) -> Tail[C]:
+        self.planning.opened(source.index)
+        return Tail(source, _open(source.path), changed_at=time.monotonic())
 
     def _new_source(self, path: str) -> Source:
         source = Source(len(self.sources), path, path, None, None)
@@ -248,7 +255,7 @@ class Follower(Generic[C]):
                     continue
                 self._paths.add(path)
                 self.on_event(Notice(f"{path}: a new file matches {pattern}; following it"))
-                tail: Tail[C] = Tail(self._new_source(path), _open(path), changed_at=time.monotonic())
+                tail: Tail[C] = self._tail(self._new_source(path))
                 self.tails.append(tail)
                 yield from self._read(tail)
 
