@@ -211,7 +211,7 @@ def test_rotated_files_are_read_oldest_first_however_the_shell_or_glob_sorts_the
     result = run_cli(*piwik_args(fake, "--workers=2", "-v", *shell_sorted), cwd=tmp_path, env=SECRET_ENV)
     assert result.returncode == 0, result.stderr
     order = ", ".join(str(tmp_path / n) for n in names)
-    assert f"reading the files in this order (each log's oldest first): {order}" in result.stderr
+    assert f"reading {order} (each log's files oldest first, the logs side by side)" in result.stderr
     numbers = [int(h["url"].rsplit("/", 1)[1]) for h in fake.hits]
     assert sorted(numbers) == list(range(1, first))
     for ip in {h["cip"] for h in fake.hits}:  # each visitor's hits reached the server in the log's order

@@ -129,7 +129,14 @@ class Importer:
             )
         if len(self.sources) > 1:
             order = ", ".join(s.name for s in self.sources)
-            self.on_event(Notice(f"reading the files in this order (each log's oldest first): {order}", detail=True))
+            self.on_event(
+                Notice(
+                    f"reading {order} (each log's files oldest first, the logs side by side) and sending their hits "
+                    f"in one time order: a log's own disorder is put back in order within --lateness "
+                    f"({c.lateness:g} s), a later hit is sent at once and counted as late",
+                    detail=True,
+                )
+            )
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
         if forced is not None:  # a named format is checked before the state, the workers and the sender
