@@ -32,7 +32,7 @@ def logs(work: Path, count: int, parts: int, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     files = [(work / f"web{k + 1}.log").open("w") for k in range(parts)]
     for text in lines(count, "common_complete", seed):
-        files[rng.randrange(parts)].write(text)
+        files[rng.randrange(parts)].write(text + "\n")
     for f in files:
         f.close()
     return [f.name for f in files]
