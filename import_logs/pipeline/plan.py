@@ -217,6 +217,10 @@ class Planner(ObjectPlanning):
     def opened(self, source: int) -> None:
         self.opening(source)
 
+    def whole(self, source: Source) -> Iterator[Job | Control]:
+        self.opening(source.index)
+        return self._one(source)
+
     def grown(self, source: int, head: bytes) -> None:
         if self.ledger is not None and self.ledger.tracks(source):
             self.ledger.refingerprint(source, head)

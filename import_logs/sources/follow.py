@@ -93,6 +93,8 @@ class TailPlanning(Protocol[C]):
 
     def opened(self, source: int) -> None: ...
 
+    def whole(self, source: Source) -> Iterator[tuple[C, Block] | Control]: ...
+
     def blocks(self, ctx: C, source: Source, offset: int, data: bytes) -> Iterator[tuple[C, Block]]: ...
 
 
@@ -112,6 +114,9 @@ class Tail(Generic[C]):
     #: The size last seen, and when it last changed (monotonic seconds).
     size: int = 0
     changed_at: float = 0.0
+    #: Its modification time at the last look, and when that look was (wall clock; 0: not looked at yet).
+    mtime_ns: int = 0
+    looked_at: float = 0.0
     #: Since when the path names another file (or none).
     moved_at: float | None = None
     #: The same content as another source of this run: never read.
@@ -203,6 +208,10 @@ class Follower(Generic[C]):
             there = None
         same = there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
         now = time.monotonic()
+        emptied = same and tail.ctx is None and tail.looked_at and mine.st_mtime_ns != tail.mtime_ns
+        if emptied and mine.st_size <= tail.size:
+            yield from self._emptied(tail, tail.looked_at)
+        tail.mtime_ns, tail.looked_at = mine.st_mtime_ns, time.time()
         if mine.st_size != tail.size:
             tail.size, tail.changed_at = mine.st_size, now
         if same and (mine.st_size < tail.offset or _rewritten(tail, fd)):
@@ -237,7 +246,11 @@ class Follower(Generic[C]):
 
     def _tail(self, source: Source) -> Tail[C]:
         self.planning.opened(source.index)
-        return Tail(source, _open(source.path), changed_at=time.monotonic())
+        tail: Tail[C] = Tail(source, _open(source.path), changed_at=time.monotonic())
+        if tail.file is not None:  # what it is now: a change before the next look is seen then
+            stat = os.fstat(tail.file.fileno())
+            tail.size, tail.mtime_ns, tail.looked_at = stat.st_size, stat.st_mtime_ns, time.time()
+        return tail
 
     def _new_source(self, path: str) -> Source:
         source = Source(len(self.sources), path, path, None, None)
@@ -352,6 +365,36 @@ class Follower(Generic[C]):
                 )
             )
         yield from self._replace(tail)
+
+    def _emptied(self, tail: Tail[C], since: float) -> Iterator[tuple[C, Block] | Control]:
+        """Written and emptied (copytruncate) between two looks, before a line of it was read: what was written is
+        in the copy made since the last look, read whole as a source of its own."""
+        opened = [os.fstat(t.file.fileno()) for t in self.tails if t.file is not None]
+        reading = {(stat.st_dev, stat.st_ino) for stat in opened}
+        made = []
+        for path in rotated_copies(tail.path):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            # A copy (a new file, not one renamed and read through its descriptor) made since the last look.
+            if stat.st_ctime >= since - 0.01 and (stat.st_dev, stat.st_ino) not in reading:
+                made.append(path)
+        if not made:
+            return
+        copy = made[-1]
+        self.on_event(
+            SourceEvent(
+                f"{tail.path}: written and truncated (copytruncate) before a line of it was read; its lines are read "
+                f"from {copy}",
+                source=tail.path,
+                change=Change.TRUNCATED,
+            )
+        )
+        source = replace(self._new_source(copy), compression=compression_of(copy), size=os.path.getsize(copy))
+        self.sources[source.index] = source
+        self._paths.add(copy)
+        yield from self.planning.whole(source)
 
     def _copy_of(self, tail: Tail[C]) -> str | None:
         """The newest rotated copy whose content starts as the tail's file did."""
