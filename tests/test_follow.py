@@ -327,7 +327,7 @@ def test_in_process_through_rotations_and_a_stop(tmp_path: Path) -> None:
 def test_growing_blocks_give_whole_lines_as_they_come_and_tick_when_idle() -> None:
     import threading
 
-    from import_logs.sources.follow import growing_blocks
+    from import_logs.sources.growing import growing_blocks
 
     read_end, write_end = os.pipe()
     stop = threading.Event()

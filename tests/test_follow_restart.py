@@ -159,7 +159,7 @@ def test_a_log_that_does_not_come_back_is_waited_for_with_a_bound(
 ) -> None:
     import threading
 
-    from import_logs.sources import follow
+    from import_logs.sources import restart as follow
 
     monkeypatch.setattr(follow, "REAPPEAR_WAIT", 0.3)
     (tmp_path / "access.log.1").write_text("x\n")

@@ -36,9 +36,9 @@ from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
 from import_logs.sources.files import Source, resolve_inputs
-from import_logs.sources.follow import await_logs
 from import_logs.sources.marks import Control, Ended
 from import_logs.sources.objects import ObjectPattern, is_object_url
+from import_logs.sources.restart import await_logs
 from import_logs.stats import Live, Stats
 
 #: Seconds the requests under way get to end when the import is asked to stop.

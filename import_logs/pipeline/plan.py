@@ -46,10 +46,12 @@ from import_logs.sources.files import (
     skip_bytes,
     stream_blocks,
 )
-from import_logs.sources.follow import Follower, growing_blocks, unfinished_copies
+from import_logs.sources.follow import Follower
+from import_logs.sources.growing import growing_blocks
 from import_logs.sources.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
 from import_logs.sources.marks import TICK, Control, Ended
 from import_logs.sources.objects import ObjectPattern, ObjectStream
+from import_logs.sources.restart import unfinished_copies
 from import_logs.sources.rotation import is_live
 from import_logs.stats import Stats
 

@@ -1,5 +1,6 @@
 """Where lines come from: files and streams (``files``), their first lines (``heads``), rotated copies
-(``rotation``), objects of a store (``objects``, ``cloud_auth``), and following live files (``follow``).
+(``rotation``), objects of a store (``objects``, ``cloud_auth``), and following live files (``follow``; what a
+service restarted reads first, ``restart``; standard input as it grows, ``growing``).
 
 Each source is read as blocks of whole lines; the planner (:mod:`import_logs.pipeline.plan`) decides where each
 starts and cuts it into jobs, the follower keeps reading live files as they grow and across rotations.

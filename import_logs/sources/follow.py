@@ -23,15 +23,13 @@ from __future__ import annotations
 import glob
 import io
 import os
-import select
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Generic, Protocol, TypeVar
 
-from import_logs.checkpoint.resume import read_head
-from import_logs.checkpoint.state import FINGERPRINT_BYTES, StateFile
+from import_logs.checkpoint.state import FINGERPRINT_BYTES
 from import_logs.config import Config
 from import_logs.errors import CorruptInputError
 from import_logs.events import Change, EventSink, Notice, SourceEvent
@@ -45,7 +43,6 @@ from import_logs.sources.files import (
     open_stream,
     skip_bytes,
     stream_blocks,
-    whole_lines,
 )
 from import_logs.sources.heads import sample
 from import_logs.sources.marks import TICK, Control, Ended
@@ -53,26 +50,6 @@ from import_logs.sources.rotation import is_live, rotated_copies
 
 #: How many of the last bytes read are checked at each look, to see a file rewritten under the same name.
 MARK_BYTES = 64
-
-
-#: How long ``--follow`` waits at start for a log that was just rotated away to be created again.
-REAPPEAR_WAIT = 60.0
-
-
-def await_logs(paths: list[str], poll: float, stop: threading.Event, on_event: EventSink) -> None:
-    """Logs named for ``--follow`` that are not there but have rotated copies beside them: started in the gap
-    between logrotate's rename and the server's reopen. Each is waited for (at most :data:`REAPPEAR_WAIT`
-    seconds, with a message); one that does not come back is then named as missing, as without ``--follow``."""
-    gone = [p for p in paths if p != STDIN and not glob.has_magic(p) and is_live(p) and not os.path.lexists(p)]
-    gone = [p for p in gone if rotated_copies(p)]
-    if not gone:
-        return
-    for path in gone:
-        on_event(Notice(f"{path}: not there (rotated?); waiting up to {REAPPEAR_WAIT:.0f} s for it to come back"))
-    deadline = time.monotonic() + REAPPEAR_WAIT
-    while any(not os.path.lexists(p) for p in gone) and time.monotonic() < deadline:
-        if stop.wait(min(poll, 0.2)):
-            return
 
 
 #: What the planner makes of a source for the workers (its format, filters, encoder): opaque here.
@@ -413,30 +390,6 @@ class Follower(Generic[C]):
         return None
 
 
-def growing_blocks(
-    stream: BinaryIO, block_size: int, poll: float, stop: threading.Event, start: int = 0
-) -> Iterator[tuple[int, bytes]]:
-    """``stream_blocks`` of a stream that keeps growing (``--follow`` of standard input): whatever whole lines
-    have come, as soon as they come, and at least every ``poll`` seconds an empty block (nothing new: time to
-    send partial batches). Ends at the end of the stream or when ``stop`` is set."""
-    return whole_lines(_arrivals(stream.fileno(), block_size, poll, stop), start)
-
-
-def _arrivals(fd: int, block_size: int, poll: float, stop: threading.Event) -> Iterator[bytes]:
-    """What comes on ``fd`` as it comes, and ``b""`` at least every ``poll`` seconds."""
-    ticked = time.monotonic()
-    while not stop.is_set():
-        ready = select.select([fd], [], [], poll)[0]
-        if time.monotonic() - ticked >= poll or not ready:
-            ticked = time.monotonic()
-            yield b""
-        if ready:
-            chunk = os.read(fd, block_size)
-            if not chunk:
-                return
-            yield chunk
-
-
 def _rewritten(tail: Tail[C], fd: int) -> bool:
     """Copytruncate and a regrowth past the place read, between two looks: the file is as long as before, but
     its first bytes, or the last bytes read, are not what they were."""
@@ -453,40 +406,3 @@ def _open(path: str | None) -> BinaryIO | None:
         return open(path, "rb")
     except FileNotFoundError:
         return None
-
-
-def unfinished_copies(path: str, state: StateFile | None) -> list[str]:
-    """Rotated copies of a followed log with lines a previous run has not read, oldest first: the rest of each
-    copy it was reading (at offset 0 too: a place where nothing was accepted yet is still a place), and every
-    whole copy newer than the newest one it knew (a log created and rotated while no run was up). Copies older
-    than any it knew are history this service was never asked to import."""
-    if state is None:
-        return []
-    found: list[str] = []
-    known = False
-    for copy in rotated_copies(path):
-        seen = _seen(state, copy)
-        if seen is None:
-            if known:
-                found.append(copy)
-            continue
-        known = True
-        if not seen:
-            found.append(copy)
-    return found
-
-
-def _seen(state: StateFile, path: str) -> bool | None:
-    """None: a copy no run has read (or one that cannot be read now); True: read to its end; False: begun."""
-    source = Source(-1, path, path, compression_of(path), None)
-    try:
-        head = read_head(source)
-        stat = os.stat(path)
-    except (OSError, CorruptInputError):
-        return None
-    entry = state.match(head, path, stat.st_dev, stat.st_ino) if head else None
-    if entry is None:
-        return None
-    if entry.done:
-        return True
-    return not source.compression and entry.offset >= stat.st_size
