@@ -173,3 +173,23 @@ def test_no_token_and_no_config_on_a_url_that_answers_as_matomo(matomo: FakeMato
     told = run_cli(f"--url={matomo.url}", "--backend=matomo", "--idsite=1", LOG, cwd=tmp_path)
     assert told.returncode == 2
     assert "give --config with Matomo's config/config.ini.php" in told.stderr and "--token-auth" in told.stderr
+
+
+@pytest.mark.parametrize("mode", ["", "notice", "fail", "no-file"])
+def test_the_token_script_in_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """token_from_php itself (the CLI's process is not measured by coverage): the token, or the error and its fix."""
+    from import_logs.backends.matomo_token import check_config, token_from_php
+    from import_logs.config import BackendOptions
+    from import_logs.errors import ImportLogsError
+
+    root = matomo_dir(tmp_path)
+    monkeypatch.setenv("STAND_IN_MODE", mode)
+    options = BackendOptions(matomo_config=str(root), php_binary=str(tmp_path / "php"), php_testmode=True)
+    assert check_config(str(root / "config" / "config.ini.php"))[1] == str(root)
+    if mode in ("", "notice"):
+        assert token_from_php(options, "matomo.example.com").reveal() == TOKEN
+        assert calls(root)[-1]["argv"][1:] == ["--testmode", "--matomo-domain=matomo.example.com"]
+        return
+    with pytest.raises(ImportLogsError) as caught:
+        token_from_php(options, "https://matomo.example.com")
+    assert ("Connection refused" if mode == "fail" else "gone.php") in str(caught.value)
