@@ -335,3 +335,34 @@ def test_servers_writing_lines_when_requests_end_give_the_visits_of_their_start_
     assert merge.late == {}
     assert rebuild(received) == rebuild(truth)
     assert rebuild([hit for log in sources for hit in log]) != rebuild(truth)
+
+
+def test_in_order_says_once_when_a_log_is_far_behind_and_sends_everything() -> None:
+    """InOrder, the importer's side of the merge: a server whose log starts an hour after the other's fills the
+    window; the import says so once, with the figures, and every hit goes to the lanes once (#23 item 6)."""
+    from import_logs.events import Notice
+    from import_logs.hits import Hits
+    from import_logs.pipeline.order import InOrder
+
+    sent: list[str] = []
+    said: list[str] = []
+
+    def send(hits: Hits) -> bool:
+        sent.extend(hits.items)
+        return True
+
+    order = InOrder(send, 60.0, lambda e: said.append(e.message) if isinstance(e, Notice) else None, ["web1", "web2"],
+                    window=10)  # fmt: skip
+
+    def block(source: int, start: float, count: int) -> Hits:
+        times = [start + k for k in range(count)]
+        return Hits(items=[f"{source}:{t:.0f}" for t in times], visitors=["v"] * count, times=times)
+
+    order.open(0)
+    order.open(1)
+    assert order.add(1, block(1, 3600.0, 25))  # web2 is an hour ahead: web1 has not delivered yet
+    assert order.add(0, block(0, 0.0, 5))
+    assert order.end(0) and order.end(1) and order.flush()
+    assert sorted(sent) == sorted([f"1:{3600 + k}" for k in range(25)] + [f"0:{k}" for k in range(5)])
+    assert len(said) == 1 and "web1 has delivered no line yet; web2's hits are sent" in said[0] and "more than 10 held" in said[0]
+    assert order.late == 5  # web1's hits came after web2's later ones had to go

@@ -228,7 +228,6 @@ class Importer:
             self._check_interrupted()
             if self._order is not None:
                 self._order.flush()
-                self.stats.late = self._order.late
             if self._lanes is not None:
                 self._lanes.close()
             self._check_interrupted()  # the lanes dropped what was left once asked to stop
@@ -258,6 +257,8 @@ class Importer:
                 raise Interrupted(self.interrupted) from None  # a retry cut short by the stop, say
             raise
         finally:
+            if self._order is not None:  # a stopped run's summary counts them too
+                self.stats.late = self._order.late
             if executor is not None:
                 shutdown(executor, window)
             sender.close()

@@ -154,10 +154,11 @@ class InOrder:
                 f"{ahead}: more than {skew.window:,} hits within --lateness; its disorder is put back in order over "
                 f"{skew.lag:,.0f} s only, older hits are sent late"
             )
-        lag = "has not started yet" if math.isinf(skew.lag) else f"is {skew.lag:,.0f} s behind"
+        behind = self._name(skew.behind)
+        lag = "has delivered no line yet" if math.isinf(skew.lag) else f"is {skew.lag:,.0f} s behind {ahead}"
         return (
-            f"{self._name(skew.behind)} {lag} {ahead}; {ahead}'s hits are sent without waiting for it (more than "
-            f"{skew.window:,} held), so its hits older than those are sent late"
+            f"{behind} {lag}; {ahead}'s hits are sent without waiting for it (more than {skew.window:,} held), so "
+            f"{behind}'s hits older than those are sent late"
         )
 
     def _name(self, source: int) -> str:
