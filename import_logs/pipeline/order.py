@@ -132,10 +132,9 @@ class InOrder:
                 self.merge.idle(source)
         return self._out(self.merge.pop_ready())
 
-    def flush(self, before: float = math.inf) -> bool:
-        """Everything older than ``before`` goes (at the end of the run, every hit; ``--follow``: what waited
-        longer than the flush interval)."""
-        return self._out(self.merge.flush(before))
+    def flush(self) -> bool:
+        """Every hit held goes, in order (the end of the run)."""
+        return self._out(self.merge.flush())
 
     def waiting_for(self) -> int | None:
         return self.merge.holding()
