@@ -13,6 +13,12 @@ FakeMatomo
   kept in ``bot_requests`` when its user agent is an AI assistant's and discarded otherwise (no visit either way);
   ``bots_tracked`` says whether the answer counts them in ``tracked``. An older Matomo ignores ``recMode``: the
   request becomes a visit, which is why the importer must never send it there.
+  Matomo's fingerprint salt (``core/Tracker/FingerprintSalt.php``): each stored hit gets the salt of its site and
+  day (``cdt`` in the site's ``timezones`` entry, UTC by default), in ``fingerprints`` (visitor address, site,
+  day, salt) for each hit stored. A request that meets a day
+  with no salt makes one and stores it when it ends (its bulk transaction commits), ``salt_window`` seconds later;
+  a request under way meanwhile does not see it and makes its own, which overwrites the first (``Option::set``):
+  the visitors of the two requests then have two fingerprints, and Matomo two visits for each.
 * ``POST /index.php``: the Reporting API (form body, ``{"result": "error"}`` with HTTP 200 when it refuses):
   ``UsersManager.createAppSpecificTokenAuth``, ``API.getMatomoVersion``, ``SitesManager.getSiteFromId``,
   ``SitesManager.getSitesIdFromSiteUrl``, ``SitesManager.addSite`` (super user only).
@@ -26,6 +32,7 @@ FakePirsch
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
@@ -73,6 +80,13 @@ class FakeMatomo(_Fake):
         self.version = "5.2.0"
         self.bot_requests: list[dict[str, str]] = []
         self.bots_tracked = True
+        #: site id → its time zone, as SitesManager.getSiteFromId gives it (UTC when absent).
+        self.timezones: dict[str, str] = {}
+        #: (site, day) → the fingerprint salt stored (committed) for it; and how long a request that makes one
+        #: takes to commit it.
+        self.salts: dict[tuple[str, str], str] = {}
+        self.salt_window = 0.0
+        self.fingerprints: list[tuple[str, str, str, str]] = []
 
     def records_bots(self) -> bool:
         major, minor = (int(part) for part in self.version.split(".")[:2])
@@ -137,14 +151,36 @@ class FakeMatomo(_Fake):
             if hit.get("cip") and access not in ("write", "super"):
                 return 400, {"status": "error", "message": "cip: requires &token_auth with write permission"}
             stored.append(hit)
+        salted, made = self._salt(stored)
+        if made:
+            time.sleep(self.salt_window)  # the transaction is still open: nobody else sees the new salts
+            with self.lock:
+                self.salts.update(made)
         with self.lock:
             drops = min(self.silent_drops, len(stored))
             self.silent_drops -= drops
             kept = stored[: len(stored) - drops]
+            self.fingerprints.extend(salted[: len(kept)])
             self.hits.extend(kept)
             self.invalid.extend(hits[i] for i in invalid)
         tracked = len(kept) + (bots if self.bots_tracked else 0)
         return 200, {"status": "success", "tracked": tracked, "invalid": len(invalid), "invalid_indices": invalid}
+
+    def _salt(self, stored: list[dict[str, str]]) -> tuple[list[tuple[str, str, str, str]], dict[tuple[str, str], str]]:
+        """Each hit's (visitor, site, day, salt): the salt this request reads, or makes; and the salts it made."""
+        made: dict[tuple[str, str], str] = {}
+        salted = []
+        for hit in stored:
+            site, cdt = hit.get("idsite", ""), hit.get("cdt")
+            when = datetime.fromisoformat(cdt) if cdt else datetime.now(timezone.utc)
+            day = when.replace(tzinfo=timezone.utc).astimezone(_zone(self.timezones.get(site, "UTC")))
+            key = (site, day.strftime("%Y-%m-%d"))
+            with self.lock:
+                salt = self.salts.get(key)
+            if salt is None:
+                salt = made.setdefault(key, secrets.token_hex(8))
+            salted.append((hit.get("cip", ""), *key, salt))
+        return salted, made
 
     # --- the Reporting API ---------------------------------------------------------------------------------
 
@@ -176,7 +212,8 @@ class FakeMatomo(_Fake):
             site = form.get("idSite", "")
             if site not in self.sites:
                 return error(f"An unexpected website was found in the request: website id was set to '{site}' .")
-            return 200, {"idsite": site, "name": site, "main_url": self.sites[site]}
+            zone = self.timezones.get(site, "UTC")
+            return 200, {"idsite": site, "name": site, "main_url": self.sites[site], "timezone": zone}
         if method == "SitesManager.getSitesIdFromSiteUrl":
             host = urlsplit(form.get("url", "")).hostname or form.get("url", "")
             return 200, [{"idsite": i} for i, url in self.sites.items() if urlsplit(url).hostname == host]
@@ -244,6 +281,16 @@ class FakePirsch(_Fake):
         with self.lock:
             self.hits.extend(hits)
         return 200, None
+
+
+def _zone(name: str) -> Any:
+    if name.startswith("UTC") and len(name) > 3:
+        return timezone(timedelta(hours=float(name[3:])))
+    if name == "UTC":
+        return timezone.utc
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 def _handler(fake: _Fake) -> type[BaseHTTPRequestHandler]:

@@ -117,6 +117,11 @@ class Sender(Protocol):
         """A new site for a host (--add-sites-new-hosts); its id."""
         ...
 
+    def site_zone(self, site: str) -> str | None:
+        """The site's time zone as the tracker names it, where it keeps something per site and day that
+        concurrent requests must not each create (Matomo's fingerprint salt); else None. From a lane's thread."""
+        ...
+
     def abort(self) -> None:
         """End the requests under way now: the import stops and will not wait for them (from the main thread,
         maybe a signal handler, while lanes send: it takes no lock). What they carried counts as in flight."""

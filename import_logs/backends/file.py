@@ -49,6 +49,9 @@ class FileSender:
     def create_site(self, host: str) -> str:
         return host
 
+    def site_zone(self, site: str) -> str | None:
+        return None
+
     def send(self, batch: Batch) -> SendResult | None:
         if self.stream is None:
             return None

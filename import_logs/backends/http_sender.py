@@ -88,6 +88,10 @@ class HttpSender:
             self._say(f"tracker answered HTTP {response.status_code}: {excerpt(response, 300)}")
         return response
 
+    def site_zone(self, site: str) -> str | None:
+        """None: the tracker keeps nothing per site and day that concurrent requests could each create."""
+        return None
+
     def abort(self) -> None:
         """End the tracking requests under way now (the import stops; see :meth:`Poster.abort`)."""
         if isinstance(self.poster, Poster):

@@ -16,6 +16,7 @@ the sites.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -63,6 +64,9 @@ class MatomoSender(HttpSender):
         self._token: Secret | None = b.token_auth
         #: AI assistants' requests go in Matomo's bot mode (found out by ``prepare``).
         self._bot_mode = False
+        #: site → its time zone (``site_zone``), asked once per run.
+        self._zones: dict[str, str] = {}
+        self._zones_lock = threading.Lock()
 
     def check(self, config: Config) -> None:
         b = config.backend
@@ -165,6 +169,8 @@ class MatomoSender(HttpSender):
             if isinstance(site, list):
                 site = site[0] if site else {}
             main_url = str(site.get("main_url") or "") if isinstance(site, dict) else ""
+            if isinstance(site, dict):
+                self._zones[b.idsite] = str(site.get("timezone") or "UTC")
         else:
             self.call("API.getMatomoVersion")  # a refused token stops here, before any line is read
         if not b.replay_tracking:
@@ -220,6 +226,21 @@ class MatomoSender(HttpSender):
         """``SitesManager.addSite`` (needs a super user's token)."""
         created = self.call("SitesManager.addSite", siteName=host, **{"urls[0]": f"https://{host}"})
         return str(created.get("value") if isinstance(created, dict) else created)
+
+    def site_zone(self, site: str) -> str | None:
+        """The site's time zone (``Europe/Paris``, ``UTC+5.5``): Matomo salts its visitors' fingerprints per site and
+        per day in that zone (see :mod:`~import_logs.pipeline.newdays`). UTC when the site cannot be read."""
+        with self._zones_lock:
+            if site not in self._zones:
+                try:
+                    found = self.call("SitesManager.getSiteFromId", idSite=site)
+                except (AuthError, ServerError):
+                    found = None
+                if isinstance(found, list):
+                    found = found[0] if found else None
+                zone = found.get("timezone") if isinstance(found, dict) else None
+                self._zones[site] = str(zone) if zone else "UTC"
+            return self._zones[site]
 
     # --- tracking -----------------------------------------------------------------------------------------
 

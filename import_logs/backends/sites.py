@@ -45,6 +45,10 @@ class SiteMap:
             self._on_event(Notice(f"created site {site} for {key} (--add-sites-new-hosts)"))
         return None if site is None else site_text(site)
 
+    def site(self, key: str) -> str:
+        """The site already put into the requests of this host ("" for a host with no site: none are sent)."""
+        return self._sites.get(key) or ""
+
     def put(self, hits: Hits) -> Hits:
         """Each hit's site in place of the placeholder; hits of hosts with no site are counted and left out."""
         sites = self._sites

@@ -16,12 +16,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
 
 from import_logs.backends import Batch, Sender, SendResult, open_sender
+from import_logs.backends.registry import backend
 from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
 from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
 from import_logs.events import Change, Event, EventSink, LineRejected, Notice, Progress, SourceEvent, ignore
+from import_logs.hits import Hits
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.choose import forced_format
@@ -29,6 +31,7 @@ from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
+from import_logs.pipeline.newdays import NewDays, zone
 from import_logs.pipeline.order import InOrder
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
@@ -164,6 +167,22 @@ class Importer:
             self._run(forced)
         return self.stats
 
+    def _new_days(self, sender: Sender, idsite: str) -> NewDays | None:
+        """With several lanes to a tracker that salts fingerprints per site and day: the gate of new days."""
+        if self.config.backend.recorders < 2 or not backend(self.config.backend.name).new_day_alone:
+            return None
+        site_map = self._sites
+
+        def sites_of(hits: Hits) -> list[str]:
+            if site_map is None or not hits.keys:
+                return [idsite]
+            keys = hits.keys
+            if keys.count(keys[0]) == len(keys):
+                return [site_map.site(keys[0])]
+            return [site_map.site(key) for key in keys]
+
+        return NewDays(sites_of, lambda site: zone(sender.site_zone(site)))
+
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
         # The sender checks its options (--url, the credentials) before any process starts: a pool started and
@@ -195,6 +214,7 @@ class Importer:
                     self.stats.files,
                     pause=c.http.sleep_between,
                     on_failed=self.on_failed,
+                    new_days=self._new_days(sender, spec.idsite),
                 )
             self._planner = Planner(
                 c,

@@ -22,6 +22,7 @@ from operator import itemgetter
 from import_logs.backends import Batch, SendResult
 from import_logs.errors import ImportLogsError, WorkerError
 from import_logs.hits import Hits
+from import_logs.pipeline.newdays import NewDays
 
 #: Batches waiting per lane, beyond the one being sent.
 QUEUE_DEPTH = 2
@@ -59,6 +60,7 @@ class Lanes:
         *,
         pause: float = 0.0,
         on_failed: Callable[[Batch, ImportLogsError], None] | None = None,
+        new_days: NewDays | None = None,
     ) -> None:
         self.count = max(1, count)
         #: --sleep-between-requests-ms: each lane waits this long before each request.
@@ -70,6 +72,8 @@ class Lanes:
         self._on_failed = on_failed
         self._stop = stop
         self._names = names
+        #: With several lanes, the first request of each new (site, day) goes alone (see :mod:`newdays`).
+        self._new_days = new_days if self.count > 1 else None
         self._queues: list[queue.Queue[Batch | None]] = [queue.Queue(QUEUE_DEPTH) for _ in range(self.count)]
         self._pending = [_Pending() for _ in range(self.count)]
         #: visitor → [lane, hits not yet confirmed]; and per lane, its hits not yet confirmed.
@@ -227,8 +231,14 @@ class Lanes:
                 continue
             if self.pause and self._stop.wait(self.pause):
                 continue
+            gate = self._new_days
+            claimed = gate.enter(batch.hits, self._stopping) if gate is not None else frozenset()
+            if claimed is None:
+                continue
+            accepted = False
             try:
                 self._on_sent(batch, self._send(batch))
+                accepted = True
             except ImportLogsError as exc:
                 self._fail(exc, batch)
                 continue
@@ -237,7 +247,13 @@ class Lanes:
                 error = WorkerError(f"lane {lane} failed on the batch starting at {path}:{lineno}: {exc!r}")
                 self._fail(error, batch)
                 continue
+            finally:
+                if gate is not None:
+                    gate.leave(claimed, accepted)
             self._confirm(lane, batch)
+
+    def _stopping(self) -> bool:
+        return self.failed.is_set() or self._stop.is_set()
 
     def _confirm(self, lane: int, batch: Batch) -> None:
         """The server has these hits: their visitors may move to another lane once nothing else is pending."""
