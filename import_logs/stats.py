@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -102,16 +102,21 @@ class Stats:
         with self._lock:
             self.maybe_twice += hits
 
-    def count_days(self, hits: Hits, refused: set[int], site: str) -> None:
-        """The hits of a batch the server answered with success, by site and day (less those it refused)."""
+    def count_days(
+        self, hits: Hits, refused: set[int], site: str, day: Callable[[str, float], str] | None = None
+    ) -> None:
+        """The hits of a batch the server answered with success, by site and day (less those it refused): the
+        day of ``day(site or host, time)`` where the tracker counts days in each site's time zone, else UTC's."""
         keys, times = hits.keys, hits.times
         counted: Counter[tuple[str, str]] = Counter()
-        if times and not keys and not refused and int(min(times) // 86400) == int(max(times) // 86400):
-            counted[(site, _day(times[0]))] = len(times)  # one site, one day: the usual batch
+        day_of = day or _utc_day
+        if times and not keys and not refused and day_of(site, min(times)) == day_of(site, max(times)):
+            counted[(site, day_of(site, times[0]))] = len(times)  # one site, one day: the usual batch
         else:
             for k, t in enumerate(times):
                 if k not in refused:
-                    counted[(keys[k] if keys else site, _day(t))] += 1
+                    key = keys[k] if keys else site
+                    counted[(key, day_of(key, t))] += 1
         with self._lock:
             self.per_site_day.update(counted)
 
@@ -183,6 +188,10 @@ def _per_site_day(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]
 
 #: UTC day of a Unix day number (the same few days repeat for every hit of an import).
 _DAYS: dict[int, str] = {}
+
+
+def _utc_day(site: str, t: float) -> str:
+    return _day(t)
 
 
 def _day(t: float) -> str:

@@ -5,19 +5,21 @@ transaction (tests/fake_others.py)."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import run_cli
 from fake_others import FakeMatomo
 
 from import_logs.hits import Hits
-from import_logs.pipeline.newdays import NewDays, zone
+from import_logs.pipeline.newdays import NewDays, SiteDays, zone
 
 DAY = 86400.0
 T0 = datetime(2024, 3, 30, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -30,7 +32,7 @@ def gate(zones: dict[str, str] | None = None) -> NewDays:
         asked.append(site)
         return zone((zones or {}).get(site))
 
-    days = NewDays(lambda hits: hits.keys or ["1"], zone_of)  # type: ignore[arg-type]
+    days = NewDays(lambda hits: hits.keys or ["1"], SiteDays(zone_of))  # type: ignore[arg-type]
     days.asked = asked  # type: ignore[attr-defined]
     return days
 
@@ -146,7 +148,7 @@ def _log(path: Path, seed: int, hosts: bool = False) -> list[tuple[str, int]]:
     return [(ip, int(t.timestamp())) for t, ip, _ in reqs]
 
 
-@pytest.mark.parametrize(("recorders", "by_host"), [(4, False), (8, False), (4, True)])
+@pytest.mark.parametrize(("recorders", "by_host"), [(1, True), (4, False), (8, False), (4, True)])
 def test_many_recorders_give_matomo_the_visits_of_one(tmp_path: Path, recorders: int, by_host: bool) -> None:
     """One site (--idsite) in India's time zone; or two sites found by host name, the other in New York's."""
     want = _log(tmp_path / "access.log", recorders, hosts=by_host)
@@ -160,6 +162,7 @@ def test_many_recorders_give_matomo_the_visits_of_one(tmp_path: Path, recorders:
             "--no-state",
             f"--recorders={recorders}",
             "--recorder-max-payload-size=8",
+            f"--summary-json={tmp_path / 'summary.json'}",
             str(tmp_path / "access.log"),
             cwd=tmp_path,
             env={"IMPORT_LOGS_TOKEN_AUTH": "secret-token"},
@@ -174,3 +177,12 @@ def test_many_recorders_give_matomo_the_visits_of_one(tmp_path: Path, recorders:
     split = {key: found for key, found in salts.items() if len(found) > 1}
     assert not split, f"{len(split)} of {len(salts)} visitor-days with two fingerprints, e.g. {next(iter(split))}"
     assert {(site, day) for _, site, day in salts} >= {("1", "2024-02-10"), ("1", "2024-02-11"), ("1", "2024-02-12")}
+    # The days the summary lists are the site's (what Matomo's core:invalidate-report-data is given).
+    zones = {"1": timezone(timedelta(hours=5.5)), "2": ZoneInfo("America/New_York")}
+    expected: dict[str, Counter[str]] = defaultdict(Counter)
+    for ip, t in want:
+        site = "2" if by_host and int(ip.rsplit(".", 1)[1]) % 2 == 0 else "1"
+        key = {"1": "www.example.com", "2": "shop.example.com"}[site] if by_host else "1"
+        expected[key][datetime.fromtimestamp(t, zones[site]).strftime("%Y-%m-%d")] += 1
+    figures = json.loads((tmp_path / "summary.json").read_text())
+    assert figures["sent_per_site_day"] == {key: dict(days) for key, days in expected.items()}

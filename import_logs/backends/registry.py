@@ -43,9 +43,10 @@ class Backend:
     #: ... else when --url contains one of these, or --client-secret starts with ``key_prefix`` (an access key).
     url_marks: tuple[str, ...] = ()
     key_prefix: str | None = None
-    #: The tracker keeps something per site and day that two concurrent requests would each create (Matomo's
-    #: fingerprint salt): with several lanes, the first request of each new (site, day) goes alone.
-    new_day_alone: bool = False
+    #: The tracker counts a site's days in the site's time zone (``Sender.site_zone``), and makes something per site
+    #: and day that two concurrent requests would each make (Matomo's fingerprint salt): the summary's days are the
+    #: site's, and with several lanes the first request of each new (site, day) goes alone.
+    site_days: bool = False
 
     def tracker(self, given: str | None) -> str:
         """The tracker's path: --tracker-endpoint-path (``given``) where it applies, else the backend's."""
@@ -86,7 +87,7 @@ REGISTRY: dict[str, Backend] = {
             "import_logs.backends.matomo_encode:MatomoEncoder",
             "import_logs.backends.matomo:MatomoSender",
             implied_by=("--token-auth", "--login", "--config"),
-            new_day_alone=True,
+            site_days=True,
         ),
         Backend(
             "pirsch",

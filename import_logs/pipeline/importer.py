@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import BinaryIO, TextIO
 
@@ -31,7 +32,7 @@ from import_logs.pipeline.groups import check_identity
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
-from import_logs.pipeline.newdays import NewDays, zone
+from import_logs.pipeline.newdays import NewDays, SiteDays, zone
 from import_logs.pipeline.order import InOrder
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
@@ -85,6 +86,8 @@ class Importer:
         self._uncertain = False
         #: Sites by host name (no --idsite): set once the sender says so.
         self._sites: SiteMap | None = None
+        #: The day of a hit as the tracker counts it (site or host, time) when not UTC's (Matomo: the site's time zone).
+        self._day_of: Callable[[str, float], str] | None = None
 
     def on_event(self, event: Event) -> None:
         """Every event of the run goes out here: those about a source are counted too (``/metrics``)."""
@@ -167,11 +170,19 @@ class Importer:
             self._run(forced)
         return self.stats
 
-    def _new_days(self, sender: Sender, idsite: str) -> NewDays | None:
-        """With several lanes to a tracker that salts fingerprints per site and day: the gate of new days."""
-        if self.config.backend.recorders < 2 or not backend(self.config.backend.name).new_day_alone:
+    def _site_days(self, sender: Sender, idsite: str) -> NewDays | None:
+        """A tracker that counts days per site, in the site's time zone: each hit's day for the summary; and with
+        several lanes, the gate that sends the first request of each new (site, day) alone."""
+        if not backend(self.config.backend.name).site_days:
             return None
         site_map = self._sites
+        days = SiteDays(lambda site: zone(sender.site_zone(site)))
+        if site_map is None:
+            self._day_of = days.day
+        else:
+            self._day_of = lambda key, t: days.day(site_map.site(key), t)
+        if self.config.backend.recorders < 2:
+            return None
 
         def sites_of(hits: Hits) -> list[str]:
             if site_map is None or not hits.keys:
@@ -181,7 +192,7 @@ class Importer:
                 return [site_map.site(keys[0])]
             return [site_map.site(key) for key in keys]
 
-        return NewDays(sites_of, lambda site: zone(sender.site_zone(site)))
+        return NewDays(sites_of, days)
 
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config
@@ -214,7 +225,7 @@ class Importer:
                     self.stats.files,
                     pause=c.http.sleep_between,
                     on_failed=self.on_failed,
-                    new_days=self._new_days(sender, spec.idsite),
+                    new_days=self._site_days(sender, spec.idsite),
                 )
             self._planner = Planner(
                 c,
@@ -322,7 +333,7 @@ class Importer:
                 )
         self.stats.add_sent(len(batch.items), rejected, dropped, result.maybe_twice if result is not None else 0)
         refused = {index for index, _ in result.rejected} if result is not None else set()
-        self.stats.count_days(batch.hits, refused, self.config.backend.idsite or "")
+        self.stats.count_days(batch.hits, refused, self.config.backend.idsite or "", self._day_of)
         if self.ledger is not None:
             self.ledger.accept(batch.refs)
 

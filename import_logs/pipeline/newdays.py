@@ -45,26 +45,45 @@ def zone(name: str | None) -> tzinfo:
         return timezone.utc
 
 
+#: Every time zone's day starts on a multiple of 15 minutes of UTC (Nepal's +05:45, Chatham's +12:45).
+_QUARTER = 900
+
+
+class SiteDays:
+    """The day of a hit as the tracker counts it: in its site's time zone, asked once per site (``zone_of``)."""
+
+    def __init__(self, zone_of: Callable[[str], tzinfo]) -> None:
+        self._zone_of = zone_of
+        self._zones: dict[str, tzinfo] = {}
+        #: (site, quarter of an hour since the epoch) → the day.
+        self._days: dict[tuple[str, int], str] = {}
+
+    def day(self, site: str, t: float) -> str:
+        quarter = int(t // _QUARTER)
+        try:
+            return self._days[site, quarter]
+        except KeyError:
+            pass
+        try:
+            tz = self._zones[site]
+        except KeyError:
+            tz = self._zones[site] = self._zone_of(site)
+        day = self._days[site, quarter] = datetime.fromtimestamp(quarter * _QUARTER, tz).strftime("%Y-%m-%d")
+        return day
+
+
 class NewDays:
     """Which (site, day) pairs a batch carries, and the gate that lets the first request of each go alone."""
 
-    def __init__(self, sites_of: Callable[[Hits], list[str]], zone_of: Callable[[str], tzinfo]) -> None:
+    def __init__(self, sites_of: Callable[[Hits], list[str]], days: SiteDays) -> None:
         #: Each hit's site (one list entry per hit, or a single entry when all hits are of one site).
         self._sites_of = sites_of
-        self._zone_of = zone_of
-        self._zones: dict[str, tzinfo] = {}
+        self._day = days.day
         self._cond = threading.Condition()
         #: Pairs some accepted request carried (Matomo has their salt).
         self._known: set[Key] = set()
         #: Pairs carried by a request under way, not yet accepted.
         self._held: set[Key] = set()
-
-    def _day(self, site: str, t: float) -> str:
-        try:
-            tz = self._zones[site]
-        except KeyError:
-            tz = self._zones[site] = self._zone_of(site)
-        return datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d")
 
     def keys(self, hits: Hits) -> set[Key]:
         """The (site, day) pairs of these hits, each day in its site's time zone."""
