@@ -4,6 +4,7 @@ over 2 and 8 files (each request to one server at random, each file in its own o
 
     python bench/merge.py --lines 500000 --repeat 3
     python bench/merge.py --lines 500000 --repeat 3 --against 5a6c3d1   # one file: this tree against REV
+    python bench/merge.py --lines 500000 --repeat 3 --against 5a6c3d1 --every-case   # 1, 2 and 8 files
 
 Prints lines/s, CPU-seconds per million lines (all processes, and the importer's own) and peak memory, the
 median of the runs; the trees take turns within each repetition (the machine's speed drifts).
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--against", metavar="REV")
+    parser.add_argument("--every-case", action="store_true", help="compare 2 and 8 files against REV too")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -66,7 +68,7 @@ def main() -> None:
             for _ in range(opts.repeat):
                 for case, inputs in cases.items():
                     for name, tree in trees.items():
-                        if name != "this tree" and case != "1 file":
+                        if name != "this tree" and case != "1 file" and not opts.every_case:
                             continue
                         rows.setdefault((case, name), []).append(run(inputs, work, tree))
         finally:

@@ -165,17 +165,21 @@ class InOrder:
 
 
 def gather(released: list[tuple[Hits, int]]) -> Hits:
-    """The released hits as one :class:`Hits`, in their order: runs of one block's hits taken at once."""
+    """The released hits as one :class:`Hits`, in their order. The logs of several servers interleave hit by hit,
+    so the blocks they come from are put end to end (each column extended at C speed) and the hits taken from
+    there by position, column by column, rather than a run at a time."""
     first = released[0][0]
     if len(released) == len(first) and released[-1][0] is first and all(k == i for i, (_, k) in enumerate(released)):
         return first  # one whole block, in its order: nothing to copy
-    out = Hits()
-    run: list[int] = []
-    current = first
+    arena = Hits()
+    offsets: dict[int, int] = {}
+    at = offsets.get
+    positions: list[int] = []
+    add = positions.append
     for hits, k in released:
-        if hits is not current:
-            out.extend(current.select(run))
-            current, run = hits, []
-        run.append(k)
-    out.extend(current.select(run))
-    return out
+        offset = at(id(hits))
+        if offset is None:
+            offset = offsets[id(hits)] = len(arena)
+            arena.extend(hits)
+        add(offset + k)
+    return arena.select(positions)
