@@ -23,7 +23,8 @@ from import_logs.events import Notice
 from import_logs.pipeline.order import logs_of, side_by_side
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.worker import process_block
-from import_logs.sources.files import Block, Source, resolve_inputs
+from import_logs.sources.files import Block, resolve_inputs
+from import_logs.sources.kinds import FileSource, Source
 from import_logs.sources.marks import Control, Ended
 from import_logs.sources.rotation import is_live, oldest_first, rotated_copies, rotation
 from import_logs.stats import Stats
@@ -110,9 +111,9 @@ def test_a_gzipped_copy_is_resumed_where_the_plain_file_stopped(tmp_path: Path) 
 
 def test_side_by_side_reads_a_logs_files_in_turn_and_the_logs_as_the_merge_asks() -> None:
     sources = [
-        Source(0, "/l/a.log.1", "/l/a.log.1", None, 1),
-        Source(1, "/l/a.log", "/l/a.log", None, 1),
-        Source(2, "/l/b.log", "/l/b.log", None, 1),
+        FileSource(0, "/l/a.log.1", "/l/a.log.1", None, 1),
+        FileSource(1, "/l/a.log", "/l/a.log", None, 1),
+        FileSource(2, "/l/b.log", "/l/b.log", None, 1),
     ]
     opened: list[int] = []
     wanted: deque[int] = deque([2, 0, 2, 1, 2])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from import_logs.checkpoint.resume import plan
 from import_logs.checkpoint.state import Entry, StateFile
-from import_logs.sources.files import Source
+from import_logs.sources.kinds import FileSource
 
 PACKAGE = Path(__file__).resolve().parent.parent / "import_logs"
 FIELDS = set(Entry.__dataclass_fields__)
@@ -66,7 +66,7 @@ def test_a_snapshot_taken_while_planning_saves_every_entry_whole(tmp_path: Path)
         try:
             for _ in range(5):
                 for n, log in enumerate(logs):
-                    source = Source(n, str(log), str(log), None, log.stat().st_size)
+                    source = FileSource(n, str(log), str(log), None, log.stat().st_size)
                     plan(state, source, force=True, claimed=set())
                 for entry in state.entries:
                     state.update(entry, offset=200, line=10, acked=[12, 13])

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from import_logs.checkpoint.state import FINGERPRINT_BYTES, Entry, StateFile
-from import_logs.sources.files import Source, open_stream
+from import_logs.sources.kinds import FileSource
 
 #: A plain file modified more recently than this may be half-way through writing its last line.
 SETTLE_SECONDS = 60.0
@@ -34,8 +34,8 @@ class Resume:
     notes: list[str] = field(default_factory=list)
 
 
-def read_head(source: Source) -> bytes:
-    stream = open_stream(source, None)
+def read_head(source: FileSource) -> bytes:
+    stream = source.open()
     try:
         return stream.read(FINGERPRINT_BYTES)
     finally:
@@ -44,18 +44,17 @@ def read_head(source: Source) -> bytes:
 
 def plan(
     state: StateFile,
-    source: Source,
+    source: FileSource,
     *,
     force: bool,
     claimed: set[int],
     head: bytes | None = None,
     stat: os.stat_result | None = None,
 ) -> Resume:
-    """Where to read ``source`` (a file, not stdin); ``claimed`` holds the entries this run already reads.
+    """Where to read ``source``; ``claimed`` holds the entries this run already reads.
 
     A followed file gives its ``head`` and ``stat`` read through its open descriptor (its path may be another
     file by now)."""
-    assert source.path is not None
     if head is None:
         head = read_head(source)
     if not head:
@@ -66,7 +65,7 @@ def plan(
     if entry is not None and id(entry) in claimed:
         return Resume(nothing=f"the same content as another file of this run ({entry.path})")
     if entry is None:
-        entry = state.add(head, source.path, compressed=bool(source.compression))
+        entry = state.add(head, source.path, compressed=source.compressed)
     claimed.add(id(entry))
     resume = Resume(entry=entry)
     previous_path = entry.path
@@ -76,7 +75,7 @@ def plan(
         dev=stat.st_dev,
         inode=stat.st_ino,
         size=stat.st_size,
-        compressed=bool(source.compression),
+        compressed=source.compressed,
     )
     state.grow(entry, head)
     if force:
@@ -84,14 +83,14 @@ def plan(
         return resume
     if previous_path != source.path and entry.offset:
         resume.notes.append(f"{source.path}: continues {previous_path} from line {entry.line + 1} (rotated)")
-    if not source.compression and entry.offset > stat.st_size:
+    if not source.compressed and entry.offset > stat.st_size:
         resume.notes.append(f"{source.path}: shorter than when last imported; importing it from the start")
         state.restart(entry)
     resume.offset, resume.line, resume.acked = entry.offset, entry.line, frozenset(entry.acked)
     if entry.done:
         resume.nothing = "already imported"
         return resume
-    if not source.compression:
+    if not source.compressed:
         resume.end = complete_end(source.path, stat.st_size, stat.st_mtime)
         if resume.offset >= resume.end:
             resume.nothing = "no new lines"

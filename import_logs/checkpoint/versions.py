@@ -12,7 +12,7 @@ import hashlib
 
 from import_logs.checkpoint.state import Entry, StateFile
 from import_logs.errors import CorruptInputError
-from import_logs.sources.files import ByteStream
+from import_logs.sources.compressed import ByteStream
 from import_logs.sources.heads import open_body
 from import_logs.sources.objects import ObjectRef, ObjectStream
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from import_logs.config import W3COptions
 from import_logs.errors import FormatError
 from import_logs.parsing.formats import FormatDef, check_regex
-from import_logs.sources.files import Source, open_stream
+from import_logs.sources.kinds import Source
 
 #: Every field matches at least one character (W3C writes "-" for an empty one): a field that could match nothing
 #: between two ``\s+`` lets a run of blanks be cut in many ways, and the regex backtracks polynomially over it.
@@ -123,7 +123,7 @@ def cut_at_fields(offset: int, data: bytes) -> Iterator[tuple[int, bytes, list[s
 
 def fields_before(source: Source, offset: int) -> list[str] | None:
     """The last ``#Fields:`` line in the first ``offset`` bytes of a source."""
-    stream = open_stream(source, None)
+    stream = source.open()
     found: list[str] | None = None
     carry = b""
     try:

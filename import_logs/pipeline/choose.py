@@ -11,7 +11,7 @@ from import_logs.parsing.formats import FormatDef, get_format, load_format_file,
 from import_logs.parsing.hit import reads_any
 from import_logs.parsing.w3c import build as build_w3c
 from import_logs.parsing.w3c import fields_before, header_fields
-from import_logs.sources.files import Source
+from import_logs.sources.kinds import Source
 
 
 def forced_format(config: Config) -> FormatDef | None:
@@ -34,7 +34,7 @@ def format_for(config: Config, source: Source, lines: list[str], forced: FormatD
     if fmt.kind != "w3c" and not (fmt.comments and offset):
         return check_forced(config, fmt, source, lines) if forced else fmt
     fields = header_fields(lines, w3c)
-    if offset and source.path is not None:  # resuming: the last #Fields: before the checkpoint
+    if offset and source.reopens:  # resuming: the last #Fields: before the checkpoint
         fields = fields_before(source, offset) or fields
     if fields is None:
         raise FormatError(

@@ -39,7 +39,8 @@ from import_logs.pipeline.pool import results, shutdown, start_workers
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
-from import_logs.sources.files import Source, resolve_inputs
+from import_logs.sources.files import resolve_inputs
+from import_logs.sources.kinds import Source
 from import_logs.sources.marks import Control, Ended
 from import_logs.sources.objects import ObjectPattern, is_object_url
 from import_logs.sources.restart import await_logs
@@ -127,7 +128,7 @@ class Importer:
                 "reads only the new objects), and follow the local files in a service of their own."
             )
         self.stats.files = [s.name for s in self.sources]
-        stdin = any(s.path is None and s.stream is None for s in self.sources)
+        stdin = any(s.stdin for s in self.sources)
         if c.follow.enabled and stdin and len(self.sources) > 1:
             raise ConfigError(
                 "--follow reads standard input until it ends, so no file could come after it. Follow standard "
@@ -455,7 +456,7 @@ class Importer:
             self.ledger.add_block(src, r.start, r.end, base, r.lines, hits.lines, m.done_before)
         if self._order is not None and hits and not self._order.add(src, hits):
             return False
-        if run.source.compression is None and not run.compressed:
+        if not run.source.compressed and not run.compressed:
             self._bytes_merged += r.end - r.start
         done = planner.bytes_skipped + self._bytes_merged + planner.compressed_read()
         self.on_event(Progress(stats.lines, stats.kept, stats.sent, done, self._bytes_total + planner.bytes_listed))

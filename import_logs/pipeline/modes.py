@@ -14,8 +14,9 @@ from import_logs.config import Config
 from import_logs.errors import ConfigError, ImportLogsError
 from import_logs.parsing.detect import detect
 from import_logs.pipeline.choose import forced_format
-from import_logs.sources.files import Source, compression_of, open_stream, resolve_inputs, stream_blocks
+from import_logs.sources.files import compression_of, resolve_inputs, stream_blocks
 from import_logs.sources.heads import head_lines
+from import_logs.sources.kinds import FileSource
 
 
 def state_file_for(
@@ -41,8 +42,8 @@ def dump_format(config: Config, stdin: BinaryIO | None = None) -> list[str]:
     fmt = forced_format(config)
     if fmt is None:
         head = None
-        if source.path is None:
-            head = next(stream_blocks(open_stream(source, stdin), config.block_size), (0, b""))[1]
+        if not source.reopens:  # a stream: its first block
+            head = next(stream_blocks(source.open(stdin), config.block_size), (0, b""))[1]
         fmt = detect(head_lines(source, head, encoding=config.formats.encoding), path=source.name)
     if fmt.kind == "json":
         return [f"{source.name}: {fmt.name} (JSON)", *(f"  {group} <- {paths}" for group, paths in fmt.keys)]
@@ -90,7 +91,7 @@ def _head(path: str) -> bytes:
     try:
         if not os.path.isfile(path):
             return b""
-        return read_head(Source(0, path, path, compression_of(path), None))
+        return read_head(FileSource(0, path, path, compression_of(path), None))
     except (OSError, EOFError, ValueError, ImportLogsError):
         return b""
 
@@ -110,7 +111,7 @@ def reset_state(config: Config) -> list[str]:
             state.save(clean=True)
             return said or ["the state holds no file"]
         for source in resolve_inputs(config.inputs):
-            if source.path is None:
+            if not isinstance(source, FileSource):  # a stream has no place in the state
                 continue
             entry = state.match(read_head(source), source.path, 0, 0)
             if entry is None:

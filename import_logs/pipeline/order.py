@@ -17,8 +17,7 @@ from typing import TypeVar
 from import_logs.events import EventSink, Notice
 from import_logs.hits import Hits
 from import_logs.pipeline.timemerge import Skewed, TimeMerge
-from import_logs.sources.files import Source
-from import_logs.sources.rotation import rotation
+from import_logs.sources.kinds import Source
 
 J = TypeVar("J")
 
@@ -28,12 +27,12 @@ WINDOW = 50_000
 OPEN_AT_ONCE = 16
 
 
-def logs_of(sources: list[Source]) -> list[deque[Source]]:
+def logs_of(sources: Sequence[Source]) -> list[deque[Source]]:
     """The sources grouped by log: a log's rotated copies and live file (oldest first, as given) in one chain;
     standard input and streams each alone."""
     chains: dict[str, deque[Source]] = {}
     for source in sources:
-        chains.setdefault(rotation(source.name)[0] if source.path else f"<{source.index}>", deque()).append(source)
+        chains.setdefault(source.log, deque()).append(source)
     return list(chains.values())
 
 

@@ -33,26 +33,23 @@ from import_logs.pipeline.plan_objects import ObjectPlanning
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import WorkContext
+from import_logs.sources.compressed import ByteStream, CheckedStream
 from import_logs.sources.files import (
     HEAD_LIMIT,
     Block,
-    ByteStream,
-    CheckedStream,
     LimitedStream,
-    Source,
     byte_ranges,
     compression_of,
-    open_stream,
     skip_bytes,
     stream_blocks,
 )
 from import_logs.sources.follow import Follower
 from import_logs.sources.growing import growing_blocks
-from import_logs.sources.heads import CrLines, Head, file_head, head_of, inner, line_ends, open_body, sniff, stream_head
+from import_logs.sources.heads import CrLines, Head, file_head, inner, line_ends, sniff, stream_head
+from import_logs.sources.kinds import Done, FileSource, ObjectSource, Source, file_paths
 from import_logs.sources.marks import TICK, Control, Ended
 from import_logs.sources.objects import ObjectPattern, ObjectStream
 from import_logs.sources.restart import unfinished_copies
-from import_logs.sources.rotation import is_live
 from import_logs.stats import Stats
 
 
@@ -124,7 +121,7 @@ class Planner(ObjectPlanning):
                 yield from self._together(list(sources))
             else:
                 for source in list(sources):
-                    if source.path and not source.compression and is_live(source.path):
+                    if isinstance(source, FileSource) and source.live:
                         yield from self._rest_of_copies(source.path, sources)
                         yield from follower.start(source)
                         continue
@@ -150,13 +147,12 @@ class Planner(ObjectPlanning):
         copy compressed (so renamed) while it is looked at is looked for again, once, under its new name."""
         read: set[str] = set()
         for _ in range(2):
-            todo = [
-                c for c in unfinished_copies(live, self.state) if c not in read and all(c != s.path for s in sources)
-            ]
+            taken = file_paths(sources)
+            todo = [c for c in unfinished_copies(live, self.state) if c not in read and c not in taken]
             for copy in todo:
                 read.add(copy)
                 try:
-                    rest = Source(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
+                    rest = FileSource(len(sources), copy, copy, compression_of(copy), os.path.getsize(copy))
                 except FileNotFoundError:
                     continue
                 sources.append(rest)
@@ -176,7 +172,7 @@ class Planner(ObjectPlanning):
         try:
             yield from self._source_jobs(source)
         except CorruptInputError as exc:
-            if source.object is not None:
+            if source.stored:
                 exc = CorruptInputError(exc.path, exc.reason, exc.offset, stored=True)
             self._unreadable(source, exc.reason, str(exc))
         except FileNotFoundError:  # a rotated copy compressed (its plain file removed) as it was opened
@@ -239,15 +235,18 @@ class Planner(ObjectPlanning):
             yield ctx, Block(source.index, at, at + len(piece), data=piece)
 
     def _plan(self, source: Source, head: bytes | None = None, stat: os.stat_result | None = None) -> Resume:
-        if source.object is not None:
-            return self._plan_object(source, source.object)
-        if self.state is not None and source.path is None:
-            self.stats.streams.append(source.name)
-        if self.state is None or source.path is None:
-            return Resume()
-        resume = plan(
-            self.state, source, force=self.config.state.force_reimport, claimed=self._claimed, head=head, stat=stat
-        )
+        """Where a source starts, by its kind: an object by its identity, a file by its content and path; a stream
+        has no place in the state."""
+        match source:
+            case ObjectSource():
+                return self._plan_object(source)
+            case FileSource() if self.state is not None:
+                force = self.config.state.force_reimport
+                resume = plan(self.state, source, force=force, claimed=self._claimed, head=head, stat=stat)
+            case _:
+                if self.state is not None and not source.in_state:
+                    self.stats.streams.append(source.name)
+                return Resume()
         for note in resume.notes:
             self.on_event(SourceEvent(note, source=source.name, change=Change.RESUMED))
         self.stats.already_imported += resume.line
@@ -273,17 +272,14 @@ class Planner(ObjectPlanning):
         stream = None
         ahead: list[tuple[int, bytes]] = []
         blocks: Iterator[tuple[int, bytes]] | None = None
-        head = file_head(source, c.formats.encoding) if source.path is not None else None
-        if source.object is not None and resume.offset:  # its format and W3C fields from its start
-            body = self._bodies[source.index]
-            head = head_of(
-                open_body(source.name, body if isinstance(body, bytes) else body.again())[0], c.formats.encoding
-            )
+        head = file_head(source, c.formats.encoding) if source.reopens else None
+        if source.stored and resume.offset:  # an object resumed: its format and W3C fields from its start
+            head = self._body_head(source)
         try:
-            if source.path is None or source.compression or (head is not None and head.cr):
+            if not source.ranges or (head is not None and head.cr):
                 stream = self._open(source, head)
                 skip_bytes(stream, resume.offset)
-                if c.follow.enabled and source.path is None and _has_fd(stream):
+                if c.follow.enabled and not source.in_state and _has_fd(stream):
                     self.on_event(
                         Notice(
                             "--follow: standard input is read until it ends or the import is stopped; it has no "
@@ -291,7 +287,7 @@ class Planner(ObjectPlanning):
                         )
                     )
                     blocks = growing_blocks(stream, c.block_size, c.follow.poll, self.stop, start=resume.offset)  # type: ignore[arg-type]
-                elif source.path is not None and not source.compression:  # a plain file with CR line ends
+                elif source.ranges:  # a plain file with CR line ends
                     end = resume.end if resume.end is not None else source.size
                     limited = LimitedStream(stream, (end or 0) - resume.offset)
                     blocks = stream_blocks(limited, c.block_size, start=resume.offset)
@@ -302,7 +298,7 @@ class Planner(ObjectPlanning):
                     yield TICK
                     first = next(blocks, None)
                 if first is None and resume.entry is not None and resume.offset:
-                    self._done(resume.entry, bool(source.compression) or source.object is not None)
+                    self._done(resume.entry, source.done is Done.READ_WHOLE)
                     self._nothing(source, "no new lines")
                     return
                 ahead = [first] if first else []
@@ -319,23 +315,22 @@ class Planner(ObjectPlanning):
                 )
             if not head.overlong and (not written or all(line.startswith("#") for line in written)):
                 self._nothing(source, "only W3C headers" if written else "empty")
-                if source.object is not None and resume.entry is not None:
+                if source.stored and resume.entry is not None:
                     self._done(resume.entry, True)  # an object does not grow
                 return
             ctx = self._context(source, lines, resume)
             fmt = ctx.fmt
-            if source.path is not None and not source.compression:
+            if source.ranges:
                 self.bytes_skipped += resume.offset  # the progress starts where the file is resumed
             if blocks is None and fmt.comments:  # W3C: read here, to follow every new #Fields: line
-                assert source.path is not None
-                stream = open_stream(source, None)
+                stream = source.open()
                 skip_bytes(stream, resume.offset)
                 end = resume.end if resume.end is not None else source.size
                 blocks = stream_blocks(
                     LimitedStream(stream, (end or 0) - resume.offset), c.block_size, start=resume.offset
                 )
             if blocks is None:
-                assert source.path is not None and source.size is not None
+                assert isinstance(source, FileSource) and source.size is not None
                 end = resume.end if resume.end is not None else source.size
                 for start, stop in byte_ranges(source.path, end, c.block_size, start=resume.offset):
                     yield ctx, Block(source.index, start, stop, path=source.path)
@@ -351,22 +346,21 @@ class Planner(ObjectPlanning):
                     ctx = job[0]  # a #Fields: line changes the format of the lines after it
                     yield job
         finally:
-            if stream is not None and (source.path is not None or source.stream is not None or source.object):
+            if stream is not None and not source.stdin:
                 stream.close()
 
     def _open(self, source: Source, head: Head | None) -> ByteStream:
         """A source read here: decompressed, with its lone CRs made line ends. A file's head says what it is; a
         stream's (an object's, standard input's) first bytes do, except when standard input is followed."""
-        if source.path is not None:
-            stream = open_stream(source, self.stdin)
+        if source.reopens:
+            stream = source.open(self.stdin)
             cr = head is not None and head.cr
             stream = CrLines(stream) if cr else stream
         else:
-            if source.object is not None:
-                stream, compression = open_body(source.name, self._bodies[source.index])
-                stream = self._read_of[source.index] = Hashing(stream)
+            if source.stored:
+                stream, compression = self._open_body(source)
             else:
-                stream = open_stream(source, self.stdin)
+                stream = source.open(self.stdin)
                 if self.config.follow.enabled and _has_fd(stream):
                     return stream  # read as it comes, through its descriptor
                 stream, compression = sniff(stream, source.name)

@@ -16,7 +16,9 @@ from import_logs.events import EventSink, Notice
 from import_logs.pipeline.order import side_by_side
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.runs import SourceRun
-from import_logs.sources.files import Source
+from import_logs.sources.compressed import ByteStream
+from import_logs.sources.heads import Head, head_of, open_body
+from import_logs.sources.kinds import ObjectSource, Source
 from import_logs.sources.marks import Control, Ended
 from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
 from import_logs.stats import Stats
@@ -72,7 +74,7 @@ class ObjectPlanning:
 
         def objects() -> Iterator[deque[Source]]:
             for ref, body in fetch_ahead(bucket, todo()):
-                source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
+                source = ObjectSource(len(sources), ref.url, ref, ref.size)
                 sources.append(source)
                 fetched[source.index] = body
                 yield deque([source])
@@ -103,10 +105,24 @@ class ObjectPlanning:
         if before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
-    def _plan_object(self, source: Source, ref: ObjectRef) -> Resume:
+    def _open_body(self, source: Source) -> tuple[ByteStream, str | None]:
+        """An object's fetched body, decompressed by its content (and its compression), its content hashed as it is
+        read (a new version compares its start with it)."""
+        stream, compression = open_body(source.name, self._bodies[source.index])
+        hashing = self._read_of[source.index] = Hashing(stream)
+        return hashing, compression
+
+    def _body_head(self, source: Source) -> Head:
+        """The first lines of an object's body again, from its start (an object resumed inside)."""
+        body = self._bodies[source.index]
+        stream = open_body(source.name, body if isinstance(body, bytes) else body.again())[0]
+        return head_of(stream, self.config.formats.encoding)
+
+    def _plan_object(self, source: ObjectSource) -> Resume:
         """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
         if self.state is None:
             return Resume()
+        ref = source.ref
         entry = self.state.object_entry(ref.identity)
         if entry is None:  # a new version of a key read in part before reads on after what was read, if it can
             entry = self.state.add_object(ref.identity, ref.url)

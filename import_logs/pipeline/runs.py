@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from import_logs.checkpoint.resume import Resume
-from import_logs.sources.files import Source
+from import_logs.sources.kinds import Source
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Where lines come from: files, shell globs, ``-`` (standard input), compressed or not.
+"""Where lines come from: files, shell globs, ``-`` (standard input), compressed or not, each a source of its
+kind (:mod:`~import_logs.sources.kinds`).
 
 A source is cut into blocks of whole lines. A plain file is cut into byte ranges that the workers read
 themselves; a compressed file or standard input is read here and its blocks carry their bytes.
@@ -6,49 +7,22 @@ themselves; a compressed file or standard input is read here and its blocks carr
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
-import lzma
 import os
 import stat
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
 
-from import_logs.errors import CorruptInputError, InputError
-from import_logs.sources.objects import ObjectRef
+from import_logs.errors import InputError
+from import_logs.sources.compressed import ByteStream, magic_of
+from import_logs.sources.kinds import FileSource, Source, StreamSource
 from import_logs.sources.rotation import COMPRESSED_SUFFIXES, oldest_first
 
 STDIN = "-"
 #: What ``_check`` says of a file that is not a regular file.
 STREAM = "stream"
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 #: A line longer than this is cut, so that one missing newline cannot exhaust memory.
 MAX_LINE = 16 << 20
-
-
-class ByteStream(Protocol):
-    """What a source is read through: a file, a decompressor, or standard input."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Source:
-    index: int
-    name: str
-    path: str | None  # None: a stream (standard input, or ``stream``)
-    compression: str | None
-    size: int | None
-    #: A named file that is not a regular file (a FIFO, ``/dev/stdin``, ``<(zcat ...)``): opened once, read as
-    #: a stream from its start to its end, with no place in the state.
-    stream: str | None = None
-    #: An object of a store (``name`` is its URL); its body is fetched by the planner.
-    object: ObjectRef | None = None
 
 
 @dataclass(frozen=True)
@@ -129,117 +103,15 @@ def resolve_inputs(patterns: Sequence[str]) -> list[Source]:
     for run in runs:
         for path in run if run == [STDIN] else oldest_first(run):
             if path == STDIN:
-                sources.append(Source(len(sources), "<stdin>", None, None, None))
+                sources.append(StreamSource(len(sources), "<stdin>"))
                 continue
             compression = _check(path)
             if compression == STREAM:
-                sources.append(Source(len(sources), path, None, None, None, stream=path))
+                sources.append(StreamSource(len(sources), path, path))
                 continue
             size = os.path.getsize(path)
-            sources.append(Source(len(sources), path, path, compression, size))
+            sources.append(FileSource(len(sources), path, path, compression, size))
     return sources
-
-
-#: What the decompressors raise on a file that ends early or is damaged (gzip.BadGzipFile is an OSError).
-_DAMAGE: tuple[type[Exception], ...] = (OSError, zlib.error, lzma.LZMAError)
-
-
-class CheckedStream:
-    """A decompressed stream whose faults are a :class:`CorruptInputError` naming the file and the offset.
-
-    It reads in steps, so that what was decompressed before a fault is returned first, and the fault is raised
-    by the next read: the lines before a truncation are imported, and the state stops at the last of them.
-    """
-
-    STEP = 64 << 10
-
-    def __init__(
-        self, stream: ByteStream, path: str, raw: BinaryIO, damage: tuple[type[Exception], ...] = _DAMAGE
-    ) -> None:
-        self.stream, self.path, self.raw = stream, path, raw
-        # One decompression step at a time where the decompressor can (gzip, bz2, xz, zstd): its read() loops
-        # over steps, and a fault in a later one would lose the content the earlier ones gave.
-        self._read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
-        #: EOFError (a truncated file) and what the decompressor raises on damage.
-        self.faults: tuple[type[Exception], ...] = (EOFError, *damage)
-        #: Bytes of decompressed content read so far.
-        self.offset = 0
-        self._fault: CorruptInputError | None = None
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._fault is not None:
-            raise self._fault
-        want = size if size >= 0 else 1 << 62
-        chunks: list[bytes] = []
-        got = 0
-        while got < want:
-            try:
-                data = self._read(min(self.STEP, want - got))
-            except self.faults as exc:
-                at = self.offset + got
-                why = (
-                    f"ends early: truncated after {at:,} bytes of content"
-                    if isinstance(exc, EOFError)
-                    else f"is corrupt after {at:,} bytes of content ({exc})"
-                )
-                self._fault = CorruptInputError(self.path, why, at)
-                if not chunks:
-                    raise self._fault from None
-                break
-            if not data:
-                break
-            chunks.append(data)
-            got += len(data)
-        self.offset += got
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def consumed(self) -> int:
-        """Compressed bytes read so far (for progress: the file's size is in compressed bytes)."""
-        try:
-            return self.raw.tell()
-        except (OSError, ValueError):  # closed
-            return 0
-
-    def close(self) -> None:
-        self.stream.close()
-        self.raw.close()
-
-
-def open_stream(source: Source, stdin: BinaryIO | None) -> ByteStream:
-    """The decompressed bytes of a source."""
-    if source.stream is not None:
-        return open(source.stream, "rb")
-    if source.path is None:
-        if stdin is None:
-            raise InputError("<stdin>", "standard input is not available")
-        return stdin
-    raw = open(source.path, "rb")  # noqa: SIM115 - the caller closes it, or CheckedStream does
-    return decompressed(raw, source.compression, source.path)
-
-
-def magic_of(head: bytes) -> str | None:
-    """The compression that the first bytes of a content show, if any."""
-    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-
-
-def decompressed(raw: BinaryIO, compression: str | None, name: str) -> ByteStream:
-    """The content of ``raw`` (a file, an object's body, a stream), decompressed by ``compression``."""
-    if compression == "zstd":
-        try:
-            import zstandard  # optional: only for .zst logs
-        except ImportError:
-            raise InputError(
-                name, "is compressed with zstd", "Install the zstandard package (pip install zstandard)."
-            ) from None
-        reader = zstandard.ZstdDecompressor().stream_reader(raw)
-        return CheckedStream(reader, name, raw, (*_DAMAGE, zstandard.ZstdError))
-    if compression == "gzip":
-        return CheckedStream(gzip.GzipFile(fileobj=raw, mode="rb"), name, raw)
-    if compression == "bz2":
-        return CheckedStream(bz2.BZ2File(raw, "rb"), name, raw)
-    if compression == "xz":
-        return CheckedStream(lzma.LZMAFile(raw, "rb"), name, raw)
-    return raw
 
 
 def skip_bytes(stream: ByteStream, count: int) -> None:

@@ -38,13 +38,12 @@ from import_logs.sources.files import (
     MAX_LINE,
     STDIN,
     Block,
-    Source,
     compression_of,
-    open_stream,
     skip_bytes,
     stream_blocks,
 )
 from import_logs.sources.heads import sample
+from import_logs.sources.kinds import FileSource, Source, file_paths
 from import_logs.sources.marks import TICK, Control, Ended
 from import_logs.sources.rotation import is_live, rotated_copies
 
@@ -79,7 +78,7 @@ class TailPlanning(Protocol[C]):
 class Tail(Generic[C]):
     """One followed file: the source it is read as, its descriptor, and the byte where the next block starts."""
 
-    source: Source
+    source: FileSource
     file: BinaryIO | None
     offset: int = 0
     #: None until the file has a complete line (then its format is known and its entry tracked).
@@ -101,7 +100,6 @@ class Tail(Generic[C]):
 
     @property
     def path(self) -> str:
-        assert self.source.path is not None
         return self.source.path
 
     def close(self) -> None:
@@ -128,11 +126,11 @@ class Follower(Generic[C]):
         self.stop = stop
         self.planning = planning
         self.tails: list[Tail[C]] = []
-        self._paths: set[str] = {s.path for s in sources if s.path is not None}
+        self._paths: set[str] = file_paths(sources)
 
     # --- the loop -----------------------------------------------------------------------------------------
 
-    def start(self, source: Source) -> Iterator[tuple[C, Block]]:
+    def start(self, source: FileSource) -> Iterator[tuple[C, Block]]:
         """A live file named on the command line: followed from now on, its lines so far read first."""
         tail: Tail[C] = self._tail(source)
         self.tails.append(tail)
@@ -221,7 +219,7 @@ class Follower(Generic[C]):
         self.tails.append(self._tail(self._new_source(tail.path)))
         yield from self._read(self.tails[-1])
 
-    def _tail(self, source: Source) -> Tail[C]:
+    def _tail(self, source: FileSource) -> Tail[C]:
         self.planning.opened(source.index)
         tail: Tail[C] = Tail(source, _open(source.path), changed_at=time.monotonic())
         if tail.file is not None:  # what it is now: a change before the next look is seen then
@@ -229,8 +227,8 @@ class Follower(Generic[C]):
             tail.size, tail.mtime_ns, tail.looked_at = stat.st_size, stat.st_mtime_ns, time.time()
         return tail
 
-    def _new_source(self, path: str) -> Source:
-        source = Source(len(self.sources), path, path, None, None)
+    def _new_source(self, path: str) -> FileSource:
+        source = FileSource(len(self.sources), path, path, None, None)
         self.sources.append(source)
         return source
 
@@ -321,8 +319,8 @@ class Follower(Generic[C]):
                     change=Change.TRUNCATED,
                 )
             )
-            source = Source(-1, copy, copy, compression_of(copy), os.path.getsize(copy))
-            stream = open_stream(source, None)
+            source = FileSource(-1, copy, copy, compression_of(copy), os.path.getsize(copy))
+            stream = source.open()
             try:
                 skip_bytes(stream, tail.offset)
                 for offset, data in stream_blocks(stream, self.config.block_size, start=tail.offset):
@@ -376,9 +374,9 @@ class Follower(Generic[C]):
     def _copy_of(self, tail: Tail[C]) -> str | None:
         """The newest rotated copy whose content starts as the tail's file did."""
         for path in reversed(rotated_copies(tail.path)):
-            source = Source(-1, path, path, compression_of(path), None)
+            source = FileSource(-1, path, path, compression_of(path), None)
             try:
-                stream = open_stream(source, None)
+                stream = source.open()
                 try:
                     head = stream.read(len(tail.head))
                 finally:
@@ -400,8 +398,7 @@ def _rewritten(tail: Tail[C], fd: int) -> bool:
     return bool(tail.mark) and os.pread(fd, len(tail.mark), tail.offset - len(tail.mark)) != tail.mark
 
 
-def _open(path: str | None) -> BinaryIO | None:
-    assert path is not None
+def _open(path: str) -> BinaryIO | None:
     try:
         return open(path, "rb")
     except FileNotFoundError:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from import_logs.errors import CorruptInputError
-from import_logs.sources.files import HEAD_LIMIT, MAX_LINE, ByteStream, Source, decompressed, magic_of, open_stream
+from import_logs.sources.compressed import ByteStream, decompressed, magic_of
+from import_logs.sources.files import HEAD_LIMIT, MAX_LINE
+from import_logs.sources.kinds import Source
 
 _LONE_CR = re.compile(rb"\r(?!\n)")
 _STEP = 64 << 10
@@ -96,7 +98,7 @@ def sample(stream: ByteStream, encoding: str, limit: int = HEAD_LIMIT, *, cr: bo
 
 def file_head(source: Source, encoding: str, limit: int = HEAD_LIMIT) -> Head:
     """:func:`sample` of a file from its start (decompressed)."""
-    return head_of(open_stream(source, None), encoding, limit)
+    return head_of(source.open(), encoding, limit)
 
 
 def head_of(stream: ByteStream, encoding: str, limit: int = HEAD_LIMIT) -> Head:
@@ -109,7 +111,7 @@ def head_of(stream: ByteStream, encoding: str, limit: int = HEAD_LIMIT) -> Head:
 
 def head_lines(source: Source, stdin_head: bytes | None, *, encoding: str = "utf-8") -> list[str]:
     """The first lines of a source: of a file, from its start; of a stream, of its first block (``stdin_head``)."""
-    if source.path is None:
+    if not source.reopens:
         return sample(io.BytesIO(stdin_head or b""), encoding).lines
     return file_head(source, encoding).lines
 
@@ -196,7 +198,8 @@ class CrLines:
 
 
 def inner(stream: ByteStream) -> ByteStream:
-    """The stream under the wrappers of this module (a :class:`~import_logs.sources.files.CheckedStream`'s progress)."""
+    """The stream under the wrappers of this module (for the progress of a
+    :class:`~import_logs.sources.compressed.CheckedStream`)."""
     while isinstance(stream, (Prefixed, CrLines)):
         stream = stream.stream
     return stream

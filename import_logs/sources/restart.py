@@ -12,7 +12,8 @@ from import_logs.checkpoint.resume import read_head
 from import_logs.checkpoint.state import StateFile
 from import_logs.errors import CorruptInputError
 from import_logs.events import EventSink, Notice
-from import_logs.sources.files import STDIN, Source, compression_of
+from import_logs.sources.files import STDIN, compression_of
+from import_logs.sources.kinds import FileSource
 from import_logs.sources.rotation import is_live, rotated_copies
 
 #: How long ``--follow`` waits at start for a log that was just rotated away to be created again.
@@ -58,7 +59,7 @@ def unfinished_copies(path: str, state: StateFile | None) -> list[str]:
 
 def _seen(state: StateFile, path: str) -> bool | None:
     """None: a copy no run has read (or one that cannot be read now); True: read to its end; False: begun."""
-    source = Source(-1, path, path, compression_of(path), None)
+    source = FileSource(-1, path, path, compression_of(path), None)
     try:
         head = read_head(source)
         stat = os.stat(path)
@@ -69,4 +70,4 @@ def _seen(state: StateFile, path: str) -> bool | None:
         return None
     if entry.done:
         return True
-    return not source.compression and entry.offset >= stat.st_size
+    return not source.compressed and entry.offset >= stat.st_size
