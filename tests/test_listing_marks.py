@@ -56,8 +56,8 @@ def _closed() -> Iterator[None]:
         _OPEN.pop().__exit__(None, None, None)
 
 
-def opened(path: Path) -> StateFile:
-    state = StateFile(str(path), "https://example#1", lock_timeout=0)
+def opened(path: Path, destination: str = "https://example#1") -> StateFile:
+    state = StateFile(str(path), destination, lock_timeout=0)
     state.__enter__()
     _OPEN.append(state)
     return state
@@ -271,3 +271,21 @@ def test_a_mark_damaged_by_hand_is_named_with_its_field(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": 2, "sources": [], "listings": [{"pattern": PATTERN, "before": "soon"}]}))
     with pytest.raises(StateFileError, match=r"listings\[0\]\.before is 'soon', not a date as ISO 8601 text"):
         opened(path)
+
+
+def test_show_state_names_the_mark_and_reset_state_forgets_it(tmp_path: Path) -> None:
+    from import_logs.config import Config, StateOptions
+    from import_logs.pipeline import reset_state
+
+    path, out = tmp_path / "state.json", tmp_path / "out.jsonl"
+    state = StateFile(str(path), f"file:{out}", lock_timeout=0)
+    with state:
+        bucket = objects(40)
+        import_all(state, walk(state, bucket)[1])
+        walk(state, bucket, now=NOW + 60)
+        assert f"  {PATTERN}: 40 objects done up to {bucket[-1].key}; listed whole" in "\n".join(state.describe())
+        state.save(clean=True)
+    said = reset_state(Config(inputs=(), save_requests=str(out), state=StateOptions(path=str(path))))
+    assert said == [f"{PATTERN}: forgotten; the next run imports its objects again"]
+    state = opened(path, f"file:{out}")
+    assert state.listings == {} and walk(state, bucket, now=NOW + 120)[1] == bucket
