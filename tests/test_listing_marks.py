@@ -289,3 +289,15 @@ def test_show_state_names_the_mark_and_reset_state_forgets_it(tmp_path: Path) ->
     assert said == [f"{PATTERN}: forgotten; the next run imports its objects again"]
     state = opened(path, f"file:{out}")
     assert state.listings == {} and walk(state, bucket, now=NOW + 120)[1] == bucket
+
+
+def test_a_store_that_does_not_list_in_key_order_folds_nothing(tmp_path: Path) -> None:
+    """A mark promises that every key below it was seen: only a listing in key order can say so."""
+    state = opened(tmp_path / "state.json")
+    bucket = objects(30)
+    import_all(state, bucket)
+    w = Walk(state, PATTERN, lambda p: key_matcher(p)[1], settle=DAY, now=NOW)
+    for obj in [*bucket[10:], *bucket[:10]]:
+        assert w.done(obj.key, obj.identity, obj.modified)
+    w.finish()
+    assert PATTERN not in state.listings and objects_in(state) == 30

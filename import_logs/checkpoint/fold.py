@@ -38,6 +38,9 @@ class Walk:
         self.limit = self.now - settle - MARGIN
         self._open = not force
         self._after = ""
+        #: The last key listed: a store that does not list in key order (S3's directory buckets) folds nothing.
+        self._last = ""
+        self._disordered = False
         self._pending: list[str] = []
         self._drop: list[Entry] = []
         self._covers: list[tuple[Mark, Callable[[str], bool]]] = []
@@ -69,6 +72,9 @@ class Walk:
         return covered
 
     def _see(self, key: str, modified: float, entry: Entry | None, *, covered: bool) -> None:
+        if key < self._last:
+            self._disordered = True
+        self._last = key
         if not self._open or not self.whole:
             return
         if covered:
@@ -86,7 +92,7 @@ class Walk:
 
     def finish(self) -> None:
         """The listing ended: move the mark (when it was listed whole), forgetting the entries it now covers."""
-        if not self.whole or self.force:
+        if not self.whole or self.force or self._disordered:
             return
         old = self.mark or Mark(self.pattern)
         if old.after and self._after < old.after:
