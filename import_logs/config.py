@@ -310,6 +310,9 @@ class StateOptions:
     lock_timeout: float = 10.0
     #: --skip N: the first N lines of every file are not imported.
     skip: int = 0
+    #: --objects-settle: an object of a listed bucket is folded into its pattern's mark (its entry dropped, and
+    #: the next listings start after it) once it was last modified this many seconds ago.
+    settle: float = 86400.0
 
 
 @dataclass(frozen=True)

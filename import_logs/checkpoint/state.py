@@ -30,11 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from import_logs.checkpoint.files import fsync_dir, peer_pid, private_dirs
+from import_logs.checkpoint.listing import Mark, mark_from
 from import_logs.checkpoint.validate import SNAPSHOT_FIX, check_journal_record, check_snapshot
 from import_logs.errors import ConfigError, StateFileError, StateLockedError
 
 FINGERPRINT_BYTES = 1024
-VERSION = 1
+#: Version 2 adds the marks of listed patterns (``listings``); a state without any is still written as version 1,
+#: which an older import-logs reads. One with marks it refuses (it would import the folded objects again).
+VERSION = 2
+VERSION_WITHOUT_LISTINGS = 1
 #: Sources not seen for this long are forgotten, so that the file does not grow for ever.
 FORGET_AFTER_DAYS = 60
 
@@ -100,6 +104,8 @@ class StateFile:
         self.lock_timeout = lock_timeout
         self.read_only = read_only
         self.entries: list[Entry] = []
+        #: The mark of each listed pattern (see :mod:`import_logs.checkpoint.listing`), by pattern.
+        self.listings: dict[str, Mark] = {}
         #: Object entries by fingerprint, built on first use.
         self._objects: dict[str, Entry] | None = None
         #: What the previous run left: did it end cleanly, and how many hits were being sent.
@@ -231,6 +237,7 @@ class StateFile:
         self.previous_clean = data.get("clean", True)
         self.previous_in_flight = data.get("in_flight", 0)
         self.entries = [_entry(e) for e in data.get("sources", [])]
+        self.listings = {m.pattern: m for m in map(mark_from, data.get("listings", []))}
         self._replay()
 
     def _replay(self) -> None:
@@ -328,8 +335,17 @@ class StateFile:
         return entry
 
     def forget(self, entries: list[Entry]) -> None:
-        self.entries = [e for e in self.entries if not any(e is f for f in entries)]
-        self._objects = None
+        gone = {id(e) for e in entries}
+        with self.lock:
+            self.entries = [e for e in self.entries if id(e) not in gone]
+            self._objects = None
+
+    def fold(self, mark: Mark, entries: list[Entry]) -> None:
+        """A listed pattern's new mark, and the entries of the objects it now covers, forgotten at once (the next
+        snapshot holds both or neither)."""
+        with self.lock:
+            self.listings[mark.pattern] = mark
+            self.forget(entries)
 
     # --- saving -------------------------------------------------------------------------------------------
 
@@ -370,14 +386,17 @@ class StateFile:
         with self.lock:
             keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
             sources = [asdict(e) for e in keep]
+            listings = [asdict(m) for m in self.listings.values()]
         data: dict[str, Any] = {
-            "version": VERSION,
+            "version": VERSION if listings else VERSION_WITHOUT_LISTINGS,
             "destination": self.destination,
             "updated": now_text(),
             "clean": clean,
             "in_flight": in_flight,
             "sources": sources,
         }
+        if listings:
+            data["listings"] = listings
         tmp = f"{self.path}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it names files and hosts
@@ -411,8 +430,14 @@ class StateFile:
         """Lines for --show-state; ``where`` names an entry's file as it is now (else by its last name)."""
         yield f"state file {self.path}"
         yield f"destination {self.destination}"
-        if not self.entries:
+        if not self.entries and not self.listings:
             yield "  no source imported yet"
+        for m in self.listings.values():
+            pending = f", {len(m.pending)} not done ({', '.join(m.pending[:3])})" if m.pending else ""
+            yield (
+                f"  {m.pattern}: {m.folded:,} objects done up to {m.after or '(none yet)'}{pending}; listed whole "
+                f"{m.listed}"
+            )
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
             yield f"  {where(e) if where else e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"

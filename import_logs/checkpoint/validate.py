@@ -7,6 +7,7 @@ the planning (an offset of -50 reached ``os.pread``) or a silent guess (a versio
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from import_logs.errors import StateFileError
@@ -68,6 +69,39 @@ def check_snapshot(data: Any, path: str, *, version: int, fingerprint_bytes: int
         raise _fault(path, "in_flight", in_flight, "a whole number >= 0", SNAPSHOT_FIX)
     for n, entry in enumerate(data.get("sources", [])):
         check_entry(entry, path, f"sources[{n}]", SNAPSHOT_FIX, fingerprint_bytes=fingerprint_bytes)
+    listings = data.get("listings", [])
+    if not isinstance(listings, list):
+        raise _fault(path, "listings", listings, "a list of listed patterns", SNAPSHOT_FIX)
+    for n, mark in enumerate(listings):
+        check_mark(mark, path, f"listings[{n}]")
+
+
+def check_mark(mark: Any, path: str, where: str) -> None:
+    """One listed pattern's mark (see :mod:`import_logs.checkpoint.listing`)."""
+    if not isinstance(mark, dict):
+        raise _fault(path, where, mark, "an object (one listed pattern)", SNAPSHOT_FIX)
+    if not isinstance(mark.get("pattern"), str) or "://" not in mark["pattern"]:
+        raise _fault(path, f"{where}.pattern", mark.get("pattern", _MISSING), "a URL (s3://...)", SNAPSHOT_FIX)
+    if not isinstance(mark.get("after", ""), str):
+        raise _fault(path, f"{where}.after", mark["after"], "a key as text", SNAPSHOT_FIX)
+    for key in ("before", "listed"):
+        value = mark.get(key, "")
+        if not isinstance(value, str) or (value and not _iso(value)):
+            raise _fault(path, f"{where}.{key}", value, "a date as ISO 8601 text", SNAPSHOT_FIX)
+    pending = mark.get("pending", [])
+    if not isinstance(pending, list) or not all(isinstance(k, str) for k in pending):
+        raise _fault(path, f"{where}.pending", pending, "a list of keys", SNAPSHOT_FIX)
+    folded = mark.get("folded", 0)
+    if not _whole(folded) or folded < 0:
+        raise _fault(path, f"{where}.folded", folded, "a whole number >= 0", SNAPSHOT_FIX)
+
+
+def _iso(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_entry(entry: Any, path: str, where: str, fix: str, *, fingerprint_bytes: int) -> None:

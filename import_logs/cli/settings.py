@@ -277,6 +277,7 @@ def build_config(o: dict[str, Any]) -> Config:
             force_reimport=o["force_reimport"],
             lock_timeout=o["lock_timeout"],
             skip=o["skip"],
+            settle=o["objects_settle"],
         ),
         workers=o["workers"],
         dry_run=o["dry_run"],

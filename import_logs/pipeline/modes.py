@@ -107,7 +107,11 @@ def reset_state(config: Config) -> list[str]:
     with state:
         if not config.inputs:  # no file named: forget every one
             said = [f"{entry.path}: forgotten; the next run imports it again" for entry in state.entries]
+            said += [
+                f"{mark.pattern}: forgotten; the next run imports its objects again" for mark in state.listings.values()
+            ]
             state.forget(list(state.entries))
+            state.listings.clear()
             state.save(clean=True)
             return said or ["the state holds no file"]
         for source in resolve_inputs(config.inputs):

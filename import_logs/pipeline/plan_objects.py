@@ -7,8 +7,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 
+from import_logs.checkpoint.fold import Walk
 from import_logs.checkpoint.resume import Resume
-from import_logs.checkpoint.state import StateFile, now_text
+from import_logs.checkpoint.state import StateFile
 from import_logs.checkpoint.versions import Hashing, carry_over
 from import_logs.config import Config
 from import_logs.errors import InputError
@@ -20,7 +21,15 @@ from import_logs.sources.compressed import ByteStream
 from import_logs.sources.heads import Head, head_of, open_body
 from import_logs.sources.kinds import ObjectSource, Source
 from import_logs.sources.marks import Control, Ended
-from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, ObjectStream, fetch_ahead, split_url
+from import_logs.sources.objects import (
+    Bucket,
+    ObjectPattern,
+    ObjectRef,
+    ObjectStream,
+    fetch_ahead,
+    key_matcher,
+    split_url,
+)
 from import_logs.stats import Stats
 
 #: Objects read side by side at most (each fetched whole up to 8 MB, besides the eight fetched ahead).
@@ -54,21 +63,31 @@ class ObjectPlanning:
         scheme, name, key = split_url(pattern.url)
         bucket = Bucket(scheme, name, endpoint=self.config.s3_endpoint if scheme == "s3" else None)
         listed = before = 0
-        force = self.config.state.force_reimport
+        walk = None
+        if self.state is not None:
+            options = self.config.state
+            walk = Walk(
+                self.state,
+                pattern.url,
+                lambda p: key_matcher(p)[1],
+                settle=options.settle,
+                force=options.force_reimport,
+            )
 
         def todo() -> Iterator[ObjectRef]:
             nonlocal listed, before
-            for ref in bucket.list(key):
+            after = walk.start_after if walk is not None else None
+            named = tuple(walk.pending) if walk is not None else ()
+            for ref in bucket.list(key, after=after, named=named):
                 listed += 1
                 self.bytes_listed += ref.size
-                state = self.state
-                entry = state.object_entry(ref.identity) if state is not None else None
-                if state is not None and entry is not None and entry.done and not force:
-                    state.update(entry, seen=now_text())
+                if walk is not None and walk.done(ref.key, ref.identity, ref.modified):
                     before += 1
                     self.bytes_skipped += ref.size
                     continue
                 yield ref
+            if walk is not None:
+                walk.finish()
 
         fetched: dict[int, bytes | ObjectStream | InputError] = {}
 
@@ -98,11 +117,19 @@ class ObjectPlanning:
 
         # Objects of the same hours (a CDN's edge servers each write their own) are read side by side.
         yield from side_by_side(objects(), jobs_of, self.waiting_for, self.opening, OBJECTS_AT_ONCE)
-        if not listed:
+        after = walk.start_after if walk is not None else None
+        if not listed and not after:
             raise InputError(
                 pattern.url, "no object matches this pattern", "Check the bucket, the prefix and the pattern."
             )
-        if before:
+        if after:
+            self.on_event(
+                Notice(
+                    f"{pattern.url}: {listed:,} objects listed after {after} (every object before it was imported), "
+                    f"{before:,} of them imported before"
+                )
+            )
+        elif before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
 
     def _open_body(self, source: Source) -> tuple[ByteStream, str | None]:

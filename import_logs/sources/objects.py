@@ -54,6 +54,8 @@ class ObjectRef:
     #: The ETag (S3, Azure) or generation (GCS), and the version id where the store keeps versions.
     etag: str
     version: str | None
+    #: When it was last modified (seconds since 1970; 0 when the store did not say).
+    modified: float = 0.0
 
     @property
     def identity(self) -> str:
@@ -162,8 +164,10 @@ class Bucket:
     def where(self) -> str:
         return f"{self.scheme}://{self.name}"
 
-    def list(self, pattern: str) -> Iterator[ObjectRef]:
-        """The objects whose keys match, in key order (a log's objects are named by time), page by page."""
+    def list(self, pattern: str, *, after: str | None = None, named: tuple[str, ...] = ()) -> Iterator[ObjectRef]:
+        """The objects whose keys match, in key order (a log's objects are named by time), page by page; with
+        ``after``, only those whose keys come after it (the store is asked for no others), the keys ``named``
+        (below it) first, asked for one by one."""
         import obstore
 
         prefix, matches = key_matcher(pattern)
@@ -173,7 +177,11 @@ class Bucket:
                 if one is not None:  # one object named: no listing
                     yield one
                     return
-            for page in obstore.list(self.store, prefix=prefix or None, chunk_size=1000):
+            for key in named:
+                ref = self._head(key)
+                if ref is not None:  # else deleted since
+                    yield ref
+            for page in obstore.list(self.store, prefix=prefix or None, offset=after or None, chunk_size=1000):
                 for meta in page:
                     if matches(meta["path"]):
                         yield self._ref(meta)
@@ -192,8 +200,14 @@ class Bucket:
 
     def _ref(self, meta: Any) -> ObjectRef:
         key = meta["path"]
+        modified = meta.get("last_modified")
         return ObjectRef(
-            f"{self.where()}/{key}", key, meta["size"], (meta.get("e_tag") or "").strip('"'), meta.get("version")
+            f"{self.where()}/{key}",
+            key,
+            meta["size"],
+            (meta.get("e_tag") or "").strip('"'),
+            meta.get("version"),
+            modified.timestamp() if modified is not None else 0.0,
         )
 
     def fetch(self, ref: ObjectRef) -> bytes:

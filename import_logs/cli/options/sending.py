@@ -209,6 +209,16 @@ SENDING: tuple[Section, ...] = (
                 help="Seconds to wait for another run that uses the same state file.",
             ),
             option(
+                "--objects-settle",
+                field="state.settle",
+                type=click.FloatRange(min=0),
+                show_default=True,
+                metavar="SECONDS",
+                help="Objects of a listed bucket: once an object was last modified this long ago and is imported, "
+                "the state keeps one mark for it and every key before it, and later runs list only the keys after "
+                "the mark (the whole pattern once a day, which finds objects uploaded late under older keys).",
+            ),
+            option(
                 "--skip",
                 field="state.skip",
                 type=click.IntRange(min=0),
