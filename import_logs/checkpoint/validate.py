@@ -68,6 +68,11 @@ def check_snapshot(data: Any, path: str, *, version: int, fingerprint_bytes: int
         raise _fault(path, "in_flight", in_flight, "a whole number >= 0", SNAPSHOT_FIX)
     for n, entry in enumerate(data.get("sources", [])):
         check_entry(entry, path, f"sources[{n}]", SNAPSHOT_FIX, fingerprint_bytes=fingerprint_bytes)
+    recent = data.get("recent", [])
+    if not isinstance(recent, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair) for pair in recent
+    ):
+        raise _fault(path, "recent", recent, "a list of [key, date] pairs (objects a queue announced)", SNAPSHOT_FIX)
 
 
 def check_entry(entry: Any, path: str, where: str, fix: str, *, fingerprint_bytes: int) -> None:

@@ -61,8 +61,12 @@ class ObjectPlanning:
                 self.bytes_listed += ref.size
                 state = self.state
                 entry = state.object_entry(ref.identity) if state is not None else None
-                if state is not None and entry is not None and entry.done and not force:
-                    state.update(entry, seen=now_text())
+                done = (entry is not None and entry.done) or (
+                    state is not None and state.recently_done(ref.url, ref.etag)
+                )
+                if state is not None and done and not force:
+                    if entry is not None:
+                        state.update(entry, seen=now_text())
                     before += 1
                     self.bytes_skipped += ref.size
                     continue
@@ -72,27 +76,12 @@ class ObjectPlanning:
 
         def objects() -> Iterator[deque[Source]]:
             for ref, body in fetch_ahead(bucket, todo()):
-                source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
-                sources.append(source)
+                source = self._object_source(ref, sources)
                 fetched[source.index] = body
                 yield deque([source])
 
-        def jobs_of(source: Source) -> Generator[Job | Control, None, None]:
-            body = fetched.pop(source.index)
-            if isinstance(body, InputError):
-                self._unreadable(source, body.reason, str(body))
-                yield Ended(source.index)
-                return
-            self._bodies[source.index] = body
-            try:
-                yield from self._read_once(source)
-                yield Ended(source.index)
-            finally:
-                self._bodies.pop(source.index, None)
-                read = self._read_of.pop(source.index, None)
-                run = self.runs.get(source.index)
-                if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
-                    read.keep(self.state, run.resume.entry)
+        def jobs_of(source: Source) -> Iterator[Job | Control]:
+            return self._object_body_jobs(source, fetched.pop(source.index))
 
         # Objects of the same hours (a CDN's edge servers each write their own) are read side by side.
         yield from side_by_side(objects(), jobs_of, self.waiting_for, self.opening, OBJECTS_AT_ONCE)
@@ -102,6 +91,34 @@ class ObjectPlanning:
             )
         if before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
+
+    def _object_source(self, ref: ObjectRef, sources: list[Source]) -> Source:
+        """An object fetched: a source of its own, added to the run's."""
+        source = Source(len(sources), ref.url, None, None, ref.size, object=ref)
+        sources.append(source)
+        return source
+
+    def _object_body_jobs(
+        self, source: Source, body: bytes | ObjectStream | InputError, then: Callable[[Source], None] = lambda s: None
+    ) -> Generator[Job | Control, None, None]:
+        """The jobs of an object whose body was fetched (or whose fetch failed); ``then(source)`` once every job of
+        it was made, before its end is marked."""
+        if isinstance(body, InputError):
+            self._unreadable(source, body.reason, str(body))
+            then(source)
+            yield Ended(source.index)
+            return
+        self._bodies[source.index] = body
+        try:
+            yield from self._read_once(source)
+            then(source)
+            yield Ended(source.index)
+        finally:
+            self._bodies.pop(source.index, None)
+            read = self._read_of.pop(source.index, None)
+            run = self.runs.get(source.index)
+            if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
+                read.keep(self.state, run.resume.entry)
 
     def _plan_object(self, source: Source, ref: ObjectRef) -> Resume:
         """An object resumes where a run that stopped in it left it (its version and size unchanged)."""
