@@ -113,17 +113,17 @@ class Importer:
     def run(self) -> Stats:
         c = self.config
         files = [i for i in c.inputs if not is_object_url(i)]
-        if c.follow.enabled:
-            await_logs(files, c.follow.poll, self.stop, self.on_event)
-            self._check_interrupted()
-        self.sources = resolve_inputs(files)
-        self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
         if c.queue.url and files:
             raise ConfigError(
                 f"--queue imports the objects its messages announce; the inputs given with it are s3:// patterns "
                 f"that say which (s3://BUCKET/PREFIX/*.gz), not files ({files[0]}). Import local files in a run "
                 "of their own."
             )
+        if c.follow.enabled:
+            await_logs(files, c.follow.poll, self.stop, self.on_event)
+            self._check_interrupted()
+        self.sources = resolve_inputs(files)
+        self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
         if self.objects and c.follow.enabled and not c.queue.url:
             raise ConfigError(
                 "--follow reads files that grow; objects of a store do not. Import a bucket from cron (each run "

@@ -280,18 +280,22 @@ class QueueRun:
                 del self.held[held.message.id]
                 for u in held.objects:
                     self.under.pop((u.url, u.etag), None)
-        if done and self.state is not None:
-            objects = {id(u): u for held in done for u in held.objects}.values()
-            self.state.remember([(u.url, u.etag, u.entry) for u in objects])
-            if not save():  # the state could not say so: they come back, and are known then
-                return
-            self._delete([held.message for held in done])
-            self.counts["objects imported"] += len(objects)
         for held in failed:
             for u in held.objects:
                 if u.failed and not u.reason and u.run is not None:
                     self._name(u.url, self.stats.unreadable.get(u.url, "could not be read whole"))
             self._give_up(held.message)
+        if done and self.state is not None:
+            objects = {id(u): u for held in done for u in held.objects}.values()
+            self.state.remember([(u.url, u.etag, u.entry) for u in objects])
+            if not save():  # not saved: held until a later save says they are done
+                with self.lock:
+                    for held in done:
+                        self.held[held.message.id] = held
+                        self.under.update({(u.url, u.etag): u for u in held.objects})
+                return
+            self._delete([held.message for held in done])
+            self.counts["objects imported"] += len(objects)
 
     def _poison(self, message: Message, name: str, reason: str) -> None:
         self._name(name, reason)

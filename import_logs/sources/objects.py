@@ -193,7 +193,7 @@ class Bucket:
 
         try:
             meta = obstore.head(self.store, key)
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):  # obstore raises the latter for a 404
             return None
         return self._ref(meta)
 
