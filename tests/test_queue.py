@@ -279,3 +279,53 @@ def test_kill_9_in_the_middle_then_a_rerun_loses_nothing(world: World) -> None:
     if twice:
         assert "may have been accepted" in again.stderr
     assert wait_empty(world.sqs, world.queue) == (0, 0)
+
+
+@pytest.mark.parametrize("world", [2], indirect=True)
+def test_a_tracker_outage_never_deletes_a_message(world: World) -> None:
+    from fake_server import Fault
+
+    for hour in range(2):
+        world.put(f"cf/E2.{DAY}-{hour:02d}.a.gz", hour_log(hour * 100, 5, hour))
+    world.fake.fail_next("track", *[Fault(status=503) for _ in range(50)])
+    down = world.run("--retry-max-attempts=2", "--retry-delay=0.01")
+    assert down.returncode == 5, down.stderr  # the server keeps failing: the run stops
+    assert counts(world.sqs, world.queue) == (0, 2)  # both messages held back, none deleted
+    world.fake.faults["track"].clear()
+    time.sleep(2.5)  # they come back after their visibility timeout
+    up = world.run()
+    assert up.returncode == 0, up.stderr
+    assert world.pages() == Counter(h * 100 + i for h in range(2) for i in range(5))
+    assert wait_empty(world.sqs, world.queue) == (0, 0)
+
+
+def test_the_sqs_client_in_process(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Receive, extend, delete, and the errors that name the queue and the fix (in this process: measured)."""
+    from s3_server import free_port
+
+    from import_logs.errors import InputError
+    from import_logs.sources.queue import QueueUnreachable, SqsQueue
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    sqs = sqs_client(endpoint)
+    url = sqs.create_queue(QueueName="in-process", Attributes={"VisibilityTimeout": "9"})["QueueUrl"]
+    queue = SqsQueue(url)  # the endpoint: the queue URL's own host
+    assert queue.visibility_timeout() == 9
+    send(sqs, url, s3_event("logs", "cf/a b.gz", 3, "e1"))
+    send(sqs, url, "not json")
+    got = queue.receive(1)
+    assert sorted(m.error[:8] or m.parsed.created[0].key for m in got) == ["cf/a b.gz", "not JSON"]
+    assert all(m.receives == 1 for m in got)
+    assert queue.extend(got, 20) == []
+    assert queue.delete(got) == []
+    assert counts(sqs, url) == (0, 0)
+
+    with pytest.raises(InputError, match=r"no such queue\. Check the queue URL"):
+        SqsQueue(url.rsplit("/", 1)[0] + "/no-such-queue").visibility_timeout()
+    closed = f"http://127.0.0.1:{free_port()}/123456789012/q"
+    with pytest.raises(QueueUnreachable, match="cannot be reached"):
+        quick = SqsQueue(closed)
+        quick.client.meta.config.retries = {"max_attempts": 0}
+        quick.visibility_timeout()

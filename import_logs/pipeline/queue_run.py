@@ -28,6 +28,9 @@ from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, Object
 from import_logs.sources.queue import CRON_POLL, LONGEST_POLL, Announced, Every, Message, SqsQueue
 from import_logs.stats import Stats
 
+#: Longest time between two turns of the timer that extends the messages held and deletes those done (seconds).
+TICK_EVERY = 5.0
+
 
 @dataclass(eq=False)
 class Under:
@@ -136,7 +139,9 @@ class QueueRun:
         """Ask the queue its visibility timeout (a first request: a wrong URL or refused credentials stop the run
         here), and start the timer that extends the messages held."""
         self.visibility = max(1, self.queue.visibility_timeout())
-        self._timer = Every(max(0.2, self.visibility / 3), self.tick, self._tick_failed)
+        # A third of the timeout, so that two turns may fail before one runs out; at least every TICK_EVERY seconds,
+        # so that a message whose object is done is deleted soon after.
+        self._timer = Every(max(0.2, min(TICK_EVERY, self.visibility / 3)), self.tick, self._tick_failed)
         self._timer.start()
 
     def wait(self) -> int:

@@ -245,7 +245,7 @@ class SqsQueue:
             QueueUrl=self.url,
             MaxNumberOfMessages=RECEIVE_AT_ONCE,
             WaitTimeSeconds=max(0, min(LONGEST_POLL, wait)),
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            AttributeNames=["ApproximateReceiveCount"],  # (boto3 >= 1.34 also names it MessageSystemAttributeNames)
         )
         return [read_message(raw) for raw in answer.get("Messages", [])]
 
