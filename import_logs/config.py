@@ -329,6 +329,18 @@ class FollowOptions:
 
 
 @dataclass(frozen=True)
+class QueueOptions:
+    """--queue: S3 event notifications on an SQS queue announce the objects to import."""
+
+    url: str | None = None
+    #: --queue-other: a message for an object the inputs do not name is "leave" (for another consumer) or "delete".
+    other: str = "leave"
+    #: --queue-max-receives: a message that cannot be processed is deleted once SQS has handed it out this often
+    #: (0: never; the queue's own redrive policy moves it to a dead-letter queue).
+    max_receives: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything one import needs; built by the CLI, or by a test, and never changed afterwards."""
 
@@ -353,6 +365,7 @@ class Config:
     follow: FollowOptions = field(default_factory=FollowOptions)
     #: --s3-endpoint-url (else AWS_ENDPOINT_URL, else AWS itself), for s3:// inputs.
     s3_endpoint: str | None = None
+    queue: QueueOptions = field(default_factory=QueueOptions)
 
 
 def field_default(path: str) -> Any:

@@ -556,3 +556,14 @@ def test_the_objects_of_several_edge_servers_are_merged_in_time_order(
     for hit in fake.hits:
         assert hit["cdt"] >= last.get(hit["cip"], ""), hit
         last[hit["cip"]] = hit["cdt"]
+
+
+def test_a_folder_named_without_its_slash_is_listed(s3: str, bucket: tuple[Any, str], tmp_path: Path) -> None:
+    """``s3://bucket/cloudfront`` names no object: the HEAD that looks for one finds nothing (obstore says so with a
+    FileNotFoundError), and the folder is listed."""
+    c, name = bucket
+    put_logs(c, name, range(1, 2))
+    with FakePiwikPro() as fake:
+        result = run_cli(*piwik_args(fake), f"s3://{name}/cloudfront", cwd=tmp_path, env=env(s3))
+        assert result.returncode == 0, result.stderr
+    assert sorted(pages(fake)) == expected(range(1, 2))

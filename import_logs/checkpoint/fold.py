@@ -58,8 +58,9 @@ class Walk:
         """Keys below the mark to ask for by name (a listing from after the mark does not reach them)."""
         return [] if self.whole or self.mark is None else list(self.mark.pending)
 
-    def done(self, key: str, identity: str, modified: float) -> bool:
-        """Is this listed object done (not to be fetched)? Also walks the fold."""
+    def done(self, key: str, identity: str, modified: float, *, recent: bool = False) -> bool:
+        """Is this listed object done (not to be fetched)? Also walks the fold. ``recent``: imported through a
+        queue (the state's record of recent objects, which keeps no entry), so done and covered."""
         entry = self.state.object_entry(identity)
         if self.force:
             return False
@@ -67,7 +68,7 @@ class Walk:
             self.state.update(entry, seen=now_text())
             self._see(key, modified, entry, covered=False)
             return True
-        covered = any(mark.covers(key, modified) and matches(key) for mark, matches in self._covers)
+        covered = recent or any(mark.covers(key, modified) and matches(key) for mark, matches in self._covers)
         self._see(key, modified, entry, covered=covered)
         return covered
 

@@ -131,6 +131,15 @@ class Ledger:
         with self._lock:
             self._snapshot(clean=clean)
 
+    def snapshot(self) -> bool:
+        """A snapshot now (queue mode: before a message is deleted, the state must hold its object as done); False
+        when the run is over and it is no longer this run's to write."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._snapshot()
+            return True
+
     def close(self) -> None:
         """No more writes: the run is over (a late lane must not write the file another run may hold)."""
         with self._lock:

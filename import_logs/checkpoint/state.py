@@ -41,6 +41,10 @@ VERSION = 2
 VERSION_WITHOUT_LISTINGS = 1
 #: Sources not seen for this long are forgotten, so that the file does not grow for ever.
 FORGET_AFTER_DAYS = 60
+#: Queue mode (``--queue``): the objects imported lately, known by URL and ETag so that a message delivered again
+#: is deleted without reading its object; at most this many, for at most SQS's longest retention (14 days).
+RECENT_KEPT = 10_000
+RECENT_DAYS = 14
 
 
 @dataclass
@@ -72,6 +76,11 @@ def fingerprint(head: bytes, length: int) -> str:
 
 def object_fingerprint(identity: str) -> str:
     return hashlib.sha256(b"object\0" + identity.encode()).hexdigest()
+
+
+def recent_key(url: str, etag: str) -> str:
+    """What the record of recent objects keeps of one: 128 bits of the hash of its URL and ETag."""
+    return hashlib.sha256(f"{url}\0{etag}".encode()).hexdigest()[:32]
 
 
 def now_text() -> str:
@@ -108,6 +117,8 @@ class StateFile:
         self.listings: dict[str, Mark] = {}
         #: Object entries by fingerprint, built on first use.
         self._objects: dict[str, Entry] | None = None
+        #: Queue mode: the objects imported lately (see :meth:`remember`), oldest first: key → when.
+        self.recent: dict[str, str] = {}
         #: What the previous run left: did it end cleanly, and how many hits were being sent.
         self.previous_clean = True
         self.previous_in_flight = 0
@@ -238,6 +249,7 @@ class StateFile:
         self.previous_in_flight = data.get("in_flight", 0)
         self.entries = [_entry(e) for e in data.get("sources", [])]
         self.listings = {m.pattern: m for m in map(mark_from, data.get("listings", []))}
+        self.recent = dict(data.get("recent", []))
         self._replay()
 
     def _replay(self) -> None:
@@ -334,6 +346,23 @@ class StateFile:
         self._objects[entry.fingerprint] = entry
         return entry
 
+    def remember(self, done: list[tuple[str, str, Entry | None]]) -> None:
+        """Queue mode: objects done (URL, ETag, entry) go from the entries to the bounded record of recent ones."""
+        with self.lock:
+            for url, etag, _ in done:
+                key = recent_key(url, etag)
+                self.recent.pop(key, None)
+                self.recent[key] = now_text()
+            cutoff = time.time() - RECENT_DAYS * 86400
+            for key in [key for key, when in self.recent.items() if _epoch(when) < cutoff]:
+                del self.recent[key]
+            for key in list(self.recent)[: max(0, len(self.recent) - RECENT_KEPT)]:
+                del self.recent[key]
+            self.forget([entry for _, _, entry in done if entry is not None])
+
+    def recently_done(self, url: str, etag: str) -> bool:
+        return recent_key(url, etag) in self.recent
+
     def forget(self, entries: list[Entry]) -> None:
         gone = {id(e) for e in entries}
         with self.lock:
@@ -387,6 +416,7 @@ class StateFile:
             keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
             sources = [asdict(e) for e in keep]
             listings = [asdict(m) for m in self.listings.values()]
+            recent = [[key, when] for key, when in self.recent.items()]
         data: dict[str, Any] = {
             "version": VERSION if listings else VERSION_WITHOUT_LISTINGS,
             "destination": self.destination,
@@ -397,6 +427,8 @@ class StateFile:
         }
         if listings:
             data["listings"] = listings
+        if recent:
+            data["recent"] = recent
         tmp = f"{self.path}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it names files and hosts

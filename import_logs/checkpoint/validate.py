@@ -74,6 +74,11 @@ def check_snapshot(data: Any, path: str, *, version: int, fingerprint_bytes: int
         raise _fault(path, "listings", listings, "a list of listed patterns", SNAPSHOT_FIX)
     for n, mark in enumerate(listings):
         check_mark(mark, path, f"listings[{n}]")
+    recent = data.get("recent", [])
+    if not isinstance(recent, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair) for pair in recent
+    ):
+        raise _fault(path, "recent", recent, "a list of [key, date] pairs (objects a queue announced)", SNAPSHOT_FIX)
 
 
 def check_mark(mark: Any, path: str, where: str) -> None:

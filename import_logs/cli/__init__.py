@@ -97,7 +97,7 @@ def _quiet_resource_tracker() -> None:
 def run(options: dict[str, Any], output: Output) -> ExitCode:
     """One run of the command; returns the exit code. Separate from ``main`` so that tests can call it."""
     output.json = options["message_format"] == "json"
-    if not options["files"] and not (options["show_state"] or options["reset_state"]):
+    if not options["files"] and not (options["show_state"] or options["reset_state"] or options["queue"]):
         output.message("import-logs: error: no log file given. Name the files (or - for standard input); see --help.")
         return ExitCode.USAGE
     try:

@@ -22,6 +22,7 @@ from import_logs.config import (
     FormatOptions,
     HttpOptions,
     PrivacyOptions,
+    QueueOptions,
     Secret,
     StateOptions,
     TrackingOptions,
@@ -291,6 +292,7 @@ def build_config(o: dict[str, Any]) -> Config:
             rotate_grace=max(FollowOptions.rotate_grace, 2 * o["follow_poll"]),
         ),
         s3_endpoint=o["s3_endpoint_url"],
+        queue=QueueOptions(url=o["queue"], other=o["queue_other"], max_receives=o["queue_max_receives"]),
         lateness=o["lateness"],
     )
 

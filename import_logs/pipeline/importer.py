@@ -36,6 +36,7 @@ from import_logs.pipeline.newdays import NewDays, SiteDays, zone
 from import_logs.pipeline.order import InOrder
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
+from import_logs.pipeline.queue_run import QueueRun
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
@@ -89,6 +90,8 @@ class Importer:
         self._sites: SiteMap | None = None
         #: The day of a hit as the tracker counts it (site or host, time) when not UTC's (Matomo: the site's time zone).
         self._day_of: Callable[[str, float], str] | None = None
+        #: --queue: the messages of this run.
+        self._queue: QueueRun | None = None
 
     def on_event(self, event: Event) -> None:
         """Every event of the run goes out here: those about a source are counted too (``/metrics``)."""
@@ -117,12 +120,18 @@ class Importer:
     def run(self) -> Stats:
         c = self.config
         files = [i for i in c.inputs if not is_object_url(i)]
+        if c.queue.url and files:
+            raise ConfigError(
+                f"--queue imports the objects its messages announce; the inputs given with it are s3:// patterns "
+                f"that say which (s3://BUCKET/PREFIX/*.gz), not files ({files[0]}). Import local files in a run "
+                "of their own."
+            )
         if c.follow.enabled:
             await_logs(files, c.follow.poll, self.stop, self.on_event)
             self._check_interrupted()
         self.sources = resolve_inputs(files)
         self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
-        if self.objects and c.follow.enabled:
+        if self.objects and c.follow.enabled and not c.queue.url:
             raise ConfigError(
                 "--follow reads files that grow; objects of a store do not. Import a bucket from cron (each run "
                 "reads only the new objects), and follow the local files in a service of their own."
@@ -238,6 +247,10 @@ class Importer:
                 stdin=self.stdin,
                 stop=self.stop,
             )
+            if c.queue.url:
+                self._queue = self._planner.queue = QueueRun(
+                    c, self.stats, self.on_event, self.objects, state=self.state, ledger=self.ledger
+                )
             if self._lanes is not None:
                 # Following, a log's disorder is put back in order within the flush interval at most: hits reach
                 # the tracker within seconds.
@@ -263,10 +276,14 @@ class Importer:
             if self._lanes is not None:
                 self._lanes.close()
             self._check_interrupted()  # the lanes dropped what was left once asked to stop
+            if self._queue is not None:  # its messages whose objects are done are deleted once the state says so
+                self._queue.finish(self._save_clean if self.ledger is not None else None)
             if self.ledger is not None:
                 self.ledger.save(clean=True)
         except BaseException as exc:
             self.stop.set()
+            if self._queue is not None:
+                self._queue.close()
             clean = True
             if self._lanes is not None:
                 if self.interrupted is not None and not self._lanes.idle() and not self._hurry:
@@ -289,12 +306,19 @@ class Importer:
                 raise Interrupted(self.interrupted) from None  # a retry cut short by the stop, say
             raise
         finally:
+            if self._queue is not None:
+                self._queue.close()
             if self._order is not None:  # a stopped run's summary counts them too
                 self.stats.late = self._order.late
             if executor is not None:
                 shutdown(executor, window)
             sender.close()
             self.stats.finish()
+
+    def _save_clean(self) -> bool:
+        assert self.ledger is not None
+        self.ledger.save(clean=True)
+        return True
 
     def _retrying(self, problem: str) -> None:
         self.stats.add_retry(problem)

@@ -29,7 +29,7 @@ from import_logs.parsing.w3c import cut_at_fields
 from import_logs.pipeline.choose import format_for
 from import_logs.pipeline.groups import check_identity, missing_groups
 from import_logs.pipeline.order import OPEN_AT_ONCE, logs_of, side_by_side
-from import_logs.pipeline.plan_objects import ObjectPlanning
+from import_logs.pipeline.plan_queue import QueuePlanning
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import WorkContext
@@ -53,7 +53,7 @@ from import_logs.sources.restart import unfinished_copies
 from import_logs.stats import Stats
 
 
-class Planner(ObjectPlanning):
+class Planner(QueuePlanning):
     """The jobs of the sources of one run. What it learns of each source is kept for the merge: where it was
     resumed (:attr:`resume`), which sources cannot be read whole (:attr:`incomplete`), and the bytes counted
     as done without being read (:attr:`bytes_skipped`, :attr:`compressed_read`, for the progress)."""
@@ -126,8 +126,11 @@ class Planner(ObjectPlanning):
                         yield from follower.start(source)
                         continue
                     yield from self._one(source)
-            for pattern in objects:
-                yield from self._object_jobs(pattern, sources)
+            if self.queue is not None:  # the patterns say which of the objects the queue announces are read
+                yield from self._queue_jobs(objects, sources)
+            else:
+                for pattern in objects:
+                    yield from self._object_jobs(pattern, sources)
             if follower is not None:
                 yield from follower.run()
         finally:

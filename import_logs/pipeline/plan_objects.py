@@ -81,7 +81,9 @@ class ObjectPlanning:
             for ref in bucket.list(key, after=after, named=named):
                 listed += 1
                 self.bytes_listed += ref.size
-                if walk is not None and walk.done(ref.key, ref.identity, ref.modified):
+                state = self.state
+                recent = state is not None and state.recently_done(ref.url, ref.etag)  # imported through a queue
+                if walk is not None and walk.done(ref.key, ref.identity, ref.modified, recent=recent):
                     before += 1
                     self.bytes_skipped += ref.size
                     continue
@@ -93,27 +95,12 @@ class ObjectPlanning:
 
         def objects() -> Iterator[deque[Source]]:
             for ref, body in fetch_ahead(bucket, todo()):
-                source = ObjectSource(len(sources), ref.url, ref, ref.size)
-                sources.append(source)
+                source = self._object_source(ref, sources)
                 fetched[source.index] = body
                 yield deque([source])
 
-        def jobs_of(source: Source) -> Generator[Job | Control, None, None]:
-            body = fetched.pop(source.index)
-            if isinstance(body, InputError):
-                self._unreadable(source, body.reason, str(body))
-                yield Ended(source.index)
-                return
-            self._bodies[source.index] = body
-            try:
-                yield from self._read_once(source)
-                yield Ended(source.index)
-            finally:
-                self._bodies.pop(source.index, None)
-                read = self._read_of.pop(source.index, None)
-                run = self.runs.get(source.index)
-                if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
-                    read.keep(self.state, run.resume.entry)
+        def jobs_of(source: Source) -> Iterator[Job | Control]:
+            return self._object_body_jobs(source, fetched.pop(source.index))
 
         # Objects of the same hours (a CDN's edge servers each write their own) are read side by side.
         yield from side_by_side(objects(), jobs_of, self.waiting_for, self.opening, OBJECTS_AT_ONCE)
@@ -131,6 +118,34 @@ class ObjectPlanning:
             )
         elif before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
+
+    def _object_source(self, ref: ObjectRef, sources: list[Source]) -> ObjectSource:
+        """An object fetched (listed, or announced on a queue): a source of its own, added to the run's."""
+        source = ObjectSource(len(sources), ref.url, ref, ref.size)
+        sources.append(source)
+        return source
+
+    def _object_body_jobs(
+        self, source: Source, body: bytes | ObjectStream | InputError, then: Callable[[Source], None] = lambda s: None
+    ) -> Generator[Job | Control, None, None]:
+        """The jobs of an object whose body was fetched (or whose fetch failed); ``then(source)`` once every job of
+        it was made, before its end is marked."""
+        if isinstance(body, InputError):
+            self._unreadable(source, body.reason, str(body))
+            then(source)
+            yield Ended(source.index)
+            return
+        self._bodies[source.index] = body
+        try:
+            yield from self._read_once(source)
+            then(source)
+            yield Ended(source.index)
+        finally:
+            self._bodies.pop(source.index, None)
+            read = self._read_of.pop(source.index, None)
+            run = self.runs.get(source.index)
+            if read is not None and run is not None and run.resume.entry is not None and self.state is not None:
+                read.keep(self.state, run.resume.entry)
 
     def _open_body(self, source: Source) -> tuple[ByteStream, str | None]:
         """An object's fetched body, decompressed by its content (and its compression), its content hashed as it is

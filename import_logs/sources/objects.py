@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from import_logs.errors import InputError
 from import_logs.sources.cloud_auth import CREDENTIALS, INSTANCE_METADATA, no_credentials, s3_credentials
@@ -188,13 +188,20 @@ class Bucket:
         except Exception as exc:
             raise self.failure(exc, f"{self.where()}/{pattern}") from None
 
+    def head(self, key: str) -> ObjectRef | None:
+        """One object by its key, as it is now; None when there is none."""
+        try:
+            return self._head(key)
+        except Exception as exc:
+            raise self.failure(exc, f"{self.where()}/{key}") from None
+
     def _head(self, key: str) -> ObjectRef | None:
         import obstore
         from obstore.exceptions import NotFoundError
 
         try:
             meta = obstore.head(self.store, key)
-        except NotFoundError:
+        except (NotFoundError, FileNotFoundError):  # obstore raises the latter for a 404
             return None
         return self._ref(meta)
 
@@ -356,7 +363,17 @@ class ObjectStream(io.RawIOBase):
         return n
 
 
-def fetch_ahead(bucket: Bucket, refs: Iterator[ObjectRef], ahead: int = FETCH_AHEAD) -> Iterator[tuple[ObjectRef, Any]]:
+class Fetcher(Protocol):
+    """What fetches objects: a :class:`Bucket`, or the buckets of a queue's objects."""
+
+    def fetch(self, ref: ObjectRef) -> bytes: ...
+
+    def stream(self, ref: ObjectRef) -> ObjectStream: ...
+
+
+def fetch_ahead(
+    bucket: Fetcher, refs: Iterator[ObjectRef], ahead: int = FETCH_AHEAD
+) -> Iterator[tuple[ObjectRef, Any]]:
     """Each object with its body: ``bytes`` fetched ahead by a few threads, or an :class:`ObjectStream` for a
     large one. The error of a fetch comes with its object, in order."""
     with ThreadPoolExecutor(max(1, ahead), thread_name_prefix="import-logs-fetch") as pool:
@@ -374,7 +391,7 @@ def fetch_ahead(bucket: Bucket, refs: Iterator[ObjectRef], ahead: int = FETCH_AH
                     future.cancel()
 
 
-def _ready(bucket: Bucket, ref: ObjectRef, future: Future[bytes] | None) -> tuple[ObjectRef, Any]:
+def _ready(bucket: Fetcher, ref: ObjectRef, future: Future[bytes] | None) -> tuple[ObjectRef, Any]:
     if future is None:
         return ref, bucket.stream(ref)
     try:

@@ -60,6 +60,30 @@ READING: tuple[Section, ...] = (
                 "$AWS_ENDPOINT_URL, else AWS].",
             ),
             option(
+                "--queue",
+                field="queue.url",
+                metavar="URL",
+                help="An SQS queue of S3 event notifications: import each object it announces (the s3:// inputs "
+                "given say which); a message is deleted once its object is imported. With --follow, keep waiting.",
+            ),
+            option(
+                "--queue-other",
+                field="queue.other",
+                type=click.Choice(["leave", "delete"]),
+                show_default=True,
+                help="With --queue: a message for an object the inputs do not name is left to another consumer, or "
+                "deleted.",
+            ),
+            option(
+                "--queue-max-receives",
+                field="queue.max_receives",
+                type=click.IntRange(min=0),
+                show_default=True,
+                metavar="N",
+                help="With --queue: a message that cannot be processed (not JSON, its object deleted or damaged) is "
+                "deleted once received this often; 0: leave it to the queue's dead-letter policy.",
+            ),
+            option(
                 "--log-format-name",
                 metavar="NAME",
                 help="Force a log format (see --list-formats), or a format file (.json).",
