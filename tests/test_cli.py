@@ -114,6 +114,12 @@ def test_missing_file() -> None:
     assert result.stdout == ""
 
 
+def test_following_a_bucket_without_its_queue_is_refused() -> None:
+    result = invoke("--dry-run", "--follow", "s3://my-logs/cloudfront/*.gz")
+    assert result.exit_code == ExitCode.USAGE
+    assert "objects of a store do not" in result.stderr and "--queue URL" in result.stderr
+
+
 def test_unknown_format() -> None:
     result = invoke("--dry-run", "--log-format-name=apache", LOG)
     assert result.exit_code == ExitCode.INPUT

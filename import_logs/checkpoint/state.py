@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,10 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from import_logs.checkpoint.files import fsync_dir, peer_pid, private_dirs
+from import_logs.checkpoint.files import fsync_dir
 from import_logs.checkpoint.listing import Mark, mark_from
+from import_logs.checkpoint.runlock import RunLock
 from import_logs.checkpoint.validate import SNAPSHOT_FIX, check_journal_record, check_snapshot
-from import_logs.errors import ConfigError, StateFileError, StateLockedError
+from import_logs.errors import ConfigError, StateFileError
 
 FINGERPRINT_BYTES = 1024
 #: Version 2 adds the marks of listed patterns (``listings``); a state without any is still written as version 1,
@@ -122,10 +120,9 @@ class StateFile:
         #: What the previous run left: did it end cleanly, and how many hits were being sent.
         self.previous_clean = True
         self.previous_in_flight = 0
-        self._lock_fd: int | None = None
+        self._run_lock = RunLock(path, lock_timeout, on_wait)
         #: Held while an entry is changed and while a snapshot reads them: a snapshot never saves half a change.
         self.lock = threading.RLock()
-        self._guard: socket.socket | None = None
         self._journal_fd: int | None = None
         #: The error of a journal write that failed: later lines would follow a torn one, so none is written.
         self._journal_failed: OSError | None = None
@@ -154,79 +151,11 @@ class StateFile:
             self._journal_fd = None
         self._unlock()
 
-    def _lock(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Two locks, both released by the kernel when the process ends, however it ends: a flock on
-        ``<state>.lock``, and (Linux) an abstract socket named after the state file, which no one can delete;
-        so a run that deletes the lock file it takes for stale still finds the state in use."""
-        directory = os.path.dirname(os.path.abspath(self.path))
-        try:
-            private_dirs(directory)
-            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StateFileError(
-                f"state file {self.path}: cannot be created ({exc.strerror or exc}). Let this user write "
-                f"{directory}, or choose another place with --state-file, or a directory with IMPORT_LOGS_STATE_DIR "
-                "(under systemd: StateDirectory=import-logs).",
-                path=self.path,
-            ) from None
-        deadline = time.monotonic() + self.lock_timeout
-        holder: str | None = None
-        while True:
-            held = self._try_lock(fd)
-            if held is None:
-                break
-            if holder is None:  # asked once: each probe of the socket stays in its backlog
-                holder = peer_pid(held) if held else os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                if self.on_wait is not None and self.lock_timeout > 0:
-                    self.on_wait(
-                        f"another import (pid {holder}) is using the state file {self.path}; waiting up to "
-                        f"{self.lock_timeout:g} s (--lock-timeout) for it to finish"
-                    )
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                self._release_guard()
-                raise StateLockedError(
-                    f"another import (pid {holder}) is using the state file {self.path}; waited "
-                    f"{self.lock_timeout:g} s. Let it finish, or raise --lock-timeout to wait longer."
-                ) from None
-            sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
-
-    def _try_lock(self, fd: int) -> str | None:
-        """Take both locks (None), or say which one is held: "" for the file, else the socket's name."""
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            return ""
-        if self._guard is not None or not sys.platform.startswith("linux"):
-            return None
-        name = "\0import-logs/" + hashlib.sha256(os.path.realpath(self.path).encode()).hexdigest()
-        guard = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            guard.bind(name)
-            guard.listen(64)  # never accepted: a waiting run connects once, to learn the holder's pid
-        except OSError as exc:
-            guard.close()
-            if exc.errno != errno.EADDRINUSE:
-                return None  # no abstract sockets here: the file lock alone, as on other systems
-            return name
-        self._guard = guard
-        return None
-
-    def _release_guard(self) -> None:
-        if self._guard is not None:
-            self._guard.close()
-            self._guard = None
+    def _lock(self) -> None:
+        self._run_lock.acquire()
 
     def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-        self._release_guard()
+        self._run_lock.release()
 
     def _load(self) -> None:
         try:

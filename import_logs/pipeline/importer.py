@@ -22,17 +22,17 @@ from import_logs.backends.sites import SiteMap
 from import_logs.checkpoint.ledger import Ledger
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config
-from import_logs.errors import AuthError, ConfigError, ImportLogsError, Interrupted, ServerError
+from import_logs.errors import AuthError, ImportLogsError, Interrupted, ServerError
 from import_logs.events import Change, Event, EventSink, LineRejected, Notice, Progress, SourceEvent, ignore
-from import_logs.hits import Hits
 from import_logs.parsing.formats import FormatDef
 from import_logs.parsing.timeparse import resolve_zone
 from import_logs.pipeline.choose import forced_format
 from import_logs.pipeline.groups import check_identity
+from import_logs.pipeline.inputs import inputs_of
 from import_logs.pipeline.lanes import Lanes
 from import_logs.pipeline.merge import merge_block
 from import_logs.pipeline.modes import state_file_for
-from import_logs.pipeline.newdays import NewDays, SiteDays, zone
+from import_logs.pipeline.newdays import NewDays, for_sites
 from import_logs.pipeline.order import InOrder
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.pool import results, shutdown, start_workers
@@ -40,11 +40,9 @@ from import_logs.pipeline.queue_run import QueueRun
 from import_logs.pipeline.runs import SourceRun
 from import_logs.pipeline.worker import BlockResult
 from import_logs.reasons import Invalid, Skip
-from import_logs.sources.files import resolve_inputs
 from import_logs.sources.kinds import Source
 from import_logs.sources.marks import Control, Ended
-from import_logs.sources.objects import ObjectPattern, is_object_url
-from import_logs.sources.restart import await_logs
+from import_logs.sources.objects import ObjectPattern
 from import_logs.stats import Live, Stats
 
 #: Seconds the requests under way get to end when the import is asked to stop.
@@ -119,40 +117,8 @@ class Importer:
 
     def run(self) -> Stats:
         c = self.config
-        files = [i for i in c.inputs if not is_object_url(i)]
-        if c.queue.url and files:
-            raise ConfigError(
-                f"--queue imports the objects its messages announce; the inputs given with it are s3:// patterns "
-                f"that say which (s3://BUCKET/PREFIX/*.gz), not files ({files[0]}). Import local files in a run "
-                "of their own."
-            )
-        if c.follow.enabled:
-            await_logs(files, c.follow.poll, self.stop, self.on_event)
-            self._check_interrupted()
-        self.sources = resolve_inputs(files)
-        self.objects = [ObjectPattern(i) for i in c.inputs if is_object_url(i)]
-        if self.objects and c.follow.enabled and not c.queue.url:
-            raise ConfigError(
-                "--follow reads files that grow; objects of a store do not. Import a bucket from cron (each run "
-                "reads only the new objects), and follow the local files in a service of their own."
-            )
+        self.sources, self.objects = inputs_of(c, self.stop, self.on_event, self._check_interrupted)
         self.stats.files = [s.name for s in self.sources]
-        stdin = any(s.stdin for s in self.sources)
-        if c.follow.enabled and stdin and len(self.sources) > 1:
-            raise ConfigError(
-                "--follow reads standard input until it ends, so no file could come after it. Follow standard "
-                "input alone, or the files alone."
-            )
-        if len(self.sources) > 1:
-            order = ", ".join(s.name for s in self.sources)
-            self.on_event(
-                Notice(
-                    f"reading {order} (each log's files oldest first, the logs side by side) and sending their hits "
-                    f"in one time order: a log's own disorder is put back in order within --lateness "
-                    f"({c.lateness:g} s), a later hit is sent at once and counted as late",
-                    detail=True,
-                )
-            )
         self._bytes_total = sum(s.size or 0 for s in self.sources)
         forced = forced_format(c)
         if forced is not None:  # a named format is checked before the state, the workers and the sender
@@ -185,24 +151,9 @@ class Importer:
         several lanes, the gate that sends the first request of each new (site, day) alone."""
         if not backend(self.config.backend.name).site_days:
             return None
-        site_map = self._sites
-        days = SiteDays(lambda site: zone(sender.site_zone(site)))
-        if site_map is None:
-            self._day_of = days.day
-        else:
-            self._day_of = lambda key, t: days.day(site_map.site(key), t)
-        if self.config.backend.recorders < 2:
-            return None
-
-        def sites_of(hits: Hits) -> list[str]:
-            if site_map is None or not hits.keys:
-                return [idsite]
-            keys = hits.keys
-            if keys.count(keys[0]) == len(keys):
-                return [site_map.site(keys[0])]
-            return [site_map.site(key) for key in keys]
-
-        return NewDays(sites_of, days)
+        site_of = self._sites.site if self._sites is not None else None
+        self._day_of, gate = for_sites(sender.site_zone, site_of, idsite, self.config.backend.recorders)
+        return gate
 
     def _run(self, forced: FormatDef | None) -> None:
         c = self.config

@@ -125,3 +125,31 @@ class NewDays:
             if accepted:
                 self._known |= claimed
             self._cond.notify_all()
+
+
+def for_sites(
+    site_zone: Callable[[str], str | None], site_of: Callable[[str], str] | None, idsite: str, lanes: int
+) -> tuple[Callable[[str, float], str], NewDays | None]:
+    """For a tracker whose days are its sites' (Matomo): the day of a hit by its site (``idsite``) or, when sites
+    are found per hit (``site_of`` a host's, or a replayed idsite's), by its key; and with several lanes, the gate.
+    ``site_zone`` gives a site's time zone as the tracker names it."""
+    days = SiteDays(lambda site: zone(site_zone(site)))
+    day_of: Callable[[str, float], str] = days.day
+    if site_of is not None:
+        resolve = site_of
+
+        def day_of(key: str, t: float) -> str:
+            return days.day(resolve(key), t)
+
+    if lanes < 2:
+        return day_of, None
+
+    def sites_of(hits: Hits) -> list[str]:
+        if site_of is None or not hits.keys:
+            return [idsite]
+        keys = hits.keys
+        if keys.count(keys[0]) == len(keys):
+            return [site_of(keys[0])]
+        return [site_of(key) for key in keys]
+
+    return day_of, NewDays(sites_of, days)
