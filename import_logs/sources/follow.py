@@ -127,6 +127,9 @@ class Follower(Generic[C]):
         self.planning = planning
         self.tails: list[Tail[C]] = []
         self._paths: set[str] = file_paths(sources)
+        #: The first bytes of the files followed to their end in this run: a copy made of one later (renamed and
+        #: compressed) is not a copy of what a tail has not read yet.
+        self._read_heads: list[bytes] = []
 
     # --- the loop -----------------------------------------------------------------------------------------
 
@@ -184,7 +187,7 @@ class Follower(Generic[C]):
         same = there is not None and (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino)
         now = time.monotonic()
         emptied = same and tail.ctx is None and tail.looked_at and mine.st_mtime_ns != tail.mtime_ns
-        if emptied and mine.st_size <= tail.size:
+        if emptied:  # maybe emptied: emptied and written again past its old size, too
             yield from self._emptied(tail, tail.looked_at)
         tail.mtime_ns, tail.looked_at = mine.st_mtime_ns, time.time()
         if mine.st_size != tail.size:
@@ -214,6 +217,8 @@ class Follower(Generic[C]):
         """The tail's file has ended: the file now at its path (or later) is followed as a new source."""
         if tail.ctx is not None:
             yield Ended(tail.source.index)
+        if tail.head:
+            self._read_heads.append(tail.head)
         tail.close()
         self.tails.remove(tail)
         self.tails.append(self._tail(self._new_source(tail.path)))
@@ -352,8 +357,9 @@ class Follower(Generic[C]):
                 stat = os.stat(path)
             except OSError:
                 continue
-            # A copy (a new file, not one renamed and read through its descriptor) made since the last look.
-            if stat.st_ctime >= since - 0.01 and (stat.st_dev, stat.st_ino) not in reading:
+            # A copy (a new file, not one renamed and read through its descriptor) made since the last look, and
+            # not of a file read before (an older log compressed meanwhile).
+            if stat.st_ctime >= since - 0.01 and (stat.st_dev, stat.st_ino) not in reading and not self._was_read(path):
                 made.append(path)
         if not made:
             return
@@ -370,6 +376,20 @@ class Follower(Generic[C]):
         self.sources[source.index] = source
         self._paths.add(copy)
         yield from self.planning.whole(source)
+
+    def _was_read(self, path: str) -> bool:
+        """The file starts as one followed to its end in this run did (or cannot be read)."""
+        if not self._read_heads:
+            return False
+        try:
+            stream = FileSource(-1, path, path, compression_of(path), None).open()
+            try:
+                head = stream.read(FINGERPRINT_BYTES)
+            finally:
+                stream.close()
+        except (OSError, CorruptInputError):
+            return True
+        return bool(head) and any(head.startswith(h) or h.startswith(head) for h in self._read_heads)
 
     def _copy_of(self, tail: Tail[C]) -> str | None:
         """The newest rotated copy whose content starts as the tail's file did."""
