@@ -11,6 +11,8 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
@@ -24,8 +26,9 @@ from import_logs.pipeline.order import logs_of, side_by_side
 from import_logs.pipeline.plan import Planner
 from import_logs.pipeline.worker import process_block
 from import_logs.sources.files import Block, resolve_inputs
-from import_logs.sources.kinds import FileSource, Source
+from import_logs.sources.kinds import FileSource, ObjectSource, Source
 from import_logs.sources.marks import Control, Ended
+from import_logs.sources.objects import ObjectRef, key_time
 from import_logs.sources.rotation import is_live, oldest_first, rotated_copies, rotation
 from import_logs.stats import Stats
 
@@ -127,6 +130,46 @@ def test_side_by_side_reads_a_logs_files_in_turn_and_the_logs_as_the_merge_asks(
     order = list(side_by_side(logs_of(sources), lambda s: iter(jobs_of(s)), waiting_for, opened.append, 16))
     assert opened == [0, 2, 1]  # a.log after a.log.1 ended; b.log beside them
     assert order == ["2.0", "0.0", "2.1", "0.1", "1.0", "1.1"]
+
+
+def test_objects_of_one_period_are_opened_together_up_to_a_bound() -> None:
+    """A CDN's objects of one hour (its key says which) are read side by side beyond the usual width, so that none
+    opens after the merge has sent the hits it should have gone among; the next hour's wait for room."""
+    hours = [10, 10, 10, 10, 10, 10, 11, 11]
+    ref = ObjectRef
+    sources = [ObjectSource(k, f"s3://b/E.{h}.{k}", ref(f"s3://b/E.{h}.{k}", f"E.{h}.{k}", 1, "e", None), 1)
+               for k, h in enumerate(hours)]  # fmt: skip
+    opened: list[int] = []
+
+    def jobs_of(source: Source) -> Iterator[str]:
+        return iter([f"{source.index}.0", f"{source.index}.1"])
+
+    def period(source: Source) -> float | None:
+        assert isinstance(source, ObjectSource)
+        return float(source.ref.key.split(".")[1])
+
+    chains = [deque([s]) for s in sources]
+    order = list(side_by_side(chains, jobs_of, lambda: None, opened.append, 2, period=period, most=5))
+    assert opened[:5] == [0, 1, 2, 3, 4]  # hour 10: five at once (the bound), not two
+    assert order[:5] == ["0.0", "0.1", "1.0", "1.1", "2.0"]
+    assert sorted(opened) == list(range(8)) and len(order) == 16
+    # Without periods, two at a time, as files of several logs are.
+    opened.clear()
+    list(side_by_side([deque([s]) for s in sources], jobs_of, lambda: None, opened.append, 2))
+    assert opened == list(range(8))
+
+
+def test_a_key_gives_its_objects_time() -> None:
+    def at(*parts: int) -> float:
+        return datetime(*parts, tzinfo=timezone.utc).timestamp()
+
+    assert key_time("cloudfront/E2ABC.2026-11-29-10.1a2b3c.gz") == at(2026, 11, 29, 10)
+    alb = "AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/11/29/123456789012_elasticloadbalancing_" \
+          "us-east-2_app.web.1234567890abcdef_20261129T1005Z_203.0.113.5_2ab3.log.gz"  # fmt: skip
+    assert key_time(alb) == at(2026, 11, 29, 10, 5)
+    assert key_time("logpush/20261129/20261129T100000Z_20261129T100500Z_abcd.log.gz") == at(2026, 11, 29, 10)
+    assert key_time("logs/access.log.gz") is None
+    assert key_time("logs/2026-13-45.gz") is None
 
 
 # --- the follower, against a model of a directory ------------------------------------------------------------

@@ -42,27 +42,52 @@ def side_by_side(
     waiting_for: Callable[[], int | None],
     opening: Callable[[int], None],
     at_once: int,
+    *,
+    period: Callable[[Source], float | None] | None = None,
+    most: int = 0,
 ) -> Iterator[J]:
     """The jobs of the sources of ``chains`` (taken as they are needed): each chain's sources one after the
     other, the chains side by side, at most ``at_once`` at a time; the next job from the source ``waiting_for()``
     names when it is being read, else from the first one being read. ``opening`` is told of each source as it
-    starts to be read (the merge then waits for its first hits)."""
+    starts to be read (the merge then waits for its first hits).
+
+    ``period`` gives a source's period when its name tells it (a CDN's objects: one per edge server and hour, the
+    hour in the key): a chain whose period is not after the latest of those being read overlaps them, and is
+    opened at once beside them, up to ``most`` in all, rather than after one of them ends, when the merge would
+    have sent the hits it should have gone among."""
     waiting = iter(chains)
     more = True
+    peeked: deque[Source] | None = None
     reading: dict[int, tuple[deque[Source], Iterator[J]]] = {}
+    periods: dict[int, float | None] = {}
 
     def start(chain: deque[Source]) -> None:
         source = chain.popleft()
         opening(source.index)
         reading[source.index] = (chain, jobs_of(source))
+        if period is not None:
+            periods[source.index] = period(source)
 
-    while more or reading:
-        while more and len(reading) < at_once:
-            chain = next(waiting, None)
-            if chain is None:
-                more = False
-            elif chain:
-                start(chain)
+    def overlaps(chain: deque[Source]) -> bool:
+        if period is None or len(reading) >= most or not periods:
+            return False
+        mine, theirs = period(chain[0]), periods.values()
+        return mine is not None and None not in theirs and mine <= max(p for p in theirs if p is not None)
+
+    while more or peeked is not None or reading:
+        while True:
+            if peeked is None and more:
+                peeked = next(waiting, None)
+                more = peeked is not None
+            if peeked is None:
+                break
+            if not peeked:
+                peeked = None
+            elif len(reading) < at_once or overlaps(peeked):
+                start(peeked)
+                peeked = None
+            else:
+                break
         if not reading:
             continue
         wanted = waiting_for()
@@ -71,6 +96,7 @@ def side_by_side(
         job = next(jobs, None)
         if job is None:
             del reading[index]
+            periods.pop(index, None)
             if chain:
                 start(chain)
             continue

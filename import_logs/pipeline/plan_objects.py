@@ -28,12 +28,20 @@ from import_logs.sources.objects import (
     ObjectStream,
     fetch_ahead,
     key_matcher,
+    key_time,
     split_url,
 )
 from import_logs.stats import Stats
 
-#: Objects read side by side at most (each fetched whole up to 8 MB, besides the eight fetched ahead).
+#: Objects read side by side (each fetched whole up to 8 MB, besides the eight fetched ahead)...
 OBJECTS_AT_ONCE = 4
+#: ... and at most, when their names say they are of the same period (a CDN's edge servers' files of one hour).
+OBJECTS_TOGETHER = 16
+
+
+def period_of(source: Source) -> float | None:
+    """The time an object's key gives (see :func:`~import_logs.sources.objects.key_time`)."""
+    return key_time(source.ref.key) if isinstance(source, ObjectSource) else None
 
 
 class ObjectPlanning:
@@ -103,7 +111,15 @@ class ObjectPlanning:
             return self._object_body_jobs(source, fetched.pop(source.index))
 
         # Objects of the same hours (a CDN's edge servers each write their own) are read side by side.
-        yield from side_by_side(objects(), jobs_of, self.waiting_for, self.opening, OBJECTS_AT_ONCE)
+        yield from side_by_side(
+            objects(),
+            jobs_of,
+            self.waiting_for,
+            self.opening,
+            OBJECTS_AT_ONCE,
+            period=period_of,
+            most=OBJECTS_TOGETHER,
+        )
         after = walk.start_after if walk is not None else None
         if not listed and not after:
             raise InputError(

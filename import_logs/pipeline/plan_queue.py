@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator, Sequence
 from import_logs.errors import InputError
 from import_logs.events import Notice
 from import_logs.pipeline.order import side_by_side
-from import_logs.pipeline.plan_objects import OBJECTS_AT_ONCE, ObjectPlanning
+from import_logs.pipeline.plan_objects import OBJECTS_AT_ONCE, OBJECTS_TOGETHER, ObjectPlanning, period_of
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.queue_run import QueueRun
 from import_logs.sources.kinds import ObjectSource, Source
@@ -24,7 +24,7 @@ from import_logs.sources.objects import ObjectPattern, ObjectRef, ObjectStream, 
 from import_logs.sources.queue import QueueUnreachable
 
 #: Objects taken from the queue before they are read (more when one receive brings more).
-BATCH = 4 * OBJECTS_AT_ONCE
+BATCH = OBJECTS_TOGETHER
 #: Longest wait before a queue that did not answer is asked again (--follow).
 RETRY_AT_MOST = 60.0
 
@@ -81,4 +81,12 @@ class QueuePlanning(ObjectPlanning):
 
             return self._object_body_jobs(source, fetched.pop(source.index), then)
 
-        return side_by_side(objects(), jobs_of, self.waiting_for, self.opening, OBJECTS_AT_ONCE)
+        return side_by_side(
+            objects(),
+            jobs_of,
+            self.waiting_for,
+            self.opening,
+            OBJECTS_AT_ONCE,
+            period=period_of,
+            most=OBJECTS_TOGETHER,
+        )

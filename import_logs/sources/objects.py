@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from import_logs.errors import InputError
@@ -33,6 +33,24 @@ FETCH_AHEAD = 8
 #: Attempts at one object (or, streaming, at each piece of it) before it is named as unreadable.
 ATTEMPTS = 4
 _STREAM_CHUNK = 1 << 20
+
+
+#: A date in a key, with its hour and minute when given: CloudFront's ``E2ABC.2026-11-29-10.1a2b.gz``, an ALB's
+#: ``..._20261129T1005Z_...``, Logpush's ``20261129/20261129T100000Z_...``.
+_KEY_TIME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?:[-T_]?(\d{2})(?::?(\d{2}))?)?")
+
+
+def key_time(key: str) -> float | None:
+    """The time an object's name gives (its file name's first valid date, down to its hour and minute when there),
+    as Unix seconds in UTC; None when the name gives none."""
+    name = key.rsplit("/", 1)[-1]
+    for found in _KEY_TIME.finditer(name):
+        year, month, day, hour, minute = (int(part) if part else 0 for part in found.groups())
+        try:
+            return datetime(year, month, day, hour, minute, tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None
 
 
 def is_object_url(text: str) -> bool:
