@@ -57,6 +57,8 @@ class Stats:
     per_site_day: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: What happened to the sources (resumed, rotated, truncated, finished, failed): counted for /metrics.
     source_events: Counter[str] = field(default_factory=Counter)
+    #: ``--queue``: what became of its messages (received, delivered_again, objects_imported, poison_deleted...).
+    queue: Counter[str] = field(default_factory=Counter)
     #: Lines not read again because the state says they were imported before.
     already_imported: int = 0
     #: Hits the previous run may have had accepted without knowing (it stopped while sending): sent again.
@@ -176,6 +178,7 @@ def summary_dict(stats: Stats) -> dict[str, Any]:
         "elapsed_seconds": round(elapsed, 3),
         "lines_per_second": round(stats.lines / elapsed, 1),
         "hits_per_second": round((stats.kept if stats.dry_run else stats.sent) / elapsed, 1),
+        **({"queue_messages": dict(stats.queue)} if stats.queue else {}),
     }
 
 

@@ -97,10 +97,13 @@ def test_cron_imports_each_announced_object_once_and_empties_the_queue(world: Wo
     for hour in range(3):
         world.put(f"cf/E2.{DAY}-{hour:02d}.a.gz", hour_log(hour * 100, 5, hour))
     world.put("elsewhere/other.gz", hour_log(900, 2))  # announced, not named by the pattern: left for others
-    first = world.run()
+    summary = world.tmp_path / "summary.json"
+    first = world.run(f"--summary-json={summary}")
     assert first.returncode == 0, first.stderr
     assert world.pages() == Counter(h * 100 + i for h in range(3) for i in range(5))
     assert "1 test event(s), 1 for other objects, 3 objects imported" in first.stderr
+    figures = json.loads(summary.read_text())["queue_messages"]
+    assert figures == {"received": 5, "test_events": 1, "other_objects": 1, "objects_imported": 3}
     assert counts(world.sqs, world.queue) == (0, 1)  # the other object's message, left (invisible for a while)
 
     again = world.run()

@@ -286,7 +286,7 @@ def test_messages_that_cannot_be_processed(stack: contextlib.ExitStack, tmp_path
     assert damaged not in fake.deleted and not run.held  # left to come back, no longer extended
     assert f"{QUEUE} message {malformed}" in run.stats.unreadable
     assert run.stats.unreadable["s3://logs/cf/gone.gz"] == "deleted since it was announced"
-    assert run.counts["not processed, deleted"] == 2 and run.counts["not processed, left"] == 2
+    assert run.counts["poison_deleted"] == 2 and run.counts["poison_left"] == 2
 
 
 def test_messages_for_other_objects_can_be_deleted(stack: contextlib.ExitStack, tmp_path: Path) -> None:

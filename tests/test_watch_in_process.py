@@ -27,6 +27,7 @@ def stats() -> Stats:
     s.skipped[Skip.STATIC] += 7
     s.invalid[Invalid.NO_MATCH] += 2
     s.count_source_event("rotated")
+    s.queue.update({"received": 4, "objects_imported": 3, "delivered_again": 1})
     return s
 
 
@@ -42,6 +43,7 @@ def test_metrics_and_health_are_served_while_the_run_lasts() -> None:
         assert 'import_logs_skipped_total{reason="static"} 7.0' in text
         assert 'import_logs_follow_lag_bytes{file="access.log"} 512.0' in text
         assert 'import_logs_source_events_total{change="rotated"} 1.0' in text
+        assert 'import_logs_queue_messages_total{outcome="objects_imported"} 3.0' in text
         assert httpx.get(f"{listener.url}/healthz", timeout=5).status_code == 200
         now["live"] = replace(now["live"], oldest_unaccepted=300.0)
         s.failing = "HTTP 503"

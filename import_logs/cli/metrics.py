@@ -106,6 +106,15 @@ class _Collector:
         for change in Change:
             changes.add_metric([change.value], s.source_events.get(change.value, 0))
         yield changes
+        if s.queue:
+            messages = CounterMetricFamily(
+                "import_logs_queue_messages",
+                "--queue: what became of its messages (received, delivered_again, objects_imported...).",
+                labels=["outcome"],
+            )
+            for outcome, n in list(s.queue.items()):
+                messages.add_metric([outcome], n)
+            yield messages
 
         lag = GaugeMetricFamily("import_logs_follow_lag_bytes", "--follow: bytes written to a log, not read yet.",
                                 labels=["file"])  # fmt: skip

@@ -28,6 +28,18 @@ from import_logs.sources.objects import Bucket, ObjectPattern, ObjectRef, Object
 from import_logs.sources.queue import CRON_POLL, LONGEST_POLL, Announced, Every, Message, SqsQueue
 from import_logs.stats import Stats
 
+#: The figures of a queue, as said at the end of a run.
+SAID = {
+    "received": "message(s)",
+    "test_events": "test event(s)",
+    "other_objects": "for other objects",
+    "delivered_again": "delivered again",
+    "replaced_since": "replaced since",
+    "objects_imported": "objects imported",
+    "poison_deleted": "not processed, deleted",
+    "poison_left": "not processed, left",
+}
+
 #: Longest time between two turns of the timer that extends the messages held and deletes those done (seconds).
 TICK_EVERY = 5.0
 
@@ -128,7 +140,8 @@ class QueueRun:
         self.under: dict[tuple[str, str], Under] = {}
         #: The object sources of this run, to their record.
         self.reading: dict[ObjectRef, Under] = {}
-        self.counts: Counter[str] = Counter()
+        #: What became of the messages (see :data:`SAID`), in the run's figures (``--summary-json``, ``/metrics``).
+        self.counts: Counter[str] = stats.queue
         self.visibility = 30
         self._timer: Every | None = None
         self._warned = False
@@ -156,7 +169,7 @@ class QueueRun:
         messages = self.queue.receive(wait)
         refs: list[ObjectRef] = []
         for message in messages:
-            self.counts["messages"] += 1
+            self.counts["received"] += 1
             refs.extend(self._take(message))
         return len(messages), refs
 
@@ -173,13 +186,13 @@ class QueueRun:
             return []
         parsed = message.parsed
         if parsed.note and not parsed.created:
-            self.counts["test event(s)"] += 1
+            self.counts["test_events"] += 1
             self.on_event(Notice(f"{self.url}: {parsed.note}, deleted", detail=True))
             self._delete([message])
             return []
         ours = [a for a in parsed.created if self._wanted(a)]
         if not ours:
-            self.counts["for other objects"] += 1
+            self.counts["other_objects"] += 1
             if self.options.other == "delete":
                 self._delete([message])
             return []
@@ -190,10 +203,10 @@ class QueueRun:
             with self.lock:
                 under = self.under.get(key)
             if under is not None:
-                self.counts["delivered again"] += 1
+                self.counts["delivered_again"] += 1
             else:
                 if self._done_before(announced):
-                    self.counts["delivered again"] += 1
+                    self.counts["delivered_again"] += 1
                     continue
                 under = Under(announced.url, announced.etag)
                 ref = self._head(announced, under)
@@ -241,7 +254,7 @@ class QueueRun:
             self._name(a.url, under.reason)
             return None
         if a.etag and ref.etag and ref.etag != a.etag:
-            self.counts["replaced since"] += 1
+            self.counts["replaced_since"] += 1
             return None
         return ref
 
@@ -300,7 +313,7 @@ class QueueRun:
                         self.under.update({(u.url, u.etag): u for u in held.objects})
                 return
             self._delete([held.message for held in done])
-            self.counts["objects imported"] += len(objects)
+            self.counts["objects_imported"] += len(objects)
 
     def _poison(self, message: Message, name: str, reason: str) -> None:
         self._name(name, reason)
@@ -309,11 +322,11 @@ class QueueRun:
     def _give_up(self, message: Message) -> None:
         most = self.options.max_receives
         if most and message.receives >= most:
-            self.counts["not processed, deleted"] += 1
+            self.counts["poison_deleted"] += 1
             self._delete([message])
             what = f"deleted after {message.receives} receives (--queue-max-receives)"
         else:
-            self.counts["not processed, left"] += 1
+            self.counts["poison_left"] += 1
             what = (
                 f"left to come back (received {message.receives} time(s); deleted at {most})"
                 if most
@@ -347,5 +360,5 @@ class QueueRun:
         left = len(self.held)
         if left and save is None:
             self.on_event(Notice(f"{self.url}: {left} message(s) left: no state is kept, so none is deleted"))
-        said = ", ".join(f"{n:,} {what}" for what, n in self.counts.items() if what != "messages" and n)
-        self.on_event(Notice(f"{self.url}: {self.counts['messages']:,} message(s)" + (f": {said}" if said else "")))
+        said = ", ".join(f"{n:,} {SAID[what]}" for what, n in self.counts.items() if what != "received" and n)
+        self.on_event(Notice(f"{self.url}: {self.counts['received']:,} message(s)" + (f": {said}" if said else "")))
