@@ -298,3 +298,51 @@ def test_show_state_names_the_rotated_copies_where_each_log_is_now(fake: FakePiw
     assert f"{log} (its content is no longer there nor beside it: rotated away or deleted): next line 6" in (
         shown.stdout
     )
+
+
+def test_a_first_run_killed_before_its_first_snapshot_leaves_a_journal_that_is_read(tmp_path: Path) -> None:
+    """A new entry is journaled, not snapshotted, when its source starts: a run killed before its first snapshot
+    leaves only the journal, and the next run must read it (its entry, the lines accepted, the bound in flight)."""
+    path = str(tmp_path / "state.json")
+    with StateFile(path, "https://t/#1") as state:
+        entry = state.add(b"first line\n", "/var/log/a.log", compressed=False)
+        assert state.saved_as(entry) == "new"
+        state.record_in_flight(95)
+        state.record_entry(entry)
+        state.record({entry.fingerprint: [1, 2, 3]})
+    assert not Path(path).exists()  # no snapshot was ever written
+    with StateFile(path, "https://t/#1") as again:
+        (found,) = again.entries
+        assert (found.fingerprint, found.acked) == (entry.fingerprint, [1, 2, 3])
+        assert not again.previous_clean and again.previous_in_flight == 95
+        assert again.saved_as(found) == "changed"  # in no snapshot yet: the next start saves one
+        again.save(clean=True)
+        assert again.saved_as(found) == "same"
+        again.update(found, offset=10, line=3)
+        assert again.saved_as(found) == "changed"
+
+
+def test_a_snapshot_at_a_source_start_keeps_the_lines_a_killed_run_had_accepted(tmp_path: Path) -> None:
+    """A source whose entry changed when it starts (renamed by rotation) is snapshotted at once; the lines the
+    run before had accepted beyond its checkpoint, known from the journal only, must be in that snapshot, or the
+    next crash forgets them and they are sent twice."""
+    from import_logs.checkpoint.ledger import Ledger
+
+    path = tmp_path / "state.json"
+    with StateFile(str(path), "https://t/#1") as state:
+        entry = state.add(b"first line\n", "/var/log/a.log", compressed=False)
+        state.save(clean=True)
+        state.record({entry.fingerprint: [5, 6]})  # accepted; then the run is killed before its next snapshot
+    with StateFile(str(path), "https://t/#1") as again:
+        (found,) = again.entries
+        assert found.acked == [5, 6]
+        again.update(found, path="/var/log/a.log.1")
+        assert again.saved_as(found) == "changed"
+        Ledger(again, in_flight_bound=10).track(0, found)
+        saved = json.loads(path.read_text())["sources"]
+    assert [(s["path"], s["acked"]) for s in saved] == [("/var/log/a.log.1", [5, 6])]
+    with StateFile(str(path), "https://t/#1") as unchanged:
+        (same,) = unchanged.entries
+        before = path.stat().st_mtime_ns
+        Ledger(unchanged, in_flight_bound=10).track(0, same)  # as the snapshot holds it: nothing written
+        assert path.stat().st_mtime_ns == before

@@ -295,7 +295,10 @@ def test_lines_accepted_before_a_crash_survive_a_second_crash_at_the_first_snaps
         counts = imported(fake)
     assert set(counts) == expect("k", 1, 400)
     duplicates = sum(n - 1 for n in counts.values())
-    assert duplicates <= recorders * payload, f"{duplicates} lines sent twice"
+    # Each killed run may leave a batch per lane in flight, which the slow server stores after the kill (the
+    # second run's first snapshot comes with its first accepted batch: a source that starts as the last snapshot
+    # holds it writes none). Lines accepted by the first run and lost by the second would be many more.
+    assert duplicates <= 2 * recorders * payload, f"{duplicates} lines sent twice"
     announced = re.search(r"up to (\d+) of its hits may have been accepted", third.stderr)
     assert announced is not None and duplicates <= int(announced[1])
 

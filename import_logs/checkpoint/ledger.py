@@ -55,8 +55,10 @@ class Ledger:
         state.record_in_flight(in_flight_bound)
 
     def track(self, source: int, entry: Entry) -> None:
-        """A source starts: snapshot now, so that the journal can name it by its (maybe new) fingerprint. An
-        object's entry is journaled instead (a bucket's thousands of objects would each rewrite the whole file).
+        """A source starts: the journal must be able to name it by its fingerprint. A new entry (an object's, or a
+        file's never saved) is journaled, and one the last snapshot holds as it is needs nothing; one that changed
+        (a new fingerprint, read again from its start) is saved now: each file starting must not rewrite the whole
+        state (a run of 512 files wrote 513 snapshots, 45 MB).
 
         The lines a previous run had accepted beyond the checkpoint stay in every snapshot until the checkpoint
         passes them: the journal that listed them is emptied by the snapshot, and a crash now must not forget
@@ -66,9 +68,10 @@ class Ledger:
             self._entries[source] = entry
             self._blocks[source] = deque()
             self._prior[source] = frozenset(entry.acked)
-            if entry.object:
+            saved = self.state.saved_as(entry)
+            if entry.object or saved == "new":
                 self.state.record_entry(entry)
-            else:
+            elif saved == "changed":
                 self._snapshot()
 
     def refingerprint(self, source: int, head: bytes) -> None:

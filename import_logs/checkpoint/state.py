@@ -124,6 +124,9 @@ class StateFile:
         #: Held while an entry is changed and while a snapshot reads them: a snapshot never saves half a change.
         self.lock = threading.RLock()
         self._journal_fd: int | None = None
+        #: Each entry as the last snapshot holds it (see :meth:`saved_as`), and the entries added since.
+        self._saved: dict[str, tuple[Any, ...]] = {}
+        self._added: set[str] = set()
         #: The error of a journal write that failed: later lines would follow a torn one, so none is written.
         self._journal_failed: OSError | None = None
         self.journal_path = path + ".journal"
@@ -160,7 +163,8 @@ class StateFile:
     def _load(self) -> None:
         try:
             data = json.loads(Path(self.path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        except FileNotFoundError:  # no snapshot yet: what a first run killed early journaled is all there is
+            self._replay()
             return
         except OSError as exc:
             raise self._unreadable(self.path, exc) from None
@@ -177,6 +181,7 @@ class StateFile:
         self.previous_clean = data.get("clean", True)
         self.previous_in_flight = data.get("in_flight", 0)
         self.entries = [_entry(e) for e in data.get("sources", [])]
+        self._saved = {e.fingerprint: _form(e) for e in self.entries}
         self.listings = {m.pattern: m for m in map(mark_from, data.get("listings", []))}
         self.recent = dict(data.get("recent", []))
         self._replay()
@@ -236,7 +241,18 @@ class StateFile:
         length = min(len(head), FINGERPRINT_BYTES)
         entry = Entry(fingerprint(head, length), length, path, compressed=compressed, seen=now_text())
         self.entries.append(entry)
+        self._added.add(entry.fingerprint)
         return entry
+
+    def saved_as(self, entry: Entry) -> str:
+        """How the last snapshot holds an entry: ``"new"`` (added since, never saved: a journaled entry record is
+        enough for a crash to find it), ``"same"`` (as it is now, but for when it was seen and the lines accepted,
+        which the journal adds), else ``"changed"`` (only a snapshot says so)."""
+        with self.lock:
+            saved = self._saved.get(entry.fingerprint)
+            if saved is None:
+                return "new" if entry.fingerprint in self._added else "changed"
+            return "same" if saved == _form(entry) else "changed"
 
     # --- changing an entry: here only, under the lock (the ledger, after planning, through its own API) --------
 
@@ -344,6 +360,7 @@ class StateFile:
         with self.lock:
             keep = [e for e in self.entries if not e.seen or _epoch(e.seen) >= cutoff]
             sources = [asdict(e) for e in keep]
+            saved = {e.fingerprint: _form(e) for e in keep}
             listings = [asdict(m) for m in self.listings.values()]
             recent = [[key, when] for key, when in self.recent.items()]
         data: dict[str, Any] = {
@@ -373,6 +390,9 @@ class StateFile:
         fsync_dir(os.path.dirname(os.path.abspath(self.path)))
         if self._journal_fd is not None:
             os.ftruncate(self._journal_fd, 0)
+        with self.lock:
+            self._saved = saved
+            self._added.clear()
 
     def _unwritable(self, path: str, exc: OSError) -> StateFileError:
         directory = os.path.dirname(os.path.abspath(path))
@@ -402,6 +422,12 @@ class StateFile:
         for e in self.entries:
             status = "done" if e.done else f"next line {e.line + 1} (byte {e.offset:,})"
             yield f"  {where(e) if where else e.path}: {status}; last seen {e.seen}; fingerprint {e.fingerprint[:12]}"
+
+
+def _form(e: Entry) -> tuple[Any, ...]:
+    """What of an entry only a snapshot can say (a resume point, a name, a kind)."""
+    return (e.fp_len, e.path, e.offset, e.line, e.done, e.size, e.dev, e.inode, e.compressed, e.object, e.prefix,
+            e.prefix_len)  # fmt: skip
 
 
 def _entry(fields: dict[str, Any]) -> Entry:
