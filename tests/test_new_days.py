@@ -163,12 +163,14 @@ def test_many_recorders_give_matomo_the_visits_of_one(tmp_path: Path, recorders:
             f"--recorders={recorders}",
             "--recorder-max-payload-size=8",
             f"--summary-json={tmp_path / 'summary.json'}",
+            "-v",
             str(tmp_path / "access.log"),
             cwd=tmp_path,
             env={"IMPORT_LOGS_TOKEN_AUTH": "secret-token"},
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
+        assert ("the first request of each new site and day" in result.stderr) == (recorders > 1)
         fingerprints = list(server.fingerprints)
     assert len(fingerprints) == len(want)
     salts: dict[tuple[str, str, str], set[str]] = defaultdict(set)

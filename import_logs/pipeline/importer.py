@@ -153,6 +153,15 @@ class Importer:
             return None
         site_of = self._sites.site if self._sites is not None else None
         self._day_of, gate = for_sites(sender.site_zone, site_of, idsite, self.config.backend.recorders)
+        if gate is not None:
+            self.on_event(
+                Notice(
+                    f"{self.config.backend.recorders} recorders: the first request of each new site and day (in the "
+                    "site's time zone) goes alone, so that Matomo makes one fingerprint salt for it and keeps each "
+                    "visitor's visit whole",
+                    detail=True,
+                )
+            )
         return gate
 
     def _run(self, forced: FormatDef | None) -> None:
