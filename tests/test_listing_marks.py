@@ -301,3 +301,21 @@ def test_a_store_that_does_not_list_in_key_order_folds_nothing(tmp_path: Path) -
         assert w.done(obj.key, obj.identity, obj.modified)
     w.finish()
     assert PATTERN not in state.listings and objects_in(state) == 30
+
+
+def test_an_object_imported_through_the_queue_lately_stops_the_fold_until_it_settles(tmp_path: Path) -> None:
+    """A queue's object leaves no entry, only the bounded record of recent objects: the mark passes it once its
+    time is below the limit (the mark then covers it), never before, or a full record would forget it unfolded."""
+    state = opened(tmp_path / "state.json")
+    old = objects(3)
+    fresh = Obj("cf/E2ABC.000003.gz", NOW - 3600)
+    import_all(state, old)
+    state.remember([(fresh.url, fresh.etag, None)])
+    w = Walk(state, PATTERN, lambda p: key_matcher(p)[1], settle=DAY, now=NOW)
+    todo = [o for o in [*old, fresh] if not w.done(o.key, o.identity, o.modified, recent=o is fresh)]
+    w.finish()
+    assert todo == [] and state.listings[PATTERN].after == old[-1].key  # not past the fresh one
+    later = Walk(state, PATTERN, lambda p: key_matcher(p)[1], settle=DAY, now=NOW + 2 * DAY + RELIST_EVERY)
+    assert later.done(fresh.key, fresh.identity, fresh.modified, recent=True)
+    later.finish()
+    assert state.listings[PATTERN].after == fresh.key and state.listings[PATTERN].covers(fresh.key, fresh.modified)

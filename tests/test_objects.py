@@ -573,3 +573,21 @@ def test_a_folder_named_without_its_slash_is_listed(s3: str, bucket: tuple[Any, 
         result = run_cli(*piwik_args(fake), f"s3://{name}/cloudfront", cwd=tmp_path, env=env(s3))
         assert result.returncode == 0, result.stderr
     assert sorted(pages(fake)) == expected(range(1, 2))
+
+
+def test_an_object_of_no_known_format_is_named_and_the_others_imported(
+    s3: str, bucket: tuple[Any, str], tmp_path: Path
+) -> None:
+    """One stray object among a bucket's logs must not stop every cron run at it: it is named (exit 3), the
+    others are imported, and the next run imports nothing twice."""
+    c, name = bucket
+    put_logs(c, name, range(1, 2))
+    c.put_object(Bucket=name, Key="cloudfront/E2ABC.2026-11-01-05.zz.gz", Body=gzip.compress(b"hello\nworld\n" * 5))
+    with FakePiwikPro() as fake:
+        first = run_cli(*piwik_args(fake), f"s3://{name}/cloudfront/*.gz", cwd=tmp_path, env=env(s3))
+        assert first.returncode == 3, first.stderr
+        assert f"s3://{name}/cloudfront/E2ABC.2026-11-01-05.zz.gz: of no known log format" in first.stdout
+        assert sorted(pages(fake)) == expected(range(1, 2))
+        again = run_cli(*piwik_args(fake), f"s3://{name}/cloudfront/*.gz", cwd=tmp_path, env=env(s3))
+        assert again.returncode == 3, again.stderr  # still named, nothing sent twice
+        assert sorted(pages(fake)) == expected(range(1, 2))

@@ -161,6 +161,7 @@ def test_poison_messages_are_named_and_deleted_after_max_receives(world: World) 
     world.put(f"cf/E2.{DAY}-11.a.gz", hour_log(100, 4, 11))
     world.s3.delete_object(Bucket=world.bucket, Key=f"cf/E2.{DAY}-11.a.gz")  # deleted since it was announced
     world.put(f"cf/E2.{DAY}-12.a.gz", b"\x1f\x8b\x08\x00damaged")  # not a whole gzip stream
+    world.put(f"cf/E2.{DAY}-13.a.gz", gzip.compress(b"hello world\nthis is not a log\n" * 5))  # no known format
     send(world.sqs, world.queue, "this is not JSON")
     send(world.sqs, world.queue, {"hello": "world"})
     left = world.run()  # by default a message that cannot be processed comes back up to 5 times
@@ -169,14 +170,15 @@ def test_poison_messages_are_named_and_deleted_after_max_receives(world: World) 
     assert "deleted since it was announced" in left.stdout
     assert "not JSON" in left.stdout and "not an S3 event notification" in left.stdout
     assert f"s3://{world.bucket}/cf/E2.{DAY}-12.a.gz" in left.stdout
-    assert "4 not processed, left" in left.stderr
-    assert counts(world.sqs, world.queue) == (0, 4)
+    assert f"s3://{world.bucket}/cf/E2.{DAY}-13.a.gz: of no known log format" in left.stdout
+    assert "5 not processed, left" in left.stderr
+    assert counts(world.sqs, world.queue) == (0, 5)
 
     for handle in _receive_all(world):
         world.sqs.change_message_visibility(QueueUrl=world.queue, ReceiptHandle=handle, VisibilityTimeout=0)
     deleted = world.run("--queue-max-receives=2")  # each was handed out twice now (the test's receive too)
     assert deleted.returncode == 3, deleted.stderr
-    assert "4 not processed, deleted" in deleted.stderr
+    assert "5 not processed, deleted" in deleted.stderr
     assert wait_empty(world.sqs, world.queue) == (0, 0)
     assert world.pages() == Counter(range(4))
 

@@ -18,7 +18,7 @@ from import_logs.checkpoint import state as state_module
 from import_logs.checkpoint.resume import Resume
 from import_logs.checkpoint.state import StateFile
 from import_logs.config import Config, QueueOptions, StateOptions
-from import_logs.errors import ConfigError, ExitCode, StateFileError
+from import_logs.errors import ConfigError, ExitCode, InputError, StateFileError
 from import_logs.pipeline import Importer
 from import_logs.pipeline.queue_run import QueueRun
 from import_logs.pipeline.runs import SourceRun
@@ -287,6 +287,33 @@ def test_messages_that_cannot_be_processed(stack: contextlib.ExitStack, tmp_path
     assert f"{QUEUE} message {malformed}" in run.stats.unreadable
     assert run.stats.unreadable["s3://logs/cf/gone.gz"] == "deleted since it was announced"
     assert run.counts["poison_deleted"] == 2 and run.counts["poison_left"] == 2
+
+
+class UnreachableBucket(FakeBucket):
+    def head(self, key: str) -> ObjectRef | None:
+        raise InputError(f"s3://logs/{key}", "cannot be read from s3://logs (connection reset)", "Check the store.")
+
+
+def test_a_store_that_fails_never_gets_a_message_deleted(stack: contextlib.ExitStack, tmp_path: Path) -> None:
+    """The store unreachable, or the credentials refused, is not the message's fault: however often it came back
+    (a tracker outage over five cron runs), it is left to come back, as for a tracker outage."""
+    run, fake, state = queue_run(stack, tmp_path, {"cf/a.gz": "e1", "cf/b.gz": "e2"}, max_receives=5)
+    run.buckets = FakeBuckets(UnreachableBucket({}))  # type: ignore[assignment]
+    at_head = fake.put({"Records": [record("cf/a.gz", etag="e1")]}, receives=7)
+    assert run.take(0) == (1, [])
+    run.settle(lambda: True)
+    assert at_head not in fake.deleted and not run.held
+    assert run.counts["store_errors"] == 1 and not run.counts["poison_deleted"]
+    # The same when its fetch fails for the store's sake (its HEAD answered).
+    run.buckets = FakeBuckets(FakeBucket({"cf/b.gz": "e2"}))  # type: ignore[assignment]
+    at_fetch = fake.put({"Records": [record("cf/b.gz", etag="e2")]}, receives=7)
+    (ref,) = run.take(0)[1]
+    entry = state.add_object(ref.identity, ref.url)
+    failed = SourceRun(ObjectSource(0, ref.url, ref, ref.size), Resume(entry=entry))
+    failed.incomplete = True
+    run.read(ref, failed, store_fault=True)
+    run.settle(lambda: True)
+    assert at_fetch not in fake.deleted and run.counts["store_errors"] == 2
 
 
 def test_messages_for_other_objects_can_be_deleted(stack: contextlib.ExitStack, tmp_path: Path) -> None:

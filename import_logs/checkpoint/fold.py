@@ -68,7 +68,10 @@ class Walk:
             self.state.update(entry, seen=now_text())
             self._see(key, modified, entry, covered=False)
             return True
-        covered = recent or any(mark.covers(key, modified) and matches(key) for mark, matches in self._covers)
+        if recent:  # the mark may pass it once its time is below the limit, as for an entry done
+            self._see(key, modified, None, covered=modified <= self.limit)
+            return True
+        covered = any(mark.covers(key, modified) and matches(key) for mark, matches in self._covers)
         self._see(key, modified, entry, covered=covered)
         return covered
 

@@ -240,8 +240,9 @@ class StateFile:
     def add(self, head: bytes, path: str, compressed: bool) -> Entry:
         length = min(len(head), FINGERPRINT_BYTES)
         entry = Entry(fingerprint(head, length), length, path, compressed=compressed, seen=now_text())
-        self.entries.append(entry)
-        self._added.add(entry.fingerprint)
+        with self.lock:  # the queue's timer may forget entries meanwhile
+            self.entries.append(entry)
+            self._added.add(entry.fingerprint)
         return entry
 
     def saved_as(self, entry: Entry) -> str:
@@ -279,16 +280,18 @@ class StateFile:
 
     def object_entry(self, identity: str) -> Entry | None:
         """The entry of an object (URL, version and size), if it was read before."""
-        if self._objects is None:
-            self._objects = {e.fingerprint: e for e in self.entries if e.object}
-        return self._objects.get(object_fingerprint(identity))
+        with self.lock:
+            if self._objects is None:
+                self._objects = {e.fingerprint: e for e in self.entries if e.object}
+            return self._objects.get(object_fingerprint(identity))
 
     def add_object(self, identity: str, url: str) -> Entry:
         entry = Entry(object_fingerprint(identity), 0, url, object=True, seen=now_text())
-        self.entries.append(entry)
-        self.object_entry(identity)
-        assert self._objects is not None
-        self._objects[entry.fingerprint] = entry
+        with self.lock:  # the queue's timer may forget entries meanwhile
+            self.entries.append(entry)
+            self.object_entry(identity)
+            assert self._objects is not None
+            self._objects[entry.fingerprint] = entry
         return entry
 
     def remember(self, done: list[tuple[str, str, Entry | None]]) -> None:

@@ -181,6 +181,11 @@ class Planner(QueuePlanning):
         except FileNotFoundError:  # a rotated copy compressed (its plain file removed) as it was opened
             why = "removed while it was read (compressed by logrotate?)"
             self._unreadable(source, why, f"{source.name}: {why}; the next run reads on from its copy")
+        except FormatError as exc:
+            if not source.stored:
+                raise  # a local file of no known format stops the run: the user named it
+            # One object of no known format among a bucket's (or a queue's) must not stop every run at it.
+            self._unreadable(source, "of no known log format", str(exc))
 
     def _unreadable(self, source: Source, reason: str, message: str) -> None:
         self.runs.setdefault(source.index, SourceRun(source)).incomplete = True

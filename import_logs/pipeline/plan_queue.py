@@ -17,7 +17,7 @@ from import_logs.events import Notice
 from import_logs.pipeline.order import side_by_side
 from import_logs.pipeline.plan_objects import OBJECTS_AT_ONCE, OBJECTS_TOGETHER, ObjectPlanning, period_of
 from import_logs.pipeline.pool import Job
-from import_logs.pipeline.queue_run import QueueRun
+from import_logs.pipeline.queue_run import OBJECT_FAULTS, QueueRun
 from import_logs.sources.kinds import ObjectSource, Source
 from import_logs.sources.marks import TICK, Control
 from import_logs.sources.objects import ObjectPattern, ObjectRef, ObjectStream, fetch_ahead
@@ -75,11 +75,14 @@ class QueuePlanning(ObjectPlanning):
                 yield deque([source])
 
         def jobs_of(source: Source) -> Iterator[Job | Control]:
+            body = fetched.pop(source.index)
+            store_fault = isinstance(body, InputError) and not body.reason.startswith(OBJECT_FAULTS)
+
             def then(s: Source) -> None:
                 assert isinstance(s, ObjectSource)
-                queue.read(s.ref, self.runs.get(s.index))
+                queue.read(s.ref, self.runs.get(s.index), store_fault=store_fault)
 
-            return self._object_body_jobs(source, fetched.pop(source.index), then)
+            return self._object_body_jobs(source, body, then)
 
         return side_by_side(
             objects(),

@@ -38,7 +38,12 @@ SAID = {
     "objects_imported": "objects imported",
     "poison_deleted": "not processed, deleted",
     "poison_left": "not processed, left",
+    "store_errors": "left: the store could not be read (not counted against the message)",
 }
+
+#: What a fetch of an object says when the fault is the message's (its object gone or replaced since), not the
+#: store's: the store's (unreachable, refused credentials) never counts towards deleting a message.
+OBJECT_FAULTS = ("no such object", "was replaced")
 
 #: Longest time between two turns of the timer that extends the messages held and deletes those done (seconds).
 TICK_EVERY = 5.0
@@ -54,6 +59,9 @@ class Under:
     read: bool = False
     #: Why it cannot be imported, found before reading it (deleted since it was announced...).
     reason: str = ""
+    #: It could not be read because of the store (unreachable, refused credentials), not of the message: the
+    #: message comes back, as for a tracker outage, and is never deleted for it.
+    store_fault: bool = False
 
     @property
     def entry(self) -> Entry | None:
@@ -173,12 +181,13 @@ class QueueRun:
             refs.extend(self._take(message))
         return len(messages), refs
 
-    def read(self, ref: ObjectRef, run: SourceRun | None) -> None:
-        """Every job of an announced object was made (its hits may not be accepted yet)."""
+    def read(self, ref: ObjectRef, run: SourceRun | None, *, store_fault: bool = False) -> None:
+        """Every job of an announced object was made (its hits may not be accepted yet); ``store_fault``: its
+        fetch failed because of the store."""
         with self.lock:
             under = self.reading.pop(ref, None)
             if under is not None:
-                under.run, under.read = run, True
+                under.run, under.read, under.store_fault = run, True, store_fault
 
     def _take(self, message: Message) -> list[ObjectRef]:
         if message.error:
@@ -245,8 +254,8 @@ class QueueRun:
         read, or without when it was replaced since the message (an ETag of its own)."""
         try:
             ref = self.buckets.get(a.bucket).head(a.key)
-        except InputError as exc:
-            under.reason = exc.reason
+        except InputError as exc:  # the store's fault (a 404 is None): unreachable, credentials, permissions
+            under.reason, under.store_fault = exc.reason, True
             self._name(a.url, exc.reason)
             return None
         if ref is None:
@@ -302,7 +311,11 @@ class QueueRun:
             for u in held.objects:
                 if u.failed and not u.reason and u.run is not None:
                     self._name(u.url, self.stats.unreadable.get(u.url, "could not be read whole"))
-            self._give_up(held.message)
+            if any(u.store_fault for u in held.objects):
+                self.counts["store_errors"] += 1  # left to come back, whatever its receive count
+                self.on_event(Notice(f"{self.url}: message {held.message.id} left to come back", warning=True))
+            else:
+                self._give_up(held.message)
         if done and self.state is not None:
             objects = {id(u): u for held in done for u in held.objects}.values()
             self.state.remember([(u.url, u.etag, u.entry) for u in objects])
