@@ -12,6 +12,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -188,3 +189,29 @@ def test_many_recorders_give_matomo_the_visits_of_one(tmp_path: Path, recorders:
         expected[key][datetime.fromtimestamp(t, zones[site]).strftime("%Y-%m-%d")] += 1
     figures = json.loads((tmp_path / "summary.json").read_text())
     assert figures["sent_per_site_day"] == {key: dict(days) for key, days in expected.items()}
+
+
+def test_lanes_whose_gate_cannot_read_a_site_stop_the_import_with_its_error() -> None:
+    """The gate may ask the tracker a site's time zone from a lane: an error there fails the import (raised by
+    ``close``), it does not end the lane's thread silently and leave the import waiting."""
+    from import_logs.backends import Batch, SendResult
+    from import_logs.errors import ServerError
+    from import_logs.pipeline.lanes import Lanes
+
+    def unreachable(site: str) -> Any:
+        raise ServerError("SitesManager.getSiteFromId: HTTP 502", url="http://t")
+
+    sent: list[Batch] = []
+
+    def send(batch: Batch) -> SendResult | None:
+        sent.append(batch)
+        return None
+
+    gate = NewDays(lambda hits: ["1"], SiteDays(unreachable))
+    lanes = Lanes(2, 2, send, lambda batch, _: None, threading.Event(), ["log"], new_days=gate)
+    hits = Hits(lines=[1, 2, 3, 4], items=["a", "b", "c", "d"], visitors=["x", "y", "x", "y"], times=[T0] * 4,
+                sources=[0] * 4)  # fmt: skip
+    lanes.add(hits)
+    with pytest.raises(ServerError, match="HTTP 502"):
+        lanes.close()
+    assert not sent

@@ -232,11 +232,13 @@ class Lanes:
             if self.pause and self._stop.wait(self.pause):
                 continue
             gate = self._new_days
-            claimed = gate.enter(batch.hits, self._stopping) if gate is not None else frozenset()
-            if claimed is None:
-                continue
+            claimed: frozenset[tuple[str, str]] | None = None
             accepted = False
             try:
+                if gate is not None:  # it may ask the tracker a site's time zone: its errors are the batch's
+                    claimed = gate.enter(batch.hits, self._stopping)
+                    if claimed is None:
+                        continue
                 self._on_sent(batch, self._send(batch))
                 accepted = True
             except ImportLogsError as exc:
@@ -248,7 +250,7 @@ class Lanes:
                 self._fail(error, batch)
                 continue
             finally:
-                if gate is not None:
+                if gate is not None and claimed:
                     gate.leave(claimed, accepted)
             self._confirm(lane, batch)
 
