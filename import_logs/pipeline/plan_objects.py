@@ -111,15 +111,7 @@ class ObjectPlanning:
             return self._object_body_jobs(source, fetched.pop(source.index))
 
         # Objects of the same hours (a CDN's edge servers each write their own) are read side by side.
-        yield from side_by_side(
-            objects(),
-            jobs_of,
-            self.waiting_for,
-            self.opening,
-            OBJECTS_AT_ONCE,
-            period=period_of,
-            most=OBJECTS_TOGETHER,
-        )
+        yield from self._side_by_side(objects(), jobs_of)
         after = walk.start_after if walk is not None else None
         if not listed and not after:
             raise InputError(
@@ -134,6 +126,21 @@ class ObjectPlanning:
             )
         elif before:
             self.on_event(Notice(f"{pattern.url}: {before:,} of its {listed:,} objects were imported before"))
+
+    def _side_by_side(
+        self, chains: Iterator[deque[Source]], jobs_of: Callable[[Source], Iterator[Job | Control]]
+    ) -> Iterator[Job | Control]:
+        """Objects (listed, or announced together) read side by side, their hits merged by time: a few at once,
+        more when their keys say they are of the same period."""
+        return side_by_side(
+            chains,
+            jobs_of,
+            self.waiting_for,
+            self.opening,
+            OBJECTS_AT_ONCE,
+            period=period_of,
+            most=OBJECTS_TOGETHER,
+        )
 
     def _object_source(self, ref: ObjectRef, sources: list[Source]) -> ObjectSource:
         """An object fetched (listed, or announced on a queue): a source of its own, added to the run's."""

@@ -14,8 +14,7 @@ from collections.abc import Generator, Iterator, Sequence
 
 from import_logs.errors import InputError
 from import_logs.events import Notice
-from import_logs.pipeline.order import side_by_side
-from import_logs.pipeline.plan_objects import OBJECTS_AT_ONCE, OBJECTS_TOGETHER, ObjectPlanning, period_of
+from import_logs.pipeline.plan_objects import OBJECTS_TOGETHER, ObjectPlanning
 from import_logs.pipeline.pool import Job
 from import_logs.pipeline.queue_run import OBJECT_FAULTS, QueueRun
 from import_logs.sources.kinds import ObjectSource, Source
@@ -84,12 +83,4 @@ class QueuePlanning(ObjectPlanning):
 
             return self._object_body_jobs(source, body, then)
 
-        return side_by_side(
-            objects(),
-            jobs_of,
-            self.waiting_for,
-            self.opening,
-            OBJECTS_AT_ONCE,
-            period=period_of,
-            most=OBJECTS_TOGETHER,
-        )
+        return self._side_by_side(objects(), jobs_of)
