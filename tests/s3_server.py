@@ -53,11 +53,12 @@ def moto_server(**env: str) -> contextlib.AbstractContextManager[str]:
     return _server([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port, "moto", env)
 
 
-def client(endpoint: str) -> Any:
+def client(endpoint: str, service: str = "s3") -> Any:
+    """A boto3 client of moto's server (S3 by default, SQS too: the same server)."""
     import boto3  # moto's server brings it
 
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

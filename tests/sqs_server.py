@@ -7,19 +7,11 @@ import json
 import time
 from typing import Any
 
-from s3_server import CREDENTIALS
+from s3_server import client
 
 
 def sqs_client(endpoint: str) -> Any:
-    import boto3  # moto's server brings it
-
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    return client(endpoint, "sqs")
 
 
 def notifying_queue(s3: Any, sqs: Any, bucket: str, name: str, *, visibility: int = 30) -> str:
